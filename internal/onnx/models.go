@@ -1,0 +1,332 @@
+package onnx
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"sync"
+
+	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/humaninsight/facet"
+	"github.com/humaninsight/facet/internal/analysis"
+)
+
+// Options tune how a set runs; nil means the defaults.
+type Options struct {
+	// Threads is the intra-op thread count of each session; 0 means 1
+	// (the pipeline parallelises across frames instead).
+	Threads int
+}
+
+// Set is a loaded model set. It implements analysis.Models and is safe for
+// concurrent use: ONNX Runtime sessions may run from several goroutines,
+// and each call has its own tensors.
+type Set struct {
+	name               string
+	det                *model
+	emotion, age, gend *model
+	refs               []facet.ModelRef
+}
+
+var _ analysis.Models = (*Set)(nil)
+
+type model struct {
+	spec    Spec
+	sess    *ort.DynamicAdvancedSession
+	dynamic bool // the batch axis is dynamic: all faces of a frame in one run
+	size    int  // input elements per batch item
+	bufs    sync.Pool
+}
+
+// Open verifies every model file of m against its sha256 and opens a
+// session for each. Init must have loaded the runtime.
+func Open(m *Manifest, o *Options) (*Set, error) {
+	if o == nil {
+		o = &Options{}
+	}
+	threads := max(o.Threads, 1)
+	if err := m.Verify(); err != nil {
+		return nil, err
+	}
+	s := &Set{name: m.Name}
+	for _, spec := range m.Models {
+		md := &model{spec: spec, dynamic: spec.Input.Shape[0] < 0, size: 1}
+		for _, d := range spec.Input.Shape[1:] {
+			md.size *= int(d)
+		}
+		sess, err := newSession(m.FilePath(spec), spec.Input.Name, spec.Outputs, threads)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("onnx: open model %s: %w", spec.Name, err)
+		}
+		md.sess = sess
+		switch spec.Role {
+		case RoleDetector:
+			s.det = md
+		case RoleEmotion:
+			s.emotion = md
+		case RoleAge:
+			s.age = md
+		case RoleGender:
+			s.gend = md
+		}
+		s.refs = append(s.refs, facet.ModelRef{Role: spec.Role, Name: spec.Name, SHA256: spec.SHA256})
+	}
+	return s, nil
+}
+
+// Name returns the set's name from its manifest.
+func (s *Set) Name() string { return s.name }
+
+// Refs names every model of the set with its checksum.
+func (s *Set) Refs() []facet.ModelRef { return slices.Clone(s.refs) }
+
+// Close releases every session.
+func (s *Set) Close() error {
+	for _, m := range []*model{s.det, s.emotion, s.age, s.gend} {
+		if m != nil && m.sess != nil {
+			m.sess.Destroy()
+			m.sess = nil
+		}
+	}
+	return nil
+}
+
+// Detect finds faces in img.
+func (s *Set) Detect(img analysis.Image) ([]analysis.Detection, error) {
+	outs, err := s.det.run(img, []rect{cropRect(s.det.spec.Crop, analysis.Box{}, img.W, img.H)}, false)
+	if err != nil {
+		return nil, err
+	}
+	p := s.det.spec.Post
+	return decodeUltraface(outs[0], p.ScoreThreshold, p.IoUThreshold), nil
+}
+
+// Describe runs the emotion, age and gender models on each face.
+func (s *Set) Describe(img analysis.Image, faces []analysis.Detection) ([]analysis.Attributes, error) {
+	attrs := make([]analysis.Attributes, len(faces))
+	for i := range attrs {
+		attrs[i].Age, attrs[i].Man = math.NaN(), math.NaN()
+	}
+	if len(faces) == 0 {
+		return attrs, nil
+	}
+	for _, m := range []*model{s.emotion, s.age, s.gend} {
+		if m == nil {
+			continue
+		}
+		rects := make([]rect, len(faces))
+		for i, f := range faces {
+			rects[i] = cropRect(m.spec.Crop, f.Box, img.W, img.H)
+		}
+		outs, err := m.run(img, rects, true)
+		if err != nil {
+			return nil, err
+		}
+		for i, o := range outs {
+			a := &attrs[i]
+			switch m.spec.Role {
+			case RoleEmotion:
+				p := probabilities(m.spec.Post.Kind, o)
+				for k := range a.Emotions {
+					a.Emotions[k] = float64(p[k])
+				}
+			case RoleAge:
+				a.Age = ssrnet(o) * m.spec.Post.Scale
+			case RoleGender:
+				if m.spec.Post.Kind == "ssrnet" {
+					a.Man = calibrate(ssrnet(o)*m.spec.Post.Scale, m.spec.Post.Threshold)
+				} else {
+					a.Man = float64(probabilities(m.spec.Post.Kind, o)[1])
+				}
+			}
+		}
+	}
+	return attrs, nil
+}
+
+// run feeds one input item per rect (batched when the model allows) and
+// returns, per item, its outputs concatenated in manifest order. With
+// split false there is one item and the outputs are returned unsplit.
+func (m *model) run(img analysis.Image, rects []rect, split bool) ([][]float32, error) {
+	batch := 1
+	if m.dynamic {
+		batch = len(rects)
+	}
+	res := make([][]float32, 0, len(rects))
+	for start := 0; start < len(rects); start += batch {
+		n := min(batch, len(rects)-start)
+		bp := m.buffer(n)
+		buf := *bp
+		for i := range n {
+			fill(buf[i*m.size:(i+1)*m.size], img, rects[start+i], m.spec.Input)
+		}
+		out, err := m.infer(buf, n)
+		m.bufs.Put(bp)
+		if err != nil {
+			return nil, fmt.Errorf("onnx: run %s: %w", m.spec.Name, err)
+		}
+		if !split {
+			return [][]float32{concat(out)}, nil
+		}
+		for i := range n {
+			var item []float32
+			for _, o := range out {
+				per := len(o) / n
+				item = append(item, o[i*per:(i+1)*per]...)
+			}
+			res = append(res, item)
+		}
+	}
+	return res, nil
+}
+
+// infer runs the session on n items of buf and copies the outputs out of
+// ONNX Runtime's memory, releasing every tensor before it returns.
+func (m *model) infer(buf []float32, n int) ([][]float32, error) {
+	shape := ort.NewShape(m.spec.Input.Shape...)
+	shape[0] = int64(n)
+	in, err := ort.NewTensor(shape, buf)
+	if err != nil {
+		return nil, err
+	}
+	defer in.Destroy()
+	outs := make([]ort.Value, len(m.spec.Outputs))
+	defer func() {
+		for _, o := range outs {
+			if o != nil {
+				o.Destroy()
+			}
+		}
+	}()
+	if err := m.sess.Run([]ort.Value{in}, outs); err != nil {
+		return nil, err
+	}
+	res := make([][]float32, len(outs))
+	for i, o := range outs {
+		t, ok := o.(*ort.Tensor[float32])
+		if !ok {
+			return nil, fmt.Errorf("output %s is not a float32 tensor", m.spec.Outputs[i])
+		}
+		res[i] = slices.Clone(t.GetData())
+	}
+	return res, nil
+}
+
+// buffer returns a pooled input buffer for n items: the expression model's
+// input is 600 KB a face, too much to allocate per frame.
+func (m *model) buffer(n int) *[]float32 {
+	bp, _ := m.bufs.Get().(*[]float32)
+	if bp == nil || cap(*bp) < n*m.size {
+		b := make([]float32, n*m.size)
+		return &b
+	}
+	*bp = (*bp)[:n*m.size]
+	return bp
+}
+
+func concat(outs [][]float32) []float32 {
+	var all []float32
+	for _, o := range outs {
+		all = append(all, o...)
+	}
+	return all
+}
+
+// decodeUltraface turns UltraFace's scores [N,2] and boxes [N,4] (here
+// concatenated) into detections: score above thr, then hard NMS.
+func decodeUltraface(out []float32, thr, iou float64) []analysis.Detection {
+	n := len(out) / 6
+	scores, boxes := out[:2*n], out[2*n:]
+	var cand []analysis.Detection
+	for i := range n {
+		sc := float64(scores[2*i+1])
+		if sc <= thr {
+			continue
+		}
+		b := boxes[4*i : 4*i+4]
+		cand = append(cand, analysis.Detection{Score: sc, Box: analysis.Box{
+			X1: clamp01(float64(b[0])), Y1: clamp01(float64(b[1])),
+			X2: clamp01(float64(b[2])), Y2: clamp01(float64(b[3])),
+		}})
+	}
+	return nms(cand, iou)
+}
+
+// nms keeps the best-scoring detections, dropping any that overlaps a kept
+// one by more than iou.
+func nms(cand []analysis.Detection, iou float64) []analysis.Detection {
+	sort.SliceStable(cand, func(i, j int) bool { return cand[i].Score > cand[j].Score })
+	var keep []analysis.Detection
+	for _, c := range cand {
+		if c.Box.Area() == 0 {
+			continue
+		}
+		ok := true
+		for _, k := range keep {
+			if analysis.IoU(c.Box, k.Box) > iou {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			keep = append(keep, c)
+		}
+	}
+	return keep
+}
+
+// probabilities returns o as probabilities: as is, or through softmax.
+func probabilities(kind string, o []float32) []float32 {
+	if kind != "softmax" {
+		return o
+	}
+	p := make([]float32, len(o))
+	mx := slices.Max(o)
+	var sum float64
+	for i, v := range o {
+		e := math.Exp(float64(v - mx))
+		p[i] = float32(e)
+		sum += e
+	}
+	for i := range p {
+		p[i] = float32(float64(p[i]) / sum)
+	}
+	return p
+}
+
+// ssrnet merges SSR-Net's three stages (Yang et al., IJCAI 2018) into one
+// value in 0..1. x is the concatenation of prob_stage_1..3 (3 each),
+// stage1..3_delta_k (1 each) and index_offset_stage1..3 (3 each).
+func ssrnet(x []float32) float64 {
+	if len(x) < 21 {
+		return math.NaN()
+	}
+	f := func(i int) float64 { return float64(x[i]) }
+	d1 := 3 * (1 + f(9))
+	d2 := 3 * (1 + f(10))
+	d3 := 3 * (1 + f(11))
+	var a, b, c float64
+	for i := range 3 {
+		a += (float64(i) + f(12+i)) * f(i)
+		b += (float64(i) + f(15+i)) * f(3+i)
+		c += (float64(i) + f(18+i)) * f(6+i)
+	}
+	return a/d1 + b/d1/d2 + c/d1/d2/d3
+}
+
+// calibrate maps a score whose decision threshold is thr onto a
+// probability-like 0..1 scale with 0.5 at thr.
+func calibrate(v, thr float64) float64 {
+	if thr <= 0 || thr >= 1 {
+		return clamp01(v)
+	}
+	if v <= thr {
+		return clamp01(0.5 * v / thr)
+	}
+	return clamp01(0.5 + 0.5*(v-thr)/(1-thr))
+}
+
+func clamp01(v float64) float64 { return math.Min(math.Max(v, 0), 1) }
