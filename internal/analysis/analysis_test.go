@@ -43,7 +43,7 @@ func TestTracker(t *testing.T) {
 		{0.2, []Box{{0.11, 0.1, 0.31, 0.4}, right}, []int{1, 2}},
 		{0.4, []Box{right, left}, []int{2, 1}}, // order in the frame does not matter
 		{0.6, nil, []int{}},
-		{1.2, []Box{left}, []int{1}}, // 0.8 s gap: still the same track
+		{1.2, []Box{left}, []int{1}},  // 0.8 s gap: still the same track
 		{3.0, []Box{right}, []int{3}}, // gone for over a second: a new track
 	}
 	for _, s := range steps {

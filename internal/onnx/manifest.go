@@ -96,7 +96,11 @@ func ReadManifest(path string) (*Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("onnx: manifest %s: %w", path, err)
 	}
-	m.path = path
+	// Files resolve against the manifest's folder whatever the working
+	// directory is later.
+	if m.path, err = filepath.Abs(path); err != nil {
+		return nil, fmt.Errorf("onnx: manifest %s: %w", path, err)
+	}
 	return m, nil
 }
 

