@@ -40,6 +40,8 @@ func run(args []string) error {
 	models := fs.String("models", "fast", "model set")
 	fps := fs.Float64("fps", 5, "sample fps (0 = every frame)")
 	root := fs.String("root", ".", "project root (models/, .cache/lib/)")
+	dthreads := fs.Int("decode-threads", 0, "ffmpeg decoder threads (0 = ffmpeg decides)")
+	workers := fs.Int("workers", 0, "frames analysed at once (0 = one per core)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -60,8 +62,10 @@ func run(args []string) error {
 		*label = *name
 	}
 	eng := engine.New(engine.Config{
-		ORTLib:    filepath.Join(*root, ".cache/lib/libonnxruntime.so.1"),
-		ModelsDir: filepath.Join(*root, "models"),
+		ORTLib:        filepath.Join(*root, ".cache/lib/libonnxruntime.so.1"),
+		ModelsDir:     filepath.Join(*root, "models"),
+		Workers:       *workers,
+		DecodeThreads: *dthreads,
 	})
 	defer eng.Close()
 	ctx := context.Background()
@@ -82,7 +86,7 @@ func run(args []string) error {
 		}
 		frames, ffRSS = res.Summary.Frames, st.FFmpegMaxRSSKB
 	case "decode-only":
-		rd, err := ffmpeg.Open(ctx, video, ffmpeg.Options{SampleFPS: *fps, Width: w, Height: h})
+		rd, err := ffmpeg.Open(ctx, video, ffmpeg.Options{SampleFPS: *fps, Width: w, Height: h, Threads: *dthreads})
 		if err != nil {
 			return err
 		}
@@ -110,7 +114,7 @@ func run(args []string) error {
 			return err
 		}
 		start = time.Now() // decoding is not part of this case
-		sum, err := analysis.Run(ctx, src, set, analysis.Options{Width: w, Height: h})
+		sum, err := analysis.Run(ctx, src, set, analysis.Options{Width: w, Height: h, Workers: *workers})
 		if err != nil {
 			return err
 		}

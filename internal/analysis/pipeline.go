@@ -16,7 +16,7 @@ import (
 // Options configure Run.
 type Options struct {
 	Width, Height int // size of the frames the source yields
-	// Workers is how many frames are analysed at once; 0 means GOMAXPROCS.
+	// Workers is how many frames are analysed at once; 0 means one per core.
 	// The decoder runs beside them in its own process.
 	Workers int
 	// MaxFaces caps the faces described per frame, largest first; 0 means 8.
@@ -45,7 +45,7 @@ func Run(ctx context.Context, src FrameSource, m Models, o Options) (facet.Summa
 	}
 	workers := o.Workers
 	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
+		workers = runtime.NumCPU()
 	}
 	maxFaces := o.MaxFaces
 	if maxFaces <= 0 {

@@ -28,6 +28,10 @@ type Config struct {
 	ModelsDir       string // folder holding <set>.json manifests
 	Workers         int    // frames analysed at once; 0 = GOMAXPROCS
 	MaxSide         int    // frames are decoded with the longer side at most this; 0 = 640
+	// DecodeThreads is ffmpeg's decoder thread count; 0 means 1. The
+	// workers keep every core busy with inference, and one decoder thread
+	// measured faster than ffmpeg's own choice beside them.
+	DecodeThreads int
 }
 
 // Engine analyses videos. It is safe for concurrent use; model sets are
@@ -42,6 +46,9 @@ type Engine struct {
 func New(cfg Config) *Engine {
 	if cfg.MaxSide <= 0 {
 		cfg.MaxSide = 640
+	}
+	if cfg.DecodeThreads <= 0 {
+		cfg.DecodeThreads = 1
 	}
 	return &Engine{cfg: cfg, sets: map[string]*onnx.Set{}}
 }
@@ -148,7 +155,7 @@ func (e *Engine) Analyze(ctx context.Context, req Request) (*facet.Result, Stats
 	if info.Still {
 		fps = 0 // one picture: take its one frame
 	}
-	rd, err := ffmpeg.Open(ctx, req.Input, ffmpeg.Options{Bin: e.cfg.FFmpeg, SampleFPS: fps, Width: w, Height: h})
+	rd, err := ffmpeg.Open(ctx, req.Input, ffmpeg.Options{Bin: e.cfg.FFmpeg, SampleFPS: fps, Width: w, Height: h, Threads: e.cfg.DecodeThreads})
 	if err != nil {
 		return nil, st, err
 	}

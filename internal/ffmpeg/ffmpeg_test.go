@@ -55,7 +55,7 @@ func TestDecodeArgs(t *testing.T) {
 			name: "sample 5 fps",
 			o:    Options{SampleFPS: 5, Width: 640, Height: 480},
 			want: join(head, []string{"-i", "in.mp4", "-map", "0:V:0", "-vf",
-				"fps=fps=5:round=up,scale=640:480:flags=bilinear,format=rgb24,showinfo"}, tail),
+				"fps=fps=5:start_time=0:round=up,scale=640:480:flags=bilinear,format=rgb24"}, tail),
 		},
 		{
 			name: "every frame",
@@ -67,7 +67,7 @@ func TestDecodeArgs(t *testing.T) {
 			name: "fractional rate and threads",
 			o:    Options{SampleFPS: 2.5, Width: 360, Height: 640, Threads: 2, Bin: "/opt/ffmpeg"},
 			want: join(head, []string{"-threads", "2", "-i", "in.mp4", "-map", "0:V:0", "-vf",
-				"fps=fps=2.5:round=up,scale=360:640:flags=bilinear,format=rgb24,showinfo"}, tail),
+				"fps=fps=2.5:start_time=0:round=up,scale=360:640:flags=bilinear,format=rgb24"}, tail),
 		},
 	}
 	for _, tt := range tests {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strconv"
 	"syscall"
@@ -58,15 +59,21 @@ func DecodeArgs(input string, o Options) []string {
 }
 
 // filterChain returns the -vf graph: sample, scale, convert, then report.
+//
+// Sampled frames need no report: the fps filter, told that the video
+// starts at 0, emits frame k at exactly k/fps (duplicating or dropping to
+// keep the grid), so the time is known without asking. showinfo, which
+// checksums every frame it sees, is used only for every-frame decoding,
+// where times follow the source (variable frame rates included).
 func filterChain(o Options) string {
-	chain := ""
+	scale := fmt.Sprintf("scale=%d:%d:flags=bilinear,format=rgb24", o.Width, o.Height)
 	if o.SampleFPS > 0 {
 		// round=up takes, for each sample time, the frame on screen at that
 		// time; it also keeps the single frame of a still image or a very
 		// short clip, which the default (near) drops at end of stream.
-		chain = "fps=fps=" + strconv.FormatFloat(o.SampleFPS, 'f', -1, 64) + ":round=up,"
+		return "fps=fps=" + strconv.FormatFloat(o.SampleFPS, 'f', -1, 64) + ":start_time=0:round=up," + scale
 	}
-	return chain + fmt.Sprintf("scale=%d:%d:flags=bilinear,format=rgb24,showinfo", o.Width, o.Height)
+	return scale + ",showinfo"
 }
 
 // timesBuffer is how many frame times the stderr reader may get ahead of the
@@ -86,6 +93,7 @@ type Reader struct {
 	cmd       *exec.Cmd
 	stdout    io.ReadCloser
 	frameSize int
+	sampleFPS float64 // > 0: frame k is at k/sampleFPS, no showinfo
 	// times carries each frame's pts_time from the stderr reader; it is
 	// closed when stderr ends, after which tail is no longer written.
 	times  chan float64
@@ -115,6 +123,7 @@ func Open(ctx context.Context, input string, o Options) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ffmpeg: open: %w", err)
 	}
+	growPipe(stdout, o.Width*o.Height*3)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, fmt.Errorf("ffmpeg: open: %w", err)
@@ -127,6 +136,7 @@ func Open(ctx context.Context, input string, o Options) (*Reader, error) {
 		cmd:       cmd,
 		stdout:    stdout,
 		frameSize: o.Width * o.Height * 3,
+		sampleFPS: o.SampleFPS,
 		times:     make(chan float64, timesBuffer),
 		tail:      &logTail{input: input},
 	}
@@ -185,6 +195,11 @@ func (r *Reader) ReadFrame(dst []byte) (float64, error) {
 	if _, err := io.ReadFull(r.stdout, dst[:r.frameSize]); err != nil {
 		r.err = r.finish(err)
 		return 0, r.err
+	}
+	if r.sampleFPS > 0 {
+		t := float64(r.frames) / r.sampleFPS
+		r.frames++
+		return t, nil
 	}
 	// showinfo logged this frame's line before ffmpeg wrote the frame, so
 	// the time is there or on its way.
@@ -274,3 +289,23 @@ func (r *Reader) Close() error {
 // MaxRSSKB returns ffmpeg's peak resident set size in KiB once it has been
 // reaped (at the end of the stream or by Close), 0 before.
 func (r *Reader) MaxRSSKB() int64 { return r.maxRSS }
+
+// fSetPipeSize is Linux's F_SETPIPE_SZ fcntl command.
+const fSetPipeSize = 1031
+
+// growPipe asks the kernel for a pipe that holds a whole frame (up to the
+// unprivileged limit, 1 MiB by default). With the default 64 KiB, each
+// frame crosses in a dozen rounds of ffmpeg writing and the reader waking,
+// and every round is a pair of context switches. Failure only costs speed.
+func growPipe(p io.ReadCloser, frame int) {
+	f, ok := p.(*os.File)
+	if !ok {
+		return
+	}
+	size := min(max(frame, 1<<16), 1<<20)
+	if rc, err := f.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) {
+			syscall.Syscall(syscall.SYS_FCNTL, fd, fSetPipeSize, uintptr(size))
+		})
+	}
+}

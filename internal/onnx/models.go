@@ -35,9 +35,29 @@ var _ analysis.Models = (*Set)(nil)
 type model struct {
 	spec    Spec
 	sess    *ort.DynamicAdvancedSession
-	dynamic bool // the batch axis is dynamic: all faces of a frame in one run
-	size    int  // input elements per batch item
-	bufs    sync.Pool
+	dynamic bool        // the batch axis is dynamic: all faces of a frame in one run
+	size    int         // input elements per batch item
+	outs    []ort.Shape // output shapes for one item, learned by a warm-up run
+
+	mu   sync.Mutex
+	free map[int][]*runner // idle runners by batch size
+}
+
+// runner holds the input and output tensors of one run of n items. They
+// are made once and reused: a run then allocates nothing, neither in Go
+// nor in ONNX Runtime, and makes no extra cgo calls.
+type runner struct {
+	n    int
+	in   *ort.Tensor[float32]
+	outs []*ort.Tensor[float32]
+	vals []ort.Value // outs, as Run wants them
+}
+
+func (r *runner) destroy() {
+	r.in.Destroy()
+	for _, o := range r.outs {
+		o.Destroy()
+	}
 }
 
 // Open verifies every model file of m against its sha256 and opens a
@@ -52,7 +72,7 @@ func Open(m *Manifest, o *Options) (*Set, error) {
 	}
 	s := &Set{name: m.Name}
 	for _, spec := range m.Models {
-		md := &model{spec: spec, dynamic: spec.Input.Shape[0] < 0, size: 1}
+		md := &model{spec: spec, dynamic: spec.Input.Shape[0] < 0, size: 1, free: map[int][]*runner{}}
 		for _, d := range spec.Input.Shape[1:] {
 			md.size *= int(d)
 		}
@@ -62,6 +82,11 @@ func Open(m *Manifest, o *Options) (*Set, error) {
 			return nil, fmt.Errorf("onnx: open model %s: %w", spec.Name, err)
 		}
 		md.sess = sess
+		if err := md.warmUp(); err != nil {
+			md.close()
+			s.Close()
+			return nil, fmt.Errorf("onnx: open model %s: %w", spec.Name, err)
+		}
 		switch spec.Role {
 		case RoleDetector:
 			s.det = md
@@ -86,9 +111,8 @@ func (s *Set) Refs() []facet.ModelRef { return slices.Clone(s.refs) }
 // Close releases every session.
 func (s *Set) Close() error {
 	for _, m := range []*model{s.det, s.emotion, s.age, s.gend} {
-		if m != nil && m.sess != nil {
-			m.sess.Destroy()
-			m.sess = nil
+		if m != nil {
+			m.close()
 		}
 	}
 	return nil
@@ -96,12 +120,12 @@ func (s *Set) Close() error {
 
 // Detect finds faces in img.
 func (s *Set) Detect(img analysis.Image) ([]analysis.Detection, error) {
-	outs, err := s.det.run(img, []rect{cropRect(s.det.spec.Crop, analysis.Box{}, img.W, img.H)}, false)
-	if err != nil {
-		return nil, err
-	}
+	var dets []analysis.Detection
 	p := s.det.spec.Post
-	return decodeUltraface(outs[0], p.ScoreThreshold, p.IoUThreshold), nil
+	err := s.det.run(img, []rect{cropRect(s.det.spec.Crop, analysis.Box{}, img.W, img.H)}, func(_ int, o [][]float32) {
+		dets = decodeUltraface(o[0], o[1], p.ScoreThreshold, p.IoUThreshold)
+	})
+	return dets, err
 }
 
 // Describe runs the emotion, age and gender models on each face.
@@ -121,11 +145,11 @@ func (s *Set) Describe(img analysis.Image, faces []analysis.Detection) ([]analys
 		for i, f := range faces {
 			rects[i] = cropRect(m.spec.Crop, f.Box, img.W, img.H)
 		}
-		outs, err := m.run(img, rects, true)
-		if err != nil {
-			return nil, err
-		}
-		for i, o := range outs {
+		err := m.run(img, rects, func(i int, outs [][]float32) {
+			o := outs[0]
+			if len(outs) > 1 {
+				o = concat(outs)
+			}
 			a := &attrs[i]
 			switch m.spec.Role {
 			case RoleEmotion:
@@ -142,55 +166,59 @@ func (s *Set) Describe(img analysis.Image, faces []analysis.Detection) ([]analys
 					a.Man = float64(probabilities(m.spec.Post.Kind, o)[1])
 				}
 			}
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	return attrs, nil
 }
 
-// run feeds one input item per rect (batched when the model allows) and
-// returns, per item, its outputs concatenated in manifest order. With
-// split false there is one item and the outputs are returned unsplit.
-func (m *model) run(img analysis.Image, rects []rect, split bool) ([][]float32, error) {
+// run feeds one input item per rect, batched when the model allows, and
+// calls each with the item's index and its outputs in manifest order. The
+// slices are views into reused tensors: valid only during the call.
+func (m *model) run(img analysis.Image, rects []rect, each func(i int, outs [][]float32)) error {
 	batch := 1
 	if m.dynamic {
 		batch = len(rects)
 	}
-	res := make([][]float32, 0, len(rects))
+	views := make([][]float32, len(m.outs))
 	for start := 0; start < len(rects); start += batch {
 		n := min(batch, len(rects)-start)
-		bp := m.buffer(n)
-		buf := *bp
-		for i := range n {
-			fill(buf[i*m.size:(i+1)*m.size], img, rects[start+i], m.spec.Input)
-		}
-		out, err := m.infer(buf, n)
-		m.bufs.Put(bp)
+		r, err := m.get(n)
 		if err != nil {
-			return nil, fmt.Errorf("onnx: run %s: %w", m.spec.Name, err)
+			return fmt.Errorf("onnx: run %s: %w", m.spec.Name, err)
 		}
-		if !split {
-			return [][]float32{concat(out)}, nil
+		in := r.in.GetData()
+		for i := range n {
+			fill(in[i*m.size:(i+1)*m.size], img, rects[start+i], m.spec.Input)
+		}
+		if err := m.sess.Run([]ort.Value{r.in}, r.vals); err != nil {
+			m.put(r)
+			return fmt.Errorf("onnx: run %s: %w", m.spec.Name, err)
 		}
 		for i := range n {
-			var item []float32
-			for _, o := range out {
-				per := len(o) / n
-				item = append(item, o[i*per:(i+1)*per]...)
+			for k, o := range r.outs {
+				d := o.GetData()
+				per := len(d) / n
+				views[k] = d[i*per : (i+1)*per]
 			}
-			res = append(res, item)
+			each(start+i, views)
 		}
+		m.put(r)
 	}
-	return res, nil
+	return nil
 }
 
-// infer runs the session on n items of buf and copies the outputs out of
-// ONNX Runtime's memory, releasing every tensor before it returns.
-func (m *model) infer(buf []float32, n int) ([][]float32, error) {
+// warmUp runs the model once on zeros: it learns the output shapes (the
+// first dimension of each is the batch) and pays ONNX Runtime's first-run
+// costs at start-up rather than on the first frame.
+func (m *model) warmUp() error {
 	shape := ort.NewShape(m.spec.Input.Shape...)
-	shape[0] = int64(n)
-	in, err := ort.NewTensor(shape, buf)
+	shape[0] = 1
+	in, err := ort.NewEmptyTensor[float32](shape)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer in.Destroy()
 	outs := make([]ort.Value, len(m.spec.Outputs))
@@ -202,29 +230,70 @@ func (m *model) infer(buf []float32, n int) ([][]float32, error) {
 		}
 	}()
 	if err := m.sess.Run([]ort.Value{in}, outs); err != nil {
-		return nil, err
+		return err
 	}
-	res := make([][]float32, len(outs))
+	m.outs = make([]ort.Shape, len(outs))
 	for i, o := range outs {
-		t, ok := o.(*ort.Tensor[float32])
-		if !ok {
-			return nil, fmt.Errorf("output %s is not a float32 tensor", m.spec.Outputs[i])
+		if _, ok := o.(*ort.Tensor[float32]); !ok {
+			return fmt.Errorf("output %s is not a float32 tensor", m.spec.Outputs[i])
 		}
-		res[i] = slices.Clone(t.GetData())
+		m.outs[i] = o.GetShape().Clone()
 	}
-	return res, nil
+	return nil
 }
 
-// buffer returns a pooled input buffer for n items: the expression model's
-// input is 600 KB a face, too much to allocate per frame.
-func (m *model) buffer(n int) *[]float32 {
-	bp, _ := m.bufs.Get().(*[]float32)
-	if bp == nil || cap(*bp) < n*m.size {
-		b := make([]float32, n*m.size)
-		return &b
+// get returns an idle runner for n items, making one when none is idle.
+// At most one runner per concurrent caller and batch size ever exists.
+func (m *model) get(n int) (*runner, error) {
+	m.mu.Lock()
+	if free := m.free[n]; len(free) > 0 {
+		r := free[len(free)-1]
+		m.free[n] = free[:len(free)-1]
+		m.mu.Unlock()
+		return r, nil
 	}
-	*bp = (*bp)[:n*m.size]
-	return bp
+	m.mu.Unlock()
+	shape := ort.NewShape(m.spec.Input.Shape...)
+	shape[0] = int64(n)
+	in, err := ort.NewEmptyTensor[float32](shape)
+	if err != nil {
+		return nil, err
+	}
+	r := &runner{n: n, in: in}
+	for _, s := range m.outs {
+		s = s.Clone()
+		s[0] *= int64(n)
+		o, err := ort.NewEmptyTensor[float32](s)
+		if err != nil {
+			r.destroy()
+			return nil, err
+		}
+		r.outs = append(r.outs, o)
+		r.vals = append(r.vals, o)
+	}
+	return r, nil
+}
+
+func (m *model) put(r *runner) {
+	m.mu.Lock()
+	m.free[r.n] = append(m.free[r.n], r)
+	m.mu.Unlock()
+}
+
+// close releases the runners and the session.
+func (m *model) close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for n, rs := range m.free {
+		for _, r := range rs {
+			r.destroy()
+		}
+		delete(m.free, n)
+	}
+	if m.sess != nil {
+		m.sess.Destroy()
+		m.sess = nil
+	}
 }
 
 func concat(outs [][]float32) []float32 {
@@ -235,11 +304,10 @@ func concat(outs [][]float32) []float32 {
 	return all
 }
 
-// decodeUltraface turns UltraFace's scores [N,2] and boxes [N,4] (here
-// concatenated) into detections: score above thr, then hard NMS.
-func decodeUltraface(out []float32, thr, iou float64) []analysis.Detection {
-	n := len(out) / 6
-	scores, boxes := out[:2*n], out[2*n:]
+// decodeUltraface turns UltraFace's scores [N,2] and boxes [N,4] into
+// detections: score above thr, then hard NMS.
+func decodeUltraface(scores, boxes []float32, thr, iou float64) []analysis.Detection {
+	n := min(len(scores)/2, len(boxes)/4)
 	var cand []analysis.Detection
 	for i := range n {
 		sc := float64(scores[2*i+1])

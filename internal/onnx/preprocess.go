@@ -42,7 +42,9 @@ func cropRect(c CropSpec, box analysis.Box, w, h int) rect {
 
 // fill resamples region r of img (bilinear, pixel centres aligned as
 // OpenCV's resize does) to the model's input size and writes it, converted
-// and normalised, into dst (one batch item).
+// and normalised, into dst (one batch item). It runs for every frame and
+// face, so it interpolates in 8-bit fixed point with per-column and per-row
+// tables, and writes each layout in its own loop.
 func fill(dst []float32, img analysis.Image, r rect, in InputSpec) {
 	var ih, iw int
 	if in.Layout == "NCHW" {
@@ -50,65 +52,77 @@ func fill(dst []float32, img analysis.Image, r rect, in InputSpec) {
 	} else {
 		ih, iw = int(in.Shape[1]), int(in.Shape[2])
 	}
-	gray := in.Color == "GRAY"
-	bgr := in.Color == "BGR"
+	cols := make([]col, iw)
+	sx := r.w / float64(iw)
+	for ox := range cols {
+		fx := math.Min(math.Max(r.x+(float64(ox)+0.5)*sx-0.5, 0), float64(img.W-1))
+		x0 := int(fx)
+		w := int32(math.Round((fx - float64(x0)) * 256))
+		cols[ox] = col{x0 * 3, min(x0+1, img.W-1) * 3, 256 - w, w}
+	}
+	stride := img.W * 3
+	sy := r.h / float64(ih)
 	nch := 3
-	if gray {
+	if in.Color == "GRAY" {
 		nch = 1
 	}
+	// Normalisation folds the fixed-point scale (65536) in: x = v*a + b.
 	var a, b [3]float32
 	for c := range nch {
-		a[c] = in.Scale / in.Std[c]
+		a[c] = in.Scale / in.Std[c] / 65536
 		b[c] = -in.Mean[c] / in.Std[c]
 	}
-	plane := ih * iw
-	sx, sy := r.w/float64(iw), r.h/float64(ih)
-	maxX, maxY := float64(img.W-1), float64(img.H-1)
-	stride := img.W * 3
-	nchw := in.Layout == "NCHW"
-	// Column positions and weights are the same for every row.
-	cols := make([]col, iw)
-	for ox := range cols {
-		fx := math.Min(math.Max(r.x+(float64(ox)+0.5)*sx-0.5, 0), maxX)
-		x0 := int(fx)
-		cols[ox] = col{x0 * 3, min(x0+1, img.W-1) * 3, float32(fx - float64(x0))}
+	// Output channel k reads source channel src[k].
+	src := [3]int{0, 1, 2}
+	if in.Color == "BGR" {
+		src = [3]int{2, 1, 0}
 	}
+	plane := ih * iw
 	for oy := range ih {
-		fy := math.Min(math.Max(r.y+(float64(oy)+0.5)*sy-0.5, 0), maxY)
+		fy := math.Min(math.Max(r.y+(float64(oy)+0.5)*sy-0.5, 0), float64(img.H-1))
 		y0 := int(fy)
+		w1y := int32(math.Round((fy - float64(y0)) * 256))
+		w0y := 256 - w1y
 		y1 := min(y0+1, img.H-1)
-		wy := float32(fy - float64(y0))
-		row0, row1 := img.Pix[y0*stride:(y0+1)*stride], img.Pix[y1*stride:(y1+1)*stride]
-		for ox, cl := range cols {
-			var px [3]float32
-			for c := range 3 {
-				p00, p01 := float32(row0[cl.i0+c]), float32(row0[cl.i1+c])
-				p10, p11 := float32(row1[cl.i0+c]), float32(row1[cl.i1+c])
-				top := p00 + (p01-p00)*cl.w
-				bot := p10 + (p11-p10)*cl.w
-				px[c] = top + (bot-top)*wy
+		row0 := img.Pix[y0*stride : (y0+1)*stride]
+		row1 := img.Pix[y1*stride : (y1+1)*stride]
+		// px returns source channel k of output column c, times 65536.
+		px := func(c col, k int) float32 {
+			i0, i1 := c.i0+k, c.i1+k
+			return float32((int32(row0[i0])*c.w0+int32(row0[i1])*c.w1)*w0y + (int32(row1[i0])*c.w0+int32(row1[i1])*c.w1)*w1y)
+		}
+		base := oy * iw
+		switch {
+		case nch == 1:
+			out := dst[base : base+iw]
+			for ox, c := range cols {
+				g := 0.299*px(c, 0) + 0.587*px(c, 1) + 0.114*px(c, 2)
+				out[ox] = g*a[0] + b[0]
 			}
-			if gray {
-				px[0] = 0.299*px[0] + 0.587*px[1] + 0.114*px[2]
-			} else if bgr {
-				px[0], px[2] = px[2], px[0]
+		case in.Layout == "NCHW":
+			o0 := dst[base : base+iw]
+			o1 := dst[plane+base : plane+base+iw]
+			o2 := dst[2*plane+base : 2*plane+base+iw]
+			for ox, c := range cols {
+				o0[ox] = px(c, src[0])*a[0] + b[0]
+				o1[ox] = px(c, src[1])*a[1] + b[1]
+				o2[ox] = px(c, src[2])*a[2] + b[2]
 			}
-			i := oy*iw + ox
-			if nchw {
-				for c := range nch {
-					dst[c*plane+i] = px[c]*a[c] + b[c]
-				}
-			} else {
-				for c := range nch {
-					dst[i*nch+c] = px[c]*a[c] + b[c]
-				}
+		default: // NHWC
+			out := dst[base*3 : (base+iw)*3]
+			for ox, c := range cols {
+				o := out[ox*3 : ox*3+3 : ox*3+3]
+				o[0] = px(c, src[0])*a[0] + b[0]
+				o[1] = px(c, src[1])*a[1] + b[1]
+				o[2] = px(c, src[2])*a[2] + b[2]
 			}
 		}
 	}
 }
 
-// col is one output column's two source byte offsets and weight.
+// col is one output column's two source byte offsets and their weights
+// (out of 256).
 type col struct {
 	i0, i1 int
-	w      float32
+	w0, w1 int32
 }
