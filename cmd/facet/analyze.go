@@ -28,7 +28,7 @@ func newEngine(cfg config) *engine.Engine {
 }
 
 // progressAfterS is the video length from which progress goes to stderr.
-const progressAfterS = 10
+const progressAfterS = 5
 
 func cmdAnalyze(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
