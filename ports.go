@@ -19,16 +19,29 @@ const (
 	CAudit       = "audit"       // pk /clientId
 )
 
-// Containers lists every container with its partition key path, in the
-// order the stand-ins and Bicep create them.
-var Containers = []struct{ Name, PartitionKey string }{
-	{CClients, "/id"},
-	{CAPIKeys, "/id"},
-	{CProjects, "/clientId"},
-	{CInvitations, "/id"},
-	{CRecordings, "/projectId"},
-	{CAnalyses, "/recordingId"},
-	{CAudit, "/clientId"},
+// Containers lists every container with its partition key path and the
+// fields the app orders queries on (each needs a composite index with id
+// in Cosmos DB), in the order the stand-ins and Bicep create them.
+var Containers = []struct {
+	Name, PartitionKey string
+	OrderBy            []string
+}{
+	{CClients, "/id", nil},
+	{CAPIKeys, "/id", nil},
+	{CProjects, "/clientId", []string{"createdAt"}},
+	{CInvitations, "/id", []string{"createdAt"}},
+	{CRecordings, "/projectId", []string{"createdAt"}},
+	{CAnalyses, "/recordingId", []string{"createdAt", "index"}},
+	{CAudit, "/clientId", []string{"at"}},
+}
+
+// OrderFields returns Containers' OrderBy lists by container name.
+func OrderFields() map[string][]string {
+	m := map[string][]string{}
+	for _, c := range Containers {
+		m[c.Name] = c.OrderBy
+	}
+	return m
 }
 
 // Query selects documents of one container: every Where field equals its

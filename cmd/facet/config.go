@@ -4,16 +4,51 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
+	"time"
 )
 
-// config is every setting the binary reads, all from the environment.
+// config is every setting the binary reads, all from the environment. The
+// env tag names the variable; README's configuration table, the sample
+// local.settings.json and the Bicep app settings list the same names (a
+// test checks the first two, infra-lint the third).
 type config struct {
-	ORTLib    string // FACET_ORT_LIB: libonnxruntime.so.1
-	ModelsDir string // FACET_MODELS_DIR: folder of <set>.json manifests
-	FFmpeg    string // FACET_FFMPEG: ffmpeg program ("ffmpeg" from PATH)
-	FFprobe   string // FACET_FFPROBE: ffprobe program
-	Workers   int    // FACET_WORKERS: frames analysed at once (0 = cores)
+	// Engine.
+	ORTLib    string `env:"FACET_ORT_LIB"`    // libonnxruntime.so.1
+	ModelsDir string `env:"FACET_MODELS_DIR"` // folder of <set>.json manifests
+	FFmpeg    string `env:"FACET_FFMPEG"`     // ffmpeg program ("ffmpeg" from PATH)
+	FFprobe   string `env:"FACET_FFPROBE"`    // ffprobe program
+	Workers   int    `env:"FACET_WORKERS"`    // frames analysed at once (0 = cores)
+
+	// Handler.
+	Port          int    `env:"FUNCTIONS_CUSTOMHANDLER_PORT"` // set by the Functions host
+	AdminKey      string `env:"FACET_ADMIN_KEY"`              // operator key for POST /api/clients
+	PublicBaseURL string `env:"FACET_PUBLIC_BASE_URL"`        // base of participant links
+	LogLevel      string `env:"FACET_LOG_LEVEL"`              // debug, info, warn, error
+	TempDir       string `env:"FACET_TEMP_DIR"`               // where videos are staged
+
+	// Backing services. Keys and connection strings are for local
+	// stand-ins and emulators only; in Azure the managed identity is used.
+	CosmosEndpoint    string        `env:"COSMOS_ENDPOINT"`
+	CosmosKey         string        `env:"COSMOS_KEY"`
+	CosmosDatabase    string        `env:"COSMOS_DATABASE"`
+	StorageAccountURL string        `env:"FACET_STORAGE_ACCOUNT_URL"`       // https://<account>.blob.core.windows.net
+	StorageConnString string        `env:"FACET_STORAGE_CONNECTION_STRING"` // local: Azurite
+	ServiceBusConn    string        `env:"ServiceBusConnection"`            // local: stand-in or emulator
+	ServiceBusFQDN    string        `env:"ServiceBusConnection__fullyQualifiedNamespace"`
+	CreateResources   bool          `env:"FACET_CREATE_RESOURCES"` // create database, containers, blob container (local only)
+	UploadTTL         time.Duration `env:"FACET_UPLOAD_TTL"`       // upload link lifetime (default 2h)
+}
+
+// configVars lists every variable config reads.
+func configVars() []string {
+	var names []string
+	t := reflect.TypeOf(config{})
+	for i := range t.NumField() {
+		names = append(names, t.Field(i).Tag.Get("env"))
+	}
+	return names
 }
 
 // loadConfig reads the environment. Paths left unset are searched for in
@@ -21,18 +56,38 @@ type config struct {
 // executable (a deployed app) and in the project around the working
 // directory (a checkout).
 func loadConfig(getenv func(string) string) (config, error) {
-	c := config{
-		ORTLib:    getenv("FACET_ORT_LIB"),
-		ModelsDir: getenv("FACET_MODELS_DIR"),
-		FFmpeg:    getenv("FACET_FFMPEG"),
-		FFprobe:   getenv("FACET_FFPROBE"),
-	}
-	if v := getenv("FACET_WORKERS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return c, fmt.Errorf("config: FACET_WORKERS=%q: want a whole number >= 0", v)
+	var c config
+	v := reflect.ValueOf(&c).Elem()
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		name := f.Tag.Get("env")
+		s := getenv(name)
+		if s == "" {
+			continue
 		}
-		c.Workers = n
+		fv := v.Field(i)
+		switch fv.Interface().(type) {
+		case string:
+			fv.SetString(s)
+		case int:
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 0 {
+				return c, fmt.Errorf("config: %s=%q: want a whole number >= 0", name, s)
+			}
+			fv.SetInt(int64(n))
+		case bool:
+			b, err := strconv.ParseBool(s)
+			if err != nil {
+				return c, fmt.Errorf("config: %s=%q: want true or false", name, s)
+			}
+			fv.SetBool(b)
+		case time.Duration:
+			d, err := time.ParseDuration(s)
+			if err != nil || d <= 0 {
+				return c, fmt.Errorf("config: %s=%q: want a duration such as 2h", name, s)
+			}
+			fv.SetInt(int64(d))
+		}
 	}
 	roots := searchRoots()
 	if c.ORTLib == "" {
@@ -40,6 +95,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.ModelsDir == "" {
 		c.ModelsDir = filepath.Dir(find(roots, "models/default.json"))
+	}
+	if c.CosmosDatabase == "" {
+		c.CosmosDatabase = "facet"
+	}
+	if c.PublicBaseURL == "" {
+		c.PublicBaseURL = "http://127.0.0.1:7071"
 	}
 	return c, nil
 }

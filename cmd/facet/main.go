@@ -3,6 +3,8 @@
 //	facet analyze [flags] VIDEO   analyse a video locally, no cloud
 //	facet models verify [SET...]  check installed model sets
 //	facet models fix SRC DST      rewrite a shipped ONNX model for speed
+//	facet serve                   the Azure Functions custom handler
+//	facet dev                     the whole service locally (stand-ins, host stand-in)
 //
 // Configuration comes from the environment only; see config.go.
 package main
@@ -59,7 +61,9 @@ func exitCode(err error, stderr io.Writer) int {
 const usage = `usage:
   facet analyze [--fps N] [--models default|fast|MANIFEST.json] [--format text|json|csv] [-o FILE] VIDEO
   facet models verify [SET ...]
-  facet models fix SRC DST`
+  facet models fix SRC DST
+  facet serve          (the Functions custom handler; configuration from the environment)
+  facet dev [--addr 127.0.0.1:7071]   (the whole service locally, with stand-ins)`
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -74,6 +78,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdAnalyze(ctx, cfg, args[1:], stdout, stderr)
 	case "models":
 		return cmdModels(cfg, args[1:], stdout)
+	case "serve":
+		return cmdServe(ctx, cfg, args[1:], stdout, stderr)
+	case "dev":
+		return cmdDev(ctx, cfg, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

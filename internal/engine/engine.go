@@ -195,3 +195,10 @@ func (e *Engine) Analyze(ctx context.Context, req Request) (*facet.Result, Stats
 	res.Summary = sum
 	return res, st, nil
 }
+
+// AnalyzeFile analyses a file with the given settings, streaming frames to
+// onFrame; the result holds no frames. It serves the Functions app.
+func (e *Engine) AnalyzeFile(ctx context.Context, input string, s facet.Settings, maxDurationS float64, onFrame func(facet.Frame) error) (*facet.Result, error) {
+	res, _, err := e.Analyze(ctx, Request{Input: input, SampleFPS: s.SampleFPS, Models: s.Models, MaxDurationS: maxDurationS, OnFrame: onFrame})
+	return res, err
+}

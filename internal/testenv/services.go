@@ -1,23 +1,19 @@
 package testenv
 
 import (
-	"bufio"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/humaninsight/facet/internal/localstack"
 )
 
 // Azurite's well-known development account.
 const (
-	AzuriteAccount = "devstoreaccount1"
-	AzuriteKey     = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+	AzuriteAccount = localstack.AzuriteAccount
+	AzuriteKey     = localstack.AzuriteKey
 )
 
 // Blob says how to reach a Blob Storage endpoint.
@@ -37,7 +33,7 @@ type Cosmos struct {
 
 var (
 	mu       sync.Mutex
-	procs    []*exec.Cmd
+	started  []*localstack.Service
 	blob     *Blob
 	cosmos   *Cosmos
 	sbConn   string
@@ -58,27 +54,36 @@ func Main(m *testing.M) int {
 func StopAll() {
 	mu.Lock()
 	defer mu.Unlock()
-	for _, c := range procs {
-		c.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { c.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(3 * time.Second):
-			c.Process.Kill()
-			<-done
-		}
+	for _, s := range started {
+		s.Stop()
 	}
-	procs = nil
+	started = nil
 }
 
-// ToolsDir is where `make setup` installs the project's Node tools and the
-// copies of the shared stand-ins.
-func ToolsDir() string { return filepath.Join(RepoRoot(), ".cache", "tools") }
+// Paths locates the installed tools.
+func Paths() localstack.Paths { return localstack.Paths{Root: RepoRoot()} }
 
 // AzuriteBin is the Azurite launcher installed by `make setup`.
-func AzuriteBin() string {
-	return filepath.Join(RepoRoot(), "tools", "node_modules", ".bin", "azurite-blob")
+func AzuriteBin() string { return Paths().AzuriteBin() }
+
+// startOnce starts a service once per test binary, remembering a failure
+// so that every later test skips (or fails) with the same reason.
+func startOnce(t testing.TB, name string, fn func() (*localstack.Service, error)) *localstack.Service {
+	t.Helper()
+	if err := startErr[name]; err != nil {
+		mu.Unlock()
+		defer mu.Lock()
+		Skip(t, err.Error())
+	}
+	s, err := fn()
+	if err != nil {
+		startErr[name] = fmt.Errorf("no %s endpoint configured, and the local stand-in did not start: %w", name, err)
+		mu.Unlock()
+		defer mu.Lock()
+		Skip(t, startErr[name].Error())
+	}
+	started = append(started, s)
+	return s
 }
 
 // BlobService returns the endpoint from AZURE_STORAGE_CONNECTION_STRING
@@ -95,28 +100,14 @@ func BlobService(t testing.TB) Blob {
 		blob = &Blob{ConnectionString: cs}
 		return *blob
 	}
-	if err := startErr["azurite"]; err != nil {
-		skipLocked(t, err.Error())
-	}
-	bin := AzuriteBin()
-	if _, err := os.Stat(bin); err != nil {
-		startErr["azurite"] = fmt.Errorf("no blob endpoint: AZURE_STORAGE_CONNECTION_STRING is unset and Azurite is not installed (run `make setup`)")
-		skipLocked(t, startErr["azurite"].Error())
-	}
-	port := freePort(t)
 	dir, err := os.MkdirTemp("", "facet-azurite-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := startLocked(t, "azurite", port, bin, "--blobHost", "127.0.0.1", "--blobPort", strconv.Itoa(port),
-		"--location", dir, "--skipApiVersionCheck", "--disableTelemetry", "--loose"); err != nil {
-		startErr["azurite"] = err
-		skipLocked(t, err.Error())
-	}
-	url := fmt.Sprintf("http://127.0.0.1:%d/%s", port, AzuriteAccount)
+	s := startOnce(t, "blob", func() (*localstack.Service, error) { return Paths().Azurite(0, dir) })
 	blob = &Blob{
-		URL: url, Account: AzuriteAccount, Key: AzuriteKey, Started: true,
-		ConnectionString: fmt.Sprintf("DefaultEndpointsProtocol=http;AccountName=%s;AccountKey=%s;BlobEndpoint=%s;", AzuriteAccount, AzuriteKey, url),
+		URL: fmt.Sprintf("http://127.0.0.1:%d/%s", s.Port, AzuriteAccount), Account: AzuriteAccount, Key: AzuriteKey,
+		Started: true, ConnectionString: localstack.BlobConnectionString(s.Port),
 	}
 	return *blob
 }
@@ -135,28 +126,15 @@ func CosmosService(t testing.TB) Cosmos {
 		cosmos = &Cosmos{Endpoint: ep, Key: os.Getenv("COSMOS_KEY")}
 		return *cosmos
 	}
-	if err := startErr["cosmos"]; err != nil {
-		skipLocked(t, err.Error())
-	}
-	script := filepath.Join(ToolsDir(), "cosmos-standin", "cosmos-standin.js")
-	if _, err := os.Stat(script); err != nil {
-		startErr["cosmos"] = fmt.Errorf("no Cosmos endpoint: COSMOS_ENDPOINT is unset and the stand-in is not installed (run `make setup` with ../shared present)")
-		skipLocked(t, startErr["cosmos"].Error())
-	}
-	port := freePort(t)
-	if err := startLocked(t, "cosmos", port, "node", script, "--port", strconv.Itoa(port), "--host", "127.0.0.1", "--no-ssl"); err != nil {
-		startErr["cosmos"] = err
-		skipLocked(t, err.Error())
-	}
-	// Any base64 key works: the stand-in does not check auth.
-	cosmos = &Cosmos{Endpoint: fmt.Sprintf("http://127.0.0.1:%d/", port), Key: "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==", Started: true}
+	s := startOnce(t, "cosmos", func() (*localstack.Service, error) { return Paths().Cosmos(0) })
+	cosmos = &Cosmos{Endpoint: localstack.CosmosEndpoint(s.Port), Key: localstack.CosmosKey, Started: true}
 	return *cosmos
 }
 
 // ServiceBusService returns SERVICEBUS_CONNECTION_STRING (real Azure or the
 // official emulator), else starts the shared Service Bus stand-in once for
-// this test binary (max delivery count 3 so dead-lettering is quick to
-// test), else skips.
+// this test binary (max delivery count 3, 5 s locks, so redelivery and
+// dead-lettering are quick to test), else skips.
 func ServiceBusService(t testing.TB) string {
 	t.Helper()
 	mu.Lock()
@@ -168,81 +146,7 @@ func ServiceBusService(t testing.TB) string {
 		sbConn = cs
 		return sbConn
 	}
-	if err := startErr["servicebus"]; err != nil {
-		skipLocked(t, err.Error())
-	}
-	script := filepath.Join(ToolsDir(), "servicebus-standin", "sb-standin.js")
-	if _, err := os.Stat(script); err != nil {
-		startErr["servicebus"] = fmt.Errorf("no Service Bus endpoint: SERVICEBUS_CONNECTION_STRING is unset and the stand-in is not installed (run `make setup` with ../shared present)")
-		skipLocked(t, startErr["servicebus"].Error())
-	}
-	port := freePort(t)
-	if err := startLocked(t, "servicebus", port, "node", script, "--port", strconv.Itoa(port), "--host", "127.0.0.1", "--max-delivery", "3", "--lock-ms", "5000"); err != nil {
-		startErr["servicebus"] = err
-		skipLocked(t, err.Error())
-	}
-	sbConn = fmt.Sprintf("Endpoint=sb://127.0.0.1:%d;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true;", port)
+	s := startOnce(t, "servicebus", func() (*localstack.Service, error) { return Paths().ServiceBus(0, 3, 5*time.Second) })
+	sbConn = localstack.ServiceBusConnectionString(s.Port)
 	return sbConn
-}
-
-func skipLocked(t testing.TB, reason string) {
-	t.Helper()
-	mu.Unlock()
-	defer mu.Lock()
-	Skip(t, reason)
-}
-
-// startLocked starts a service and waits until its port accepts
-// connections. The child dies with the test binary (Pdeathsig), so a
-// crashed test leaves nothing running.
-func startLocked(t testing.TB, name string, port int, bin string, args ...string) error {
-	cmd := exec.Command(bin, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", name, err)
-	}
-	var tail []string
-	var tmu sync.Mutex
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			tmu.Lock()
-			tail = append(tail, sc.Text())
-			if len(tail) > 20 {
-				tail = tail[1:]
-			}
-			tmu.Unlock()
-		}
-	}()
-	procs = append(procs, cmd)
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		if cmd.ProcessState != nil {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	tmu.Lock()
-	defer tmu.Unlock()
-	return fmt.Errorf("%s did not start on port %d: %v", name, port, tail)
-}
-
-// freePort returns a TCP port that was free a moment ago.
-func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/humaninsight/facet/handlers"
+	"github.com/humaninsight/facet/internal/app"
+	"github.com/humaninsight/facet/internal/devhost"
+	"github.com/humaninsight/facet/internal/localstack"
+)
+
+// localHost is the handler and the host stand-in, running in-process.
+type localHost struct {
+	URL        string // the host stand-in: API and participant links
+	HandlerURL string // the custom handler itself
+	Deps       *deps
+	Host       *devhost.Host
+	servers    []*http.Server
+	cancel     context.CancelFunc
+	done       chan struct{}
+}
+
+// Close stops the host, the handler and the wired clients.
+func (l *localHost) Close() {
+	l.cancel()
+	<-l.done
+	for _, s := range l.servers {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		s.Shutdown(ctx)
+		cancel()
+	}
+	l.Deps.Close()
+}
+
+// startLocalHost wires the service from cfg, serves the handler on a free
+// port and the host stand-in on hostAddr, and starts the triggers.
+func startLocalHost(ctx context.Context, cfg config, root, hostAddr, blobURL string, log *slog.Logger) (*localHost, error) {
+	d, err := wire(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	l := &localHost{Deps: d, done: make(chan struct{})}
+	h := &handlers.Handler{App: d.App, AdminKey: cfg.AdminKey, Log: log}
+	hl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	l.HandlerURL = "http://" + hl.Addr().String()
+	fns, err := devhost.LoadFunctions(filepath.Join(root, "functions"))
+	if err != nil {
+		hl.Close()
+		d.Close()
+		return nil, err
+	}
+	host, err := devhost.New(devhost.Config{
+		HandlerURL: l.HandlerURL, Functions: fns, Blobs: d.Blobs, Container: app.UploadsContainer,
+		Account: d.Account, BlobURL: blobURL, Receiver: d.Bus, Log: log,
+	})
+	if err != nil {
+		hl.Close()
+		d.Close()
+		return nil, err
+	}
+	l.Host = host
+	ll, err := net.Listen("tcp", hostAddr)
+	if err != nil {
+		hl.Close()
+		d.Close()
+		return nil, fmt.Errorf("dev: listen on %s: %w", hostAddr, err)
+	}
+	l.URL = "http://" + ll.Addr().String()
+	for _, srv := range []struct {
+		ln net.Listener
+		h  http.Handler
+	}{{hl, h.ServeMux()}, {ll, host.Handler()}} {
+		s := &http.Server{Handler: srv.h, ReadHeaderTimeout: 10 * time.Second}
+		l.servers = append(l.servers, s)
+		go s.Serve(srv.ln)
+	}
+	hctx, cancel := context.WithCancel(ctx)
+	l.cancel = cancel
+	go func() { host.Run(hctx); close(l.done) }()
+	return l, nil
+}
+
+// projectRoot finds the checkout (go.mod) from the working directory or
+// the executable.
+func projectRoot() (string, error) {
+	for _, r := range searchRoots() {
+		if _, err := os.Stat(filepath.Join(r, "go.mod")); err == nil {
+			if _, err := os.Stat(filepath.Join(r, "functions")); err == nil {
+				return r, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("dev: run it inside the facet checkout (no go.mod with functions/ found)")
+}
+
+// cmdDev runs the whole service locally: Azurite, the Cosmos DB and
+// Service Bus stand-ins, the handler and the host stand-in, until ctx ends.
+func cmdDev(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	addr := fs.String("addr", "127.0.0.1:7071", "where the API and participant links are served")
+	blobPort := fs.Int("blob-port", 10000, "Azurite's port")
+	cosmosPort := fs.Int("cosmos-port", 8081, "the Cosmos DB stand-in's port")
+	sbPort := fs.Int("servicebus-port", 5672, "the Service Bus stand-in's port")
+	if err := fs.Parse(args); err != nil {
+		return usagef("dev: %v", err)
+	}
+	root, err := projectRoot()
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	paths := localstack.Paths{Root: root}
+	dataDir := filepath.Join(root, ".cache", "dev", "azurite")
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return err
+	}
+	az, err := paths.Azurite(*blobPort, dataDir)
+	if err != nil {
+		return err
+	}
+	defer az.Stop()
+	cs, err := paths.Cosmos(*cosmosPort)
+	if err != nil {
+		return err
+	}
+	defer cs.Stop()
+	sb, err := paths.ServiceBus(*sbPort, 10, 5*time.Minute)
+	if err != nil {
+		return err
+	}
+	defer sb.Stop()
+
+	cfg.StorageConnString = localstack.BlobConnectionString(az.Port)
+	cfg.StorageAccountURL = ""
+	cfg.CosmosEndpoint, cfg.CosmosKey = localstack.CosmosEndpoint(cs.Port), localstack.CosmosKey
+	cfg.ServiceBusConn, cfg.ServiceBusFQDN = localstack.ServiceBusConnectionString(sb.Port), ""
+	cfg.CreateResources = true
+	if cfg.AdminKey == "" {
+		b := make([]byte, 16)
+		rand.Read(b)
+		cfg.AdminKey = "dev-" + hex.EncodeToString(b)
+	}
+	if !strings.Contains(cfg.PublicBaseURL, "://") || cfg.PublicBaseURL == "http://127.0.0.1:7071" {
+		cfg.PublicBaseURL = "http://" + *addr
+	}
+	blobURL := fmt.Sprintf("http://127.0.0.1:%d/%s", az.Port, localstack.AzuriteAccount)
+	l, err := startLocalHost(ctx, cfg, root, *addr, blobURL, log)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	fmt.Fprintf(stdout, `facet dev is running (Ctrl-C stops everything)
+  API and participant links: %s
+  custom handler:            %s
+  Blob Storage (Azurite):    %s
+  Cosmos DB stand-in:        %s
+  Service Bus stand-in:      127.0.0.1:%d
+  FACET_ADMIN_KEY=%s
+`, l.URL, l.HandlerURL, blobURL, cfg.CosmosEndpoint, sb.Port, cfg.AdminKey)
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "facet dev: stopping")
+	return nil
+}

@@ -1,0 +1,234 @@
+// Package handlers is the Functions custom handler: one HTTP server that
+// the Functions host calls. HTTP functions arrive as the original request
+// (enableForwardingHttpRequest); triggers arrive as invocation posts to
+// /<FunctionName>. Each handler decodes its input, calls package app, and
+// maps errors to responses in one place (writeError).
+package handlers
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/humaninsight/facet"
+	"github.com/humaninsight/facet/internal/app"
+)
+
+// MaxBody bounds every JSON request body.
+const MaxBody = 64 << 10
+
+// Handler serves the API and the triggers.
+type Handler struct {
+	App      *app.App
+	AdminKey string // FACET_ADMIN_KEY; "" disables operator routes
+	Log      *slog.Logger
+}
+
+// Route is one API route: the function that serves it in the Functions
+// host (functions/<Function>/function.json) and its handler.
+type Route struct {
+	Function string // function folder name
+	Method   string
+	Path     string // Go ServeMux pattern path, e.g. /api/projects/{id}
+	Auth     string // "client", "admin" or "public"
+	serve    func(h *Handler, w http.ResponseWriter, r *http.Request, c *facet.Client) error
+}
+
+// Routes is every HTTP route; a test checks it against functions/*.
+func Routes() []Route {
+	return []Route{
+		{"Clients", "POST", "/api/clients", "admin", (*Handler).createClient},
+		{"ClientMe", "GET", "/api/clients/me", "client", (*Handler).getMe},
+		{"ClientKeys", "POST", "/api/clients/me/keys", "client", (*Handler).rotateKey},
+		{"Projects", "GET", "/api/projects", "client", (*Handler).listProjects},
+		{"Projects", "POST", "/api/projects", "client", (*Handler).createProject},
+		{"Project", "GET", "/api/projects/{id}", "client", (*Handler).getProject},
+		{"Project", "PATCH", "/api/projects/{id}", "client", (*Handler).patchProject},
+		{"ProjectInvitations", "GET", "/api/projects/{id}/invitations", "client", (*Handler).listInvitations},
+		{"ProjectInvitations", "POST", "/api/projects/{id}/invitations", "client", (*Handler).createInvitation},
+		{"ProjectRecordings", "GET", "/api/projects/{id}/recordings", "client", (*Handler).listRecordings},
+		{"ProjectRecordings", "POST", "/api/projects/{id}/recordings", "client", (*Handler).createRecording},
+		{"Invitation", "GET", "/api/invitations/{key}", "public", (*Handler).getInvitation},
+		{"Invitation", "DELETE", "/api/invitations/{key}", "client", (*Handler).revokeInvitation},
+		{"InvitationConsent", "POST", "/api/invitations/{key}/consent", "public", (*Handler).consent},
+		{"Recording", "GET", "/api/recordings/{id}", "client", (*Handler).getRecording},
+		{"RecordingAnalysis", "GET", "/api/recordings/{id}/analyses/{analysisId}", "client", (*Handler).getAnalysis},
+		{"RecordingAnalysis", "DELETE", "/api/recordings/{id}/analyses/{analysisId}", "client", (*Handler).deleteAnalysis},
+		{"RecordingReanalyze", "POST", "/api/recordings/{id}/reanalyze", "client", (*Handler).reanalyze},
+		{"RecordingVideo", "GET", "/api/recordings/{id}/video", "client", (*Handler).getVideo},
+	}
+}
+
+// Triggers are the non-HTTP functions: the host posts their invocations
+// to /<Function>.
+var Triggers = map[string]func(h *Handler, w http.ResponseWriter, r *http.Request){
+	"AnalyzeRecording": (*Handler).analyzeRecording,
+	"RunAnalysis":      (*Handler).runAnalysis,
+}
+
+// ServeMux returns the handler's routes: the API, the triggers, and the
+// root, which the host pings until the handler is up.
+func (h *Handler) ServeMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	for _, rt := range Routes() {
+		rt := rt
+		mux.HandleFunc(rt.Method+" "+rt.Path, func(w http.ResponseWriter, r *http.Request) { h.serveAPI(w, r, rt) })
+	}
+	for name, fn := range Triggers {
+		fn := fn
+		mux.HandleFunc("POST /"+name, func(w http.ResponseWriter, r *http.Request) { fn(h, w, r) })
+	}
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, facet.Errorf(facet.ENotFound, "no such route: %s %s", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, rt Route) {
+	w.Header().Set("Cache-Control", "no-store")
+	var c *facet.Client
+	switch rt.Auth {
+	case "admin":
+		key := r.Header.Get("X-Admin-Key")
+		if h.AdminKey == "" || subtle.ConstantTimeCompare([]byte(key), []byte(h.AdminKey)) != 1 {
+			writeError(w, facet.Errorf(facet.EUnauthorized, "missing or invalid X-Admin-Key"))
+			return
+		}
+	case "client":
+		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			writeError(w, facet.Errorf(facet.EUnauthorized, "missing Authorization: Bearer <API key>"))
+			return
+		}
+		var err error
+		if c, err = h.App.Authenticate(r.Context(), strings.TrimSpace(key)); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
+	if err := rt.serve(h, w, r, c); err != nil {
+		if facet.ErrorCode(err) == facet.EInternal || facet.ErrorCode(err) == facet.EUnavailable {
+			h.Log.Error("request failed", "function", rt.Function, "method", r.Method, "error", err)
+		}
+		writeError(w, err)
+	}
+}
+
+// status maps error codes to HTTP statuses.
+var status = map[string]int{
+	facet.EInvalid:       http.StatusBadRequest,
+	facet.EUnauthorized:  http.StatusUnauthorized,
+	facet.ENotFound:      http.StatusNotFound,
+	facet.EConflict:      http.StatusConflict,
+	facet.EGone:          http.StatusGone,
+	facet.ETooLarge:      http.StatusRequestEntityTooLarge,
+	facet.EUnprocessable: http.StatusUnprocessableEntity,
+	facet.EUnavailable:   http.StatusServiceUnavailable,
+}
+
+// writeError answers {"error":{"code","message"}}; internal errors keep
+// their details in the log, not in the response.
+func writeError(w http.ResponseWriter, err error) {
+	code := facet.ErrorCode(err)
+	st, ok := status[code]
+	if !ok {
+		st, code = http.StatusInternalServerError, facet.EInternal
+	}
+	msg := facet.ErrorMessage(err)
+	if code == facet.EUnavailable {
+		msg = "a backing service is unavailable: retry later"
+	}
+	writeJSON(w, st, map[string]any{"error": map[string]string{"code": code, "message": msg}})
+}
+
+func writeJSON(w http.ResponseWriter, st int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(st)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+// decode reads a JSON body strictly: bounded, one object, no unknown
+// fields, right types; errors name the field.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return facet.Errorf(facet.EInvalid, "Content-Type must be application/json")
+	}
+	body := http.MaxBytesReader(w, r.Body, MaxBody)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("trailing data after the JSON object")
+	}
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errors.New("trailing data after the JSON object")
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	var (
+		maxErr  *http.MaxBytesError
+		typeErr *json.UnmarshalTypeError
+		synErr  *json.SyntaxError
+	)
+	switch {
+	case errors.As(err, &maxErr):
+		return facet.Errorf(facet.ETooLarge, "request body over %d bytes", MaxBody)
+	case errors.As(err, &typeErr):
+		return facet.Errorf(facet.EInvalid, "field %s: want %s, got %s", fieldName(typeErr), typeErr.Type.String(), typeErr.Value)
+	case errors.As(err, &synErr):
+		return facet.Errorf(facet.EInvalid, "malformed JSON at byte %d: %v", synErr.Offset, err)
+	case errors.Is(err, io.EOF):
+		return facet.Errorf(facet.EInvalid, "empty body: want a JSON object")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return facet.Errorf(facet.EInvalid, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return facet.Errorf(facet.EInvalid, "malformed JSON: unexpected end")
+	}
+	return facet.Errorf(facet.EInvalid, "malformed JSON: %v", err)
+}
+
+func fieldName(e *json.UnmarshalTypeError) string {
+	if e.Field != "" {
+		return strconv.Quote(e.Field)
+	}
+	return "(body)"
+}
+
+// page reads ?limit= (default 50, at most 500) and ?continuationToken=.
+func page(r *http.Request) (int, string, error) {
+	limit := 50
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			return 0, "", facet.Errorf(facet.EInvalid, "limit: a whole number from 1 to 500")
+		}
+		limit = n
+	}
+	return limit, r.URL.Query().Get("continuationToken"), nil
+}
+
+// list answers {"items": [...], "continuationToken": ...|null}.
+func list[T any](w http.ResponseWriter, items []T, cont string) {
+	var next *string
+	if cont != "" {
+		next = &cont
+	}
+	if items == nil {
+		items = []T{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items, "continuationToken": next})
+}
+
+var _ = fmt.Sprintf

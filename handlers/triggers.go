@@ -1,0 +1,78 @@
+package handlers
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/humaninsight/facet/internal/app"
+	"github.com/humaninsight/facet/internal/invoke"
+)
+
+// maxInvocation bounds an invocation body: events and messages are small.
+const maxInvocation = 1 << 20
+
+// Binding names, as in functions/*/function.json.
+const (
+	bindEvent   = "event"
+	bindMessage = "message"
+)
+
+// answer finishes an invocation. Any non-2xx status fails it, which makes
+// Event Grid retry and Service Bus redeliver: only for transient errors.
+func answer(w http.ResponseWriter, err error, logs ...string) {
+	if err != nil {
+		invoke.Write(w, http.StatusInternalServerError, invoke.Response{Outputs: map[string]any{}, Logs: append(logs, "failed: "+err.Error())})
+		return
+	}
+	invoke.Write(w, http.StatusOK, invoke.Response{Outputs: map[string]any{}, Logs: logs})
+}
+
+// analyzeRecording is the Event Grid trigger on BlobCreated in uploads.
+func (h *Handler) analyzeRecording(w http.ResponseWriter, r *http.Request) {
+	id := r.Header.Get("X-Azure-Functions-InvocationId")
+	log := h.Log.With("function", "AnalyzeRecording", "invocation", id)
+	req, err := invoke.Decode(r.Body, maxInvocation)
+	var ev invoke.EventGridEvent
+	if err == nil {
+		err = req.Bind(bindEvent, &ev)
+	}
+	var data invoke.BlobCreatedData
+	if err == nil && ev.EventType == "Microsoft.Storage.BlobCreated" {
+		data, err = ev.BlobCreated()
+	}
+	if err != nil {
+		// Retrying an unreadable event cannot help: record and accept it.
+		log.Error("event dropped: unreadable", "error", err)
+		answer(w, nil, "unreadable event dropped: "+err.Error())
+		return
+	}
+	out, err := h.App.BlobCreated(r.Context(), app.BlobEvent{
+		EventType: ev.EventType, Topic: ev.Topic, Subject: ev.Subject, ETag: data.ETag, ContentLength: data.ContentLength,
+	})
+	if err != nil {
+		log.Error("event failed, Event Grid will retry", "error", err)
+	}
+	answer(w, err, fmt.Sprintf("event %s: %s", ev.ID, out))
+}
+
+// runAnalysis is the Service Bus trigger on the analysis queue.
+func (h *Handler) runAnalysis(w http.ResponseWriter, r *http.Request) {
+	id := r.Header.Get("X-Azure-Functions-InvocationId")
+	log := h.Log.With("function", "RunAnalysis", "invocation", id)
+	req, err := invoke.Decode(r.Body, maxInvocation)
+	var body json.RawMessage
+	if err == nil {
+		err = req.Bind(bindMessage, &body)
+	}
+	if err != nil {
+		log.Error("message dropped: unreadable invocation", "error", err)
+		answer(w, nil, "unreadable message dropped: "+err.Error())
+		return
+	}
+	out, err := h.App.RunAnalysis(r.Context(), body)
+	if err != nil {
+		log.Error("analysis failed transiently, Service Bus will redeliver", "error", err)
+	}
+	answer(w, err, fmt.Sprintf("analysis message: %s", out))
+}

@@ -1,0 +1,235 @@
+package app
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/humaninsight/facet"
+)
+
+// refPattern admits pseudonymous codes only: no spaces and no "@", so a
+// name or an e-mail address cannot be stored as a participant reference.
+var (
+	refPattern   = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+	tokenPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{32}$`)
+)
+
+func validRef(ref string) error {
+	if ref != "" && !refPattern.MatchString(ref) {
+		return facet.Errorf(facet.EInvalid, "participantRef: a pseudonymous code of 1 to 64 letters, digits and . _ : - (no names or e-mail addresses)")
+	}
+	return nil
+}
+
+// NewInvitation is a client's request for an invitation link.
+type NewInvitation struct {
+	ParticipantRef string `json:"participantRef"`
+	ExpiresInS     *int   `json:"expiresInS"`
+}
+
+// CreateInvitation makes a one-time invitation to project projectID and
+// returns it with its token, which only the link holds (the store keeps a
+// hash).
+func (a *App) CreateInvitation(ctx context.Context, c *facet.Client, projectID string, n NewInvitation) (*facet.Invitation, string, error) {
+	p, err := a.Project(ctx, c, projectID)
+	if err != nil {
+		return nil, "", err
+	}
+	if p.Status != facet.ProjectOpen {
+		return nil, "", facet.Errorf(facet.EConflict, "project is closed")
+	}
+	if err := validRef(n.ParticipantRef); err != nil {
+		return nil, "", err
+	}
+	ttl := a.cfg.InvitationTTL
+	if n.ExpiresInS != nil {
+		if *n.ExpiresInS < 60 || *n.ExpiresInS > 90*86400 {
+			return nil, "", facet.Errorf(facet.EInvalid, "expiresInS: 60 to 7776000 (90 days)")
+		}
+		ttl = time.Duration(*n.ExpiresInS) * time.Second
+	}
+	token := newSecret("", 24)
+	now := a.now()
+	inv := &facet.Invitation{
+		ID: hashHex(token), ProjectID: p.ID, ClientID: c.ID, ParticipantRef: n.ParticipantRef,
+		Status: facet.InvOpen, ExpiresAt: now.Add(ttl), CreatedAt: now,
+	}
+	if _, err := create(ctx, a.Store, facet.CInvitations, inv.ID, inv); err != nil {
+		return nil, "", err
+	}
+	return inv, token, nil
+}
+
+// InvitationURL is the participant's link for token.
+func (a *App) InvitationURL(token string) string {
+	return strings.TrimRight(a.cfg.PublicBaseURL, "/") + "/p/" + token
+}
+
+// Invitations lists the invitations of client c's project, newest first.
+func (a *App) Invitations(ctx context.Context, c *facet.Client, projectID string, limit int, cont string) ([]facet.Invitation, string, error) {
+	if _, err := a.Project(ctx, c, projectID); err != nil {
+		return nil, "", err
+	}
+	return query[facet.Invitation](ctx, a.Store, facet.CInvitations, facet.Query{
+		Where: map[string]any{"clientId": c.ID, "projectId": projectID}, OrderBy: "createdAt", Desc: true, Limit: limit, Continuation: cont,
+	})
+}
+
+// RevokeInvitation makes an unused invitation unusable.
+func (a *App) RevokeInvitation(ctx context.Context, c *facet.Client, id string) (*facet.Invitation, error) {
+	if len(id) != 64 {
+		return nil, notFound("invitation")
+	}
+	inv, etag, err := get[facet.Invitation](ctx, a.Store, facet.CInvitations, id, id)
+	if err != nil || inv.ClientID != c.ID {
+		return nil, asNotFound(firstErr(err, notFound("invitation")), "invitation")
+	}
+	switch inv.Status {
+	case facet.InvRevoked:
+		return inv, nil
+	case facet.InvUsed:
+		return nil, facet.Errorf(facet.EConflict, "invitation already used")
+	}
+	inv.Status = facet.InvRevoked
+	if _, err := replace(ctx, a.Store, facet.CInvitations, id, inv, etag); err != nil {
+		if isCode(err, facet.EConflict) {
+			return nil, facet.Errorf(facet.EConflict, "invitation changed meanwhile: retry")
+		}
+		return nil, err
+	}
+	return inv, nil
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// PublicInvitation is what a participant sees before consenting.
+type PublicInvitation struct {
+	ProjectName    string    `json:"projectName"`
+	ConsentText    string    `json:"consentText"`
+	ConsentVersion string    `json:"consentVersion"`
+	ExpiresAt      time.Time `json:"expiresAt"`
+}
+
+// openInvitation returns the usable invitation of token and its project.
+func (a *App) openInvitation(ctx context.Context, token string) (*facet.Invitation, string, *facet.Project, error) {
+	if !tokenPattern.MatchString(token) {
+		return nil, "", nil, notFound("invitation")
+	}
+	id := hashHex(token)
+	inv, etag, err := get[facet.Invitation](ctx, a.Store, facet.CInvitations, id, id)
+	if err != nil {
+		return nil, "", nil, asNotFound(err, "invitation")
+	}
+	switch {
+	case inv.Status == facet.InvUsed:
+		return nil, "", nil, facet.Errorf(facet.EGone, "this invitation has already been used")
+	case inv.Status == facet.InvRevoked:
+		return nil, "", nil, facet.Errorf(facet.EGone, "this invitation has been withdrawn")
+	case !a.now().Before(inv.ExpiresAt):
+		return nil, "", nil, facet.Errorf(facet.EGone, "this invitation has expired")
+	}
+	p, err := a.project(ctx, inv.ClientID, inv.ProjectID)
+	if isCode(err, facet.ENotFound) {
+		return nil, "", nil, facet.Errorf(facet.EGone, "this study no longer exists")
+	}
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if p.Status != facet.ProjectOpen {
+		return nil, "", nil, facet.Errorf(facet.EConflict, "this study is closed")
+	}
+	return inv, etag, p, nil
+}
+
+// Invitation returns what the participant of token is asked to agree to.
+func (a *App) Invitation(ctx context.Context, token string) (*PublicInvitation, error) {
+	inv, _, p, err := a.openInvitation(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	return &PublicInvitation{ProjectName: p.Name, ConsentText: p.Consent.Text, ConsentVersion: p.Consent.Version, ExpiresAt: inv.ExpiresAt}, nil
+}
+
+// ConsentInput is a participant's answer.
+type ConsentInput struct {
+	Accept         *bool  `json:"accept"`
+	ConsentVersion string `json:"consentVersion"`
+}
+
+// UploadSlot is where and until when a recording may be uploaded.
+type UploadSlot struct {
+	RecordingID string            `json:"recordingId"`
+	UploadURL   string            `json:"uploadUrl"`
+	Method      string            `json:"method"`
+	Headers     map[string]string `json:"headers"`
+	ExpiresAt   time.Time         `json:"expiresAt"`
+}
+
+// Consent records the participant's consent and opens their upload slot.
+// The invitation is then used: a second consent answers 410.
+func (a *App) Consent(ctx context.Context, token string, in ConsentInput) (*UploadSlot, error) {
+	if in.Accept == nil {
+		return nil, facet.Errorf(facet.EInvalid, "accept: required")
+	}
+	inv, etag, p, err := a.openInvitation(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if !*in.Accept {
+		return nil, facet.Errorf(facet.EUnprocessable, "consent not given: nothing is recorded")
+	}
+	if in.ConsentVersion != p.Consent.Version {
+		return nil, facet.Errorf(facet.EUnprocessable, "consentVersion %q is not the current text's version: reload the page", in.ConsentVersion)
+	}
+	rec := a.newRecording(p, inv.ParticipantRef, facet.ConsentRecord{
+		Version: p.Consent.Version, TextHash: hashHex(p.Consent.Text), GivenAt: a.now(),
+		Method: "participant-page", Source: "participant",
+	})
+	rec.InvitationID = inv.ID
+	if _, err := create(ctx, a.Store, facet.CRecordings, rec.ProjectID, rec); err != nil {
+		return nil, err
+	}
+	now := a.now()
+	inv.Status, inv.UsedAt, inv.RecordingID = facet.InvUsed, &now, rec.ID
+	if _, err := replace(ctx, a.Store, facet.CInvitations, inv.ID, inv, etag); err != nil {
+		// Another consent through the same link won the race: ours goes.
+		a.Store.Delete(ctx, facet.CRecordings, rec.ProjectID, rec.ID, "")
+		if isCode(err, facet.EConflict) {
+			return nil, facet.Errorf(facet.EGone, "this invitation has already been used")
+		}
+		return nil, err
+	}
+	a.Log.Info("consent given", "project", p.ID, "recording", rec.ID)
+	return a.uploadSlot(ctx, rec)
+}
+
+// newRecording makes an upload slot's record.
+func (a *App) newRecording(p *facet.Project, ref string, consent facet.ConsentRecord) *facet.Recording {
+	now := a.now()
+	id := newID("rec")
+	return &facet.Recording{
+		ID: id, ProjectID: p.ID, ClientID: p.ClientID, Status: facet.RecAwaitingUpload,
+		ParticipantRef: ref, Consent: consent, Blob: p.ID + "/" + id,
+		UploadExpiresAt: now.Add(a.cfg.UploadTTL), CreatedAt: now, UpdatedAt: now,
+	}
+}
+
+func (a *App) uploadSlot(ctx context.Context, rec *facet.Recording) (*UploadSlot, error) {
+	url, err := a.Blobs.SignedURL(ctx, rec.Blob, facet.SASCreate, rec.UploadExpiresAt)
+	if err != nil {
+		return nil, err
+	}
+	return &UploadSlot{
+		RecordingID: rec.ID, UploadURL: url, Method: "PUT",
+		Headers: map[string]string{"x-ms-blob-type": "BlockBlob"}, ExpiresAt: rec.UploadExpiresAt,
+	}, nil
+}
