@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin/facet
 
 .DEFAULT_GOAL := build
-.PHONY: setup build test bench lint clean
+.PHONY: setup build test bench lint dev clean
 
 ## setup: install ffmpeg (apt), Go modules, ONNX Runtime and the default models
 setup:
@@ -21,6 +21,10 @@ test: setup lint
 ## bench: speed and memory figures, one process per case
 bench: setup
 	scripts/bench.sh
+
+## dev: the whole service locally (Azurite, stand-ins, handler, host stand-in)
+dev: setup
+	bin/facet dev
 
 ## lint: gofmt, go vet, go mod tidy check, staticcheck when installed
 lint:

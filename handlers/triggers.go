@@ -51,7 +51,7 @@ func (h *Handler) analyzeRecording(w http.ResponseWriter, r *http.Request) {
 		EventType: ev.EventType, Topic: ev.Topic, Subject: ev.Subject, ETag: data.ETag, ContentLength: data.ContentLength,
 	})
 	if err != nil {
-		log.Error("event failed, Event Grid will retry", "error", err)
+		log.Warn("event failed, Event Grid will retry", "error", err)
 	}
 	answer(w, err, fmt.Sprintf("event %s: %s", ev.ID, out))
 }
@@ -72,7 +72,7 @@ func (h *Handler) runAnalysis(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := h.App.RunAnalysis(r.Context(), body)
 	if err != nil {
-		log.Error("analysis failed transiently, Service Bus will redeliver", "error", err)
+		log.Warn("analysis failed transiently, Service Bus will redeliver", "error", err)
 	}
 	answer(w, err, fmt.Sprintf("analysis message: %s", out))
 }

@@ -102,8 +102,21 @@ func (a *App) BlobCreated(ctx context.Context, ev BlobEvent) (Outcome, error) {
 	}
 	rec.ETag = etag
 	if rec.Status != facet.RecAwaitingUpload {
-		if rec.Video.ETag == ev.ETag {
+		if sameETag(rec.Video.ETag, ev.ETag) {
 			return AlreadyDone, nil // Event Grid delivered it again
+		}
+		// Only a blob that really is no longer the recorded one goes: an
+		// old event, or one whose eTag is spelled differently, must never
+		// delete a recording's video.
+		info, err := a.Blobs.Stat(ctx, name)
+		if isCode(err, facet.ENotFound) {
+			return Ignored, nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if sameETag(info.ETag, rec.Video.ETag) {
+			return AlreadyDone, nil
 		}
 		return a.refuse(ctx, name, rec, "the upload slot was already used")
 	}
@@ -121,10 +134,10 @@ func (a *App) BlobCreated(ctx context.Context, ev BlobEvent) (Outcome, error) {
 		return a.refuse(ctx, name, rec, fmt.Sprintf("the upload (%d bytes) is larger than the project's limit (%d bytes)", ev.ContentLength, p.Settings.MaxUploadBytes))
 	}
 	now := a.now()
-	rec.Video = facet.VideoState{Present: true, SizeBytes: ev.ContentLength, ETag: ev.ETag, UploadedAt: &now}
+	rec.Video = facet.VideoState{Present: true, SizeBytes: ev.ContentLength, ETag: strings.Trim(ev.ETag, `"`), UploadedAt: &now}
 	// The first run's id follows from the upload, so a retried event
 	// makes the same run, not a second one.
-	an := a.newAnalysis(rec, "an_"+shortHash(rec.ID+"|"+ev.ETag), facet.Settings{SampleFPS: p.Settings.SampleFPS, Models: p.Settings.Models})
+	an := a.newAnalysis(rec, "an_"+shortHash(rec.ID+"|"+rec.Video.ETag), facet.Settings{SampleFPS: p.Settings.SampleFPS, Models: p.Settings.Models})
 	if _, err := create(ctx, a.Store, facet.CAnalyses, rec.ID, an); err != nil && !isCode(err, facet.EConflict) {
 		return "", err
 	}
@@ -137,6 +150,11 @@ func (a *App) BlobCreated(ctx context.Context, ev BlobEvent) (Outcome, error) {
 	}
 	log.Info("upload accepted", "recording", rec.ID, "analysis", an.ID, "bytes", ev.ContentLength)
 	return Queued, nil
+}
+
+// sameETag compares ETags as opaque values, whether or not quoted.
+func sameETag(a, b string) bool {
+	return a != "" && strings.Trim(a, `"`) == strings.Trim(b, `"`)
 }
 
 func shortHash(s string) string {
@@ -193,6 +211,12 @@ func (a *App) RunAnalysis(ctx context.Context, body []byte) (Outcome, error) {
 	p, err := a.project(ctx, rec.ClientID, rec.ProjectID)
 	if err != nil && !isCode(err, facet.ENotFound) {
 		return "", err
+	}
+	if rec.Status == facet.RecAwaitingUpload && rec.Video.DeletedAt == nil && p != nil {
+		// BlobCreated queues the run before it records the upload (so a
+		// crash in between is retried by Event Grid, not lost): this
+		// delivery overtook that write. Redelivery finds it done.
+		return "", facet.Errorf(facet.EUnavailable, "the upload of recording %s is not recorded yet", rec.ID)
 	}
 	if !rec.Video.Present || rec.Video.DeletedAt != nil || p == nil {
 		return a.failRun(ctx, an, anETag, rec, recETag, facet.Errorf(facet.EGone, "the video no longer exists"))
