@@ -105,6 +105,13 @@ type fixture struct {
 	pendingRec         string // a slot awaiting upload
 	openInv, openToken string
 	usedToken          string
+	expiredToken       string
+	revokedToken       string
+	closed             string // a closed project (grace 0)
+	graceClosed        string // a closed project within its grace period
+	keyC, idC          string // a client to erase
+	removable          string // a project to remove
+	removableRec       string // a recording to remove
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -133,7 +140,37 @@ func newFixture(t *testing.T) *fixture {
 	f.usedToken = used["token"].(string)
 	pub := e.must(200, "GET", "/api/invitations/"+f.usedToken, "", nil)
 	e.must(201, "POST", "/api/invitations/"+f.usedToken+"/consent", "", map[string]any{"accept": true, "consentVersion": pub["consentVersion"]})
+	exp := e.must(201, "POST", "/api/projects/"+f.project+"/invitations", f.keyA, map[string]any{"expiresInS": 60})
+	f.expiredToken = exp["token"].(string)
+	expireInvitation(t, e, exp["id"].(string))
+	rev := e.must(201, "POST", "/api/projects/"+f.project+"/invitations", f.keyA, map[string]any{})
+	f.revokedToken = rev["token"].(string)
+	e.must(200, "DELETE", "/api/invitations/"+rev["id"].(string), f.keyA, nil)
+	f.closed = e.newProject(f.keyA, nil)
+	e.must(200, "POST", "/api/projects/"+f.closed+"/close", f.keyA, nil)
+	f.graceClosed = e.newProject(f.keyA, map[string]any{"settings": map[string]any{"deletionGraceS": 3600}})
+	e.must(200, "POST", "/api/projects/"+f.graceClosed+"/close", f.keyA, nil)
+	f.removable = e.newProject(f.keyA, nil)
+	f.removableRec = e.must(201, "POST", "/api/projects/"+f.project+"/recordings", f.keyA, map[string]any{
+		"consent": map[string]any{"obtainedAt": time.Now().Add(-time.Hour), "method": "signed-form"}})["recordingId"].(string)
+	f.idC, f.keyC = e.newClient("Leaving Co")
 	return f
+}
+
+// expireInvitation moves an invitation's expiry into the past, as time would.
+func expireInvitation(t *testing.T, e *env, id string) {
+	t.Helper()
+	d, err := e.store.Read(context.Background(), facet.CInvitations, id, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inv facet.Invitation
+	json.Unmarshal(d.JSON, &inv)
+	inv.ExpiresAt = time.Now().Add(-time.Minute)
+	b, _ := json.Marshal(inv)
+	if _, err := e.store.Replace(context.Background(), facet.CInvitations, id, b, d.ETag); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestFlowInMemory(t *testing.T) {
@@ -265,6 +302,13 @@ func TestTenantIsolation(t *testing.T) {
 		"DELETE /api/recordings/{id}/analyses/{analysisId}": {"/api/recordings/" + f.rec + "/analyses/" + f.an, nil},
 		"POST /api/recordings/{id}/reanalyze":               {"/api/recordings/" + f.rec + "/reanalyze", map[string]any{}},
 		"GET /api/recordings/{id}/video":                    {"/api/recordings/" + f.rec + "/video", nil},
+		"DELETE /api/clients/me":                            {"", nil},
+		"GET /api/clients/me/audit":                         {"", nil},
+		"DELETE /api/projects/{id}":                         {"/api/projects/" + f.project, nil},
+		"POST /api/projects/{id}/close":                     {"/api/projects/" + f.project + "/close", nil},
+		"POST /api/projects/{id}/reopen":                    {"/api/projects/" + f.project + "/reopen", nil},
+		"GET /api/projects/{id}/audit":                      {"/api/projects/" + f.project + "/audit", nil},
+		"DELETE /api/recordings/{id}":                       {"/api/recordings/" + f.rec, nil},
 	}
 	before := snapshot(t, f.env)
 	for _, r := range Routes() {
@@ -443,6 +487,58 @@ func statusRows() []statusRow {
 		}},
 		{"DELETE /api/recordings/{id}/analyses/{analysisId}", "finished run", 204, func(f *fixture) (string, string, string, any) {
 			return "DELETE", "/api/recordings/" + f.rec + "/analyses/" + f.an, f.keyA, nil
+		}},
+		{"GET /api/invitations/{token}", "expired", 410, func(f *fixture) (string, string, string, any) {
+			return "GET", "/api/invitations/" + f.expiredToken, "", nil
+		}},
+		{"GET /api/invitations/{token}", "revoked", 410, func(f *fixture) (string, string, string, any) {
+			return "GET", "/api/invitations/" + f.revokedToken, "", nil
+		}},
+		{"POST /api/projects/{id}/invitations", "project closed", 409, func(f *fixture) (string, string, string, any) {
+			return "POST", "/api/projects/" + f.closed + "/invitations", f.keyA, map[string]any{}
+		}},
+		{"POST /api/projects/{id}/recordings", "project closed", 409, func(f *fixture) (string, string, string, any) {
+			return "POST", "/api/projects/" + f.closed + "/recordings", f.keyA, map[string]any{"consent": map[string]any{"obtainedAt": time.Now(), "method": "signed-form"}}
+		}},
+		{"PATCH /api/projects/{id}", "project closed", 409, func(f *fixture) (string, string, string, any) {
+			return "PATCH", "/api/projects/" + f.closed, f.keyA, map[string]any{"name": "x"}
+		}},
+		{"POST /api/projects/{id}/close", "open project", 200, func(f *fixture) (string, string, string, any) {
+			return "POST", "/api/projects/" + f.project + "/close", f.keyA, nil
+		}},
+		{"POST /api/projects/{id}/close", "already closed", 409, func(f *fixture) (string, string, string, any) {
+			return "POST", "/api/projects/" + f.closed + "/close", f.keyA, nil
+		}},
+		{"POST /api/projects/{id}/reopen", "closed, within the grace period", 200, func(f *fixture) (string, string, string, any) {
+			return "POST", "/api/projects/" + f.graceClosed + "/reopen", f.keyA, nil
+		}},
+		{"POST /api/projects/{id}/reopen", "grace period over, or not closed", 409, func(f *fixture) (string, string, string, any) {
+			return "POST", "/api/projects/" + f.graceClosed + "/reopen", f.keyA, nil
+		}},
+		{"GET /api/projects/{id}/audit", "own project", 200, func(f *fixture) (string, string, string, any) {
+			return "GET", "/api/projects/" + f.closed + "/audit", f.keyA, nil
+		}},
+		{"GET /api/clients/me/audit", "valid key", 200, func(f *fixture) (string, string, string, any) { return "GET", "/api/clients/me/audit", f.keyA, nil }},
+		{"DELETE /api/recordings/{id}", "own recording", 202, func(f *fixture) (string, string, string, any) {
+			return "DELETE", "/api/recordings/" + f.removableRec, f.keyA, nil
+		}},
+		{"DELETE /api/recordings/{id}", "already removed, or unknown", 404, func(f *fixture) (string, string, string, any) {
+			return "DELETE", "/api/recordings/" + f.removableRec, f.keyA, nil
+		}},
+		{"DELETE /api/projects/{id}", "own project", 202, func(f *fixture) (string, string, string, any) {
+			return "DELETE", "/api/projects/" + f.removable, f.keyA, nil
+		}},
+		{"GET /api/clients/{id}/audit", "with X-Admin-Key", 200, func(f *fixture) (string, string, string, any) {
+			return "GET", "/api/clients/" + f.idA + "/audit", "admin", nil
+		}},
+		{"DELETE /api/clients/{id}", "without X-Admin-Key", 401, func(f *fixture) (string, string, string, any) {
+			return "DELETE", "/api/clients/" + f.idC, f.keyC, nil
+		}},
+		{"DELETE /api/clients/me", "valid key: erasure, answers a receipt", 202, func(f *fixture) (string, string, string, any) {
+			return "DELETE", "/api/clients/me", f.keyC, nil
+		}},
+		{"DELETE /api/clients/{id}", "unknown or already erased client", 404, func(f *fixture) (string, string, string, any) {
+			return "DELETE", "/api/clients/" + f.idC, "admin", nil
 		}},
 		{"POST /api/clients/me/keys", "valid key (the old key stops working)", 201, func(f *fixture) (string, string, string, any) {
 			return "POST", "/api/clients/me/keys", f.keyA, nil

@@ -9,7 +9,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -45,11 +44,19 @@ func Routes() []Route {
 	return []Route{
 		{"Clients", "POST", "/api/clients", "admin", (*Handler).createClient},
 		{"ClientMe", "GET", "/api/clients/me", "client", (*Handler).getMe},
+		{"ClientMe", "DELETE", "/api/clients/me", "client", (*Handler).eraseMe},
 		{"ClientKeys", "POST", "/api/clients/me/keys", "client", (*Handler).rotateKey},
+		{"ClientAudit", "GET", "/api/clients/me/audit", "client", (*Handler).myAudit},
+		{"ClientByID", "DELETE", "/api/clients/{id}", "admin", (*Handler).eraseClient},
+		{"ClientAuditByID", "GET", "/api/clients/{id}/audit", "admin", (*Handler).clientAudit},
 		{"Projects", "GET", "/api/projects", "client", (*Handler).listProjects},
 		{"Projects", "POST", "/api/projects", "client", (*Handler).createProject},
 		{"Project", "GET", "/api/projects/{id}", "client", (*Handler).getProject},
 		{"Project", "PATCH", "/api/projects/{id}", "client", (*Handler).patchProject},
+		{"Project", "DELETE", "/api/projects/{id}", "client", (*Handler).removeProject},
+		{"ProjectClose", "POST", "/api/projects/{id}/close", "client", (*Handler).closeProject},
+		{"ProjectReopen", "POST", "/api/projects/{id}/reopen", "client", (*Handler).reopenProject},
+		{"ProjectAudit", "GET", "/api/projects/{id}/audit", "client", (*Handler).projectAudit},
 		{"ProjectInvitations", "GET", "/api/projects/{id}/invitations", "client", (*Handler).listInvitations},
 		{"ProjectInvitations", "POST", "/api/projects/{id}/invitations", "client", (*Handler).createInvitation},
 		{"ProjectRecordings", "GET", "/api/projects/{id}/recordings", "client", (*Handler).listRecordings},
@@ -58,6 +65,7 @@ func Routes() []Route {
 		{"Invitation", "DELETE", "/api/invitations/{key}", "client", (*Handler).revokeInvitation},
 		{"InvitationConsent", "POST", "/api/invitations/{key}/consent", "public", (*Handler).consent},
 		{"Recording", "GET", "/api/recordings/{id}", "client", (*Handler).getRecording},
+		{"Recording", "DELETE", "/api/recordings/{id}", "client", (*Handler).removeRecording},
 		{"RecordingAnalysis", "GET", "/api/recordings/{id}/analyses/{analysisId}", "client", (*Handler).getAnalysis},
 		{"RecordingAnalysis", "DELETE", "/api/recordings/{id}/analyses/{analysisId}", "client", (*Handler).deleteAnalysis},
 		{"RecordingReanalyze", "POST", "/api/recordings/{id}/reanalyze", "client", (*Handler).reanalyze},
@@ -70,6 +78,8 @@ func Routes() []Route {
 var Triggers = map[string]func(h *Handler, w http.ResponseWriter, r *http.Request){
 	"AnalyzeRecording": (*Handler).analyzeRecording,
 	"RunAnalysis":      (*Handler).runAnalysis,
+	"DeleteData":       (*Handler).deleteData,
+	"RetentionSweep":   (*Handler).retentionSweep,
 }
 
 // ServeMux returns the handler's routes: the API, the triggers, and the
@@ -230,5 +240,3 @@ func list[T any](w http.ResponseWriter, items []T, cont string) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items, "continuationToken": next})
 }
-
-var _ = fmt.Sprintf

@@ -16,6 +16,7 @@ const maxInvocation = 1 << 20
 const (
 	bindEvent   = "event"
 	bindMessage = "message"
+	bindTimer   = "timer"
 )
 
 // answer finishes an invocation. Any non-2xx status fails it, which makes

@@ -46,7 +46,7 @@ func (l *localHost) Close() {
 
 // startLocalHost wires the service from cfg, serves the handler on a free
 // port and the host stand-in on hostAddr, and starts the triggers.
-func startLocalHost(ctx context.Context, cfg config, root, hostAddr, blobURL string, log *slog.Logger) (*localHost, error) {
+func startLocalHost(ctx context.Context, cfg config, root, hostAddr, blobURL string, timerEvery time.Duration, log *slog.Logger) (*localHost, error) {
 	d, err := wire(ctx, cfg, log)
 	if err != nil {
 		return nil, err
@@ -67,7 +67,7 @@ func startLocalHost(ctx context.Context, cfg config, root, hostAddr, blobURL str
 	}
 	host, err := devhost.New(devhost.Config{
 		HandlerURL: l.HandlerURL, Functions: fns, Blobs: d.Blobs, Container: app.UploadsContainer,
-		Account: d.Account, BlobURL: blobURL, Receiver: d.Bus, Log: log,
+		Account: d.Account, BlobURL: blobURL, Receiver: d.Bus, Log: log, TimerEvery: timerEvery,
 	})
 	if err != nil {
 		hl.Close()
@@ -118,6 +118,7 @@ func cmdDev(ctx context.Context, cfg config, args []string, stdout, stderr io.Wr
 	blobPort := fs.Int("blob-port", 10000, "Azurite's port")
 	cosmosPort := fs.Int("cosmos-port", 8081, "the Cosmos DB stand-in's port")
 	sbPort := fs.Int("servicebus-port", 5672, "the Service Bus stand-in's port")
+	sweepEvery := fs.Duration("sweep-every", time.Minute, "how often the host stand-in fires RetentionSweep (hourly in Azure)")
 	if err := fs.Parse(args); err != nil {
 		return usagef("dev: %v", err)
 	}
@@ -161,7 +162,7 @@ func cmdDev(ctx context.Context, cfg config, args []string, stdout, stderr io.Wr
 		cfg.PublicBaseURL = "http://" + *addr
 	}
 	blobURL := fmt.Sprintf("http://127.0.0.1:%d/%s", az.Port, localstack.AzuriteAccount)
-	l, err := startLocalHost(ctx, cfg, root, *addr, blobURL, log)
+	l, err := startLocalHost(ctx, cfg, root, *addr, blobURL, *sweepEvery, log)
 	if err != nil {
 		return err
 	}

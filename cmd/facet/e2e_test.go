@@ -60,7 +60,7 @@ func startStack(t *testing.T) *stack {
 	if blobURL == "" {
 		blobURL = "https://" + connField(blob.ConnectionString, "AccountName") + ".blob.core.windows.net"
 	}
-	l, err := startLocalHost(context.Background(), cfg, testenv.RepoRoot(), "127.0.0.1:0", blobURL, log)
+	l, err := startLocalHost(context.Background(), cfg, testenv.RepoRoot(), "127.0.0.1:0", blobURL, 0, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -169,7 +169,7 @@ func (a *App) refuse(ctx context.Context, name string, rec *facet.Recording, why
 		return "", err
 	}
 	a.Log.Warn("upload refused, blob deleted", "blob", name, "reason", why)
-	if rec != nil {
+	if rec != nil && rec.Status != statusRemoved { // a tombstone stays as it is
 		rec.Refusals++
 		rec.UpdatedAt = a.now()
 		if _, err := replace(ctx, a.Store, facet.CRecordings, rec.ProjectID, rec, rec.ETag); err != nil && !isCode(err, facet.EConflict) {
@@ -199,6 +199,15 @@ func (a *App) RunAnalysis(ctx context.Context, body []byte) (Outcome, error) {
 		return "", err
 	}
 	if an.Status == facet.RunDone || an.Status == facet.RunFailed {
+		// The deletion that follows a privacy-by-design run may not have
+		// been sent when this message was first handled.
+		if rec, _, err := get[facet.Recording](ctx, a.Store, facet.CRecordings, job.ProjectID, job.RecordingID); err == nil {
+			if p, err := a.project(ctx, rec.ClientID, rec.ProjectID); err == nil {
+				if err := a.afterRun(ctx, p, rec); err != nil {
+					return "", err
+				}
+			}
+		}
 		return AlreadyDone, nil
 	}
 	rec, recETag, err := get[facet.Recording](ctx, a.Store, facet.CRecordings, job.ProjectID, job.RecordingID)
@@ -252,6 +261,9 @@ func (a *App) RunAnalysis(ctx context.Context, body []byte) (Outcome, error) {
 		return "", err
 	}
 	log.Info("analysis stored", "frames", res.Summary.Frames, "chunks", chunks, "wall_s", float64(res.Summary.WallS))
+	if err := a.afterRun(ctx, p, rec); err != nil {
+		return "", err
+	}
 	return Analyzed, nil
 }
 
@@ -270,6 +282,13 @@ func (a *App) failRun(ctx context.Context, an *facet.Analysis, anETag string, re
 		}
 	}
 	a.Log.Warn("analysis failed", "recording", an.RecordingID, "analysis", an.ID, "code", f.Code)
+	if rec != nil {
+		if p, err := a.project(ctx, rec.ClientID, rec.ProjectID); err == nil {
+			if err := a.afterRun(ctx, p, rec); err != nil {
+				return "", err
+			}
+		}
+	}
 	return FailedVideo, nil
 }
 
@@ -337,4 +356,14 @@ func (a *App) analyzeBlob(ctx context.Context, rec *facet.Recording, an *facet.A
 		}
 	}
 	return res, chunks, nil
+}
+
+// afterRun sends the privacy-by-design deletion once a run has ended
+// (analysed or failed) and the video is still there.
+func (a *App) afterRun(ctx context.Context, p *facet.Project, rec *facet.Recording) error {
+	if p.PrivacyMode != facet.PrivacyDeleteAfterAnalysis || !rec.Video.Present || rec.Video.DeletedAt != nil {
+		return nil
+	}
+	return a.sendDeletion(ctx, DeletionJob{Scope: ScopeRecording, ClientID: rec.ClientID, ProjectID: rec.ProjectID, RecordingID: rec.ID,
+		Reason: facet.ReasonPrivacyByDesign, Trigger: TriggerPipeline})
 }

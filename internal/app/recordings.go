@@ -56,9 +56,17 @@ func (a *App) Recordings(ctx context.Context, c *facet.Client, projectID string,
 	if _, err := a.Project(ctx, c, projectID); err != nil {
 		return nil, "", err
 	}
-	return query[facet.Recording](ctx, a.Store, facet.CRecordings, facet.Query{
+	recs, next, err := query[facet.Recording](ctx, a.Store, facet.CRecordings, facet.Query{
 		Partition: projectID, OrderBy: "createdAt", Desc: true, Limit: limit, Continuation: cont,
 	})
+	// Removed recordings are hidden (a page may then be shorter).
+	out := recs[:0]
+	for _, r := range recs {
+		if r.Status != statusRemoved {
+			out = append(out, r)
+		}
+	}
+	return out, next, err
 }
 
 // Recording returns client c's recording id. Its partition (the project)
@@ -77,6 +85,14 @@ func (a *App) Recording(ctx context.Context, c *facet.Client, id string) (*facet
 	rec, etag, err := get[facet.Recording](ctx, a.Store, facet.CRecordings, projectOf(p.Docs[0].JSON), id)
 	if err != nil {
 		return nil, asNotFound(err, "recording")
+	}
+	if rec.Status == statusRemoved {
+		return nil, notFound("recording")
+	}
+	// A removed project's recordings vanish with it, before the queued
+	// deletion has reached each of them.
+	if _, err := a.project(ctx, c.ID, rec.ProjectID); err != nil {
+		return nil, err
 	}
 	rec.ETag = etag
 	return rec, nil

@@ -11,7 +11,6 @@ package devhost
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -103,6 +102,7 @@ type Config struct {
 	BlobURL    string          // the account's blob endpoint, for event data.url
 	Receiver   facet.Receiver  // the Service Bus queues
 	PollEvery  time.Duration   // blob and queue polling; 0 = 300 ms
+	TimerEvery time.Duration   // fire timer functions this often; 0 = only through FireTimer
 	Log        *slog.Logger
 	Client     *http.Client
 }
@@ -203,6 +203,22 @@ func (h *Host) Run(ctx context.Context) error {
 			}
 			wg.Add(1)
 			go func() { defer wg.Done(); h.pumpQueue(ctx, f) }()
+		case "timerTrigger":
+			if h.cfg.TimerEvery <= 0 {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-time.After(h.cfg.TimerEvery):
+						h.FireTimer(ctx, f.Name)
+					}
+				}
+			}()
 		}
 	}
 	<-ctx.Done()
@@ -343,4 +359,23 @@ func (h *Host) pumpQueue(ctx context.Context, f Function) {
 	}
 }
 
-var _ = hex.EncodeToString
+// FireTimer invokes the timer function name once, as the host does when
+// its schedule comes due, and reports whether the handler answered 2xx.
+func (h *Host) FireTimer(ctx context.Context, name string) bool {
+	for _, f := range h.cfg.Functions {
+		if f.Name != name || f.Trigger().Type != "timerTrigger" {
+			continue
+		}
+		now := time.Now().UTC()
+		t := invoke.TimerInfo{Schedule: json.RawMessage(`{"AdjustForDST":true}`), IsPastDue: false}
+		t.ScheduleStatus = &invoke.ScheduleStatus{Last: now.Add(-h.cfg.TimerEvery), Next: now.Add(h.cfg.TimerEvery), LastUpdated: now}
+		body, err := invoke.TimerInvocation(f.Trigger().Name, t, now)
+		if err != nil {
+			h.cfg.Log.Error("encode timer", "error", err)
+			return false
+		}
+		return h.invoke(ctx, f.Name, body)
+	}
+	h.cfg.Log.Error("no timer function", "function", name)
+	return false
+}
