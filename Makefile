@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin/facet
 
 .DEFAULT_GOAL := build
-.PHONY: setup build test bench lint dev clean
+.PHONY: setup build test bench lint dev demo clean
 
 ## setup: install ffmpeg (apt), Go modules, ONNX Runtime and the default models
 setup:
@@ -25,6 +25,10 @@ bench: setup
 ## dev: the whole service locally (Azurite, stand-ins, handler, host stand-in)
 dev: setup
 	bin/facet dev
+
+## demo: set-up, then the main story on the local stack (consent, upload, analysis, deletion)
+demo: setup
+	bin/facet demo
 
 ## lint: gofmt, go vet, go mod tidy check, staticcheck when installed
 lint:

@@ -78,10 +78,11 @@ func (f *flow) blobs(prefix string) int {
 	return n
 }
 
-// until polls cond for up to 60 s.
+// until polls cond for up to 90 s (CI runs the packages side by side on
+// two cores).
 func (f *flow) until(what string, cond func() bool) {
 	f.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			dl, _ := f.l.Deps.Bus.DeadLetters(context.Background(), facet.QDeletions, 20)

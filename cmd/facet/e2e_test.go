@@ -307,3 +307,19 @@ func TestEndToEndLocalStack(t *testing.T) {
 	}
 	fmt.Fprintln(io.Discard, f)
 }
+
+// TestDemo runs `facet demo` as `make demo` does.
+func TestDemo(t *testing.T) {
+	if _, err := os.Stat(testenv.Paths().CosmosScript()); err != nil {
+		testenv.Skip(t, "the stand-ins are not installed (make setup with ../shared present)")
+	}
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"demo"}, env(t), &out, &errb); err != nil {
+		t.Fatalf("demo: %v\n%s\n%s", err, out.String(), errb.String())
+	}
+	for _, want := range []string{"reason privacy-by-design", `"reason":"privacy-by-design"`, "video deleted (project-closed)", "blobs left in the uploads container: 0", "demo done"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out.String())
+		}
+	}
+}

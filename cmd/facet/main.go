@@ -5,6 +5,7 @@
 //	facet models fix SRC DST      rewrite a shipped ONNX model for speed
 //	facet serve                   the Azure Functions custom handler
 //	facet dev                     the whole service locally (stand-ins, host stand-in)
+//	facet demo                    the main story on the local stack, then stop
 //
 // Configuration comes from the environment only; see config.go.
 package main
@@ -63,7 +64,8 @@ const usage = `usage:
   facet models verify [SET ...]
   facet models fix SRC DST
   facet serve          (the Functions custom handler; configuration from the environment)
-  facet dev [--addr 127.0.0.1:7071]   (the whole service locally, with stand-ins)`
+  facet dev [--addr 127.0.0.1:7071]   (the whole service locally, with stand-ins)
+  facet demo           (the main story on the local stack, then stop)`
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -82,6 +84,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdServe(ctx, cfg, args[1:], stdout, stderr)
 	case "dev":
 		return cmdDev(ctx, cfg, args[1:], stdout, stderr)
+	case "demo":
+		return cmdDemo(ctx, cfg, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

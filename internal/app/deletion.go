@@ -177,7 +177,12 @@ type Tombstone struct {
 // removeRecording deletes a recording's analyses and replaces it by a
 // tombstone. Safe to repeat.
 func (a *App) removeRecording(ctx context.Context, rec *facet.Recording, etag, reason string) error {
-	for {
+	// Each round deletes a page; the bound turns a store that keeps
+	// answering with what it cannot delete into a retry, not a hang.
+	for round := 0; ; round++ {
+		if round > 1000 {
+			return facet.Errorf(facet.EUnavailable, "app: remove recording %s: analyses keep coming back", rec.ID)
+		}
 		runs, _, err := query[facet.Analysis](ctx, a.Store, facet.CAnalyses, facet.Query{Partition: rec.ID, Where: map[string]any{"type": "analysis"}})
 		if err != nil {
 			return err
@@ -192,7 +197,10 @@ func (a *App) removeRecording(ctx context.Context, rec *facet.Recording, etag, r
 		}
 	}
 	// Chunks whose run item is already gone (a removal cut short).
-	for {
+	for round := 0; ; round++ {
+		if round > 1000 {
+			return facet.Errorf(facet.EUnavailable, "app: remove recording %s: timeline chunks keep coming back", rec.ID)
+		}
 		chunks, _, err := query[facet.TimelineChunk](ctx, a.Store, facet.CAnalyses, facet.Query{Partition: rec.ID})
 		if err != nil {
 			return err
@@ -276,7 +284,10 @@ func (a *App) fanOutProject(ctx context.Context, j DeletionJob) (Outcome, error)
 }
 
 func (a *App) deleteInvitations(ctx context.Context, clientID, projectID string) error {
-	for {
+	for round := 0; ; round++ {
+		if round > 1000 {
+			return facet.Errorf(facet.EUnavailable, "app: delete invitations of %s: they keep coming back", projectID)
+		}
 		invs, _, err := query[facet.Invitation](ctx, a.Store, facet.CInvitations, facet.Query{Where: map[string]any{"clientId": clientID, "projectId": projectID}})
 		if err != nil {
 			return err
