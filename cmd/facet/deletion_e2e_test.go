@@ -186,6 +186,9 @@ func TestDeletionPaths(t *testing.T) {
 			}
 			ts = nil
 			json.Unmarshal(doc.JSON, &ts)
+			if len(ts) != 5 {
+				t.Logf("recording now: %s", doc.JSON)
+			}
 			return len(ts) == 5
 		})
 		if ts["status"] != "removed" || ts["reason"] != "recording-removed" || ts["projectId"] != p {
@@ -306,6 +309,7 @@ func TestSweepRepairsLostMessages(t *testing.T) {
 	f.must(202, "DELETE", "/api/recordings/"+rr, f.key, nil)
 	// A blob with no recording at all. (Other tests of this binary share
 	// the uploads container, so the sweep may find more orphans.)
+	s.l.Host.DropEvents("stray/")
 	if _, err := s.l.Deps.Blobs.Upload(context.Background(), "stray/file.mp4", strings.NewReader("x")); err != nil {
 		t.Fatal(err)
 	}
@@ -320,6 +324,7 @@ func TestSweepRepairsLostMessages(t *testing.T) {
 	drop.queue = "none"
 	keep := f.project("retain", nil)
 	slot := f.must(201, "POST", "/api/projects/"+keep+"/recordings", f.key, map[string]any{"consent": map[string]any{"obtainedAt": time.Now(), "method": "signed-form"}})
+	s.l.Host.DropEvents(keep + "/")
 	if _, err := s.l.Deps.Blobs.Upload(context.Background(), keep+"/"+slot["recordingId"].(string), strings.NewReader(string(f.video))); err != nil {
 		t.Fatal(err)
 	}

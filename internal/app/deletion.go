@@ -214,8 +214,8 @@ func (a *App) removeRecording(ctx context.Context, rec *facet.Recording, etag, r
 			}
 		}
 	}
-	if rec.Status == statusRemoved {
-		return nil
+	if rec.ClientID == "" {
+		return nil // already a tombstone
 	}
 	ts := Tombstone{ID: rec.ID, ProjectID: rec.ProjectID, Status: statusRemoved, DeletedAt: a.now(), Reason: reason}
 	if _, err := replace(ctx, a.Store, facet.CRecordings, rec.ProjectID, ts, etag); err != nil {

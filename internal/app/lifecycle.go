@@ -86,35 +86,19 @@ func (a *App) RemoveRecording(ctx context.Context, c *facet.Client, id string) e
 	if err != nil {
 		return err
 	}
-	job := DeletionJob{Scope: ScopeRecording, ClientID: c.ID, ProjectID: rec.ProjectID, RecordingID: rec.ID, Reason: facet.ReasonRecordingRemoved, Trigger: TriggerAPI}
-	// The message first: once it is queued, the video will go whatever
-	// happens to this request.
-	if err := a.sendDeletion(ctx, job); err != nil {
-		return err
-	}
-	ts := Tombstone{ID: rec.ID, ProjectID: rec.ProjectID, Status: statusRemoved, DeletedAt: a.now(), Reason: facet.ReasonRecordingRemoved}
-	// The tombstone hides the recording now; the deletion then finds
-	// it and removes the analyses and the video.
-	if rec.Video.Present && rec.Video.DeletedAt == nil {
-		// Keep what the audit needs until the video is gone.
-		return a.markRemoved(ctx, rec)
-	}
-	if _, err := replace(ctx, a.Store, facet.CRecordings, rec.ProjectID, ts, rec.ETag); err != nil && !isCode(err, facet.EConflict) {
-		return err
-	}
-	return nil
-}
-
-// markRemoved hides a recording whose video is still to be deleted: it
-// keeps the video's facts for the audit entry, nothing else about it.
-func (a *App) markRemoved(ctx context.Context, rec *facet.Recording) error {
+	// Hidden first, queued second: the deletion then never races this
+	// write, and should the send fail, the sweep deletes the video of a
+	// removed recording all the same.
 	rec.Status, rec.UpdatedAt = statusRemoved, a.now()
 	rec.ParticipantRef, rec.InvitationID, rec.Failure = "", "", nil
-	_, err := replace(ctx, a.Store, facet.CRecordings, rec.ProjectID, rec, rec.ETag)
-	if err != nil && !isCode(err, facet.EConflict) {
+	if _, err := replace(ctx, a.Store, facet.CRecordings, rec.ProjectID, rec, rec.ETag); err != nil {
+		if isCode(err, facet.EConflict) {
+			return facet.Errorf(facet.EConflict, "recording changed meanwhile: retry")
+		}
 		return err
 	}
-	return nil
+	return a.sendDeletion(ctx, DeletionJob{Scope: ScopeRecording, ClientID: c.ID, ProjectID: rec.ProjectID, RecordingID: rec.ID,
+		Reason: facet.ReasonRecordingRemoved, Trigger: TriggerAPI})
 }
 
 // RemoveProject removes a project with every video and all its metadata.

@@ -115,7 +115,27 @@ type Host struct {
 
 	mu        sync.Mutex
 	seq       int64
-	delivered int // invocations answered 2xx, for tests
+	delivered int      // invocations answered 2xx, for tests
+	drop      []string // blob name prefixes whose events are lost
+}
+
+// DropEvents makes the host lose the BlobCreated events of new blobs whose
+// names start with prefix, as a lost Event Grid delivery would (tests).
+func (h *Host) DropEvents(prefix string) {
+	h.mu.Lock()
+	h.drop = append(h.drop, prefix)
+	h.mu.Unlock()
+}
+
+func (h *Host) dropped(name string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, p := range h.drop {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // New returns a Host; Run starts its triggers, Handler serves its HTTP side.
@@ -262,8 +282,8 @@ func (h *Host) watchBlobs(ctx context.Context, f Function) {
 				return nil
 			}
 			seen[b.Name] = b.ETag
-			if first {
-				return nil // what was there before the host started is old news
+			if first || h.dropped(b.Name) {
+				return nil // old news, or an event lost on purpose
 			}
 			go h.deliverBlob(ctx, f, b)
 			return nil
