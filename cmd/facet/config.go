@@ -22,23 +22,23 @@ type config struct {
 	Workers   int    `env:"FACET_WORKERS"`    // frames analysed at once (0 = cores)
 
 	// Handler.
-	Port          int    `env:"FUNCTIONS_CUSTOMHANDLER_PORT"` // set by the Functions host
-	AdminKey      string `env:"FACET_ADMIN_KEY"`              // operator key for POST /api/clients
-	PublicBaseURL string `env:"FACET_PUBLIC_BASE_URL"`        // base of participant links
-	LogLevel      string `env:"FACET_LOG_LEVEL"`              // debug, info, warn, error
-	TempDir       string `env:"FACET_TEMP_DIR"`               // where videos are staged
+	Port          int    `env:"FUNCTIONS_CUSTOMHANDLER_PORT" azure:"-"` // set by the Functions host
+	AdminKey      string `env:"FACET_ADMIN_KEY"`                        // operator key for POST /api/clients
+	PublicBaseURL string `env:"FACET_PUBLIC_BASE_URL"`                  // base of participant links
+	LogLevel      string `env:"FACET_LOG_LEVEL"`                        // debug, info, warn, error
+	TempDir       string `env:"FACET_TEMP_DIR"`                         // where videos are staged
 
 	// Backing services. Keys and connection strings are for local
 	// stand-ins and emulators only; in Azure the managed identity is used.
 	CosmosEndpoint    string        `env:"COSMOS_ENDPOINT"`
-	CosmosKey         string        `env:"COSMOS_KEY"`
+	CosmosKey         string        `env:"COSMOS_KEY" azure:"-"`
 	CosmosDatabase    string        `env:"COSMOS_DATABASE"`
-	StorageAccountURL string        `env:"FACET_STORAGE_ACCOUNT_URL"`       // https://<account>.blob.core.windows.net
-	StorageConnString string        `env:"FACET_STORAGE_CONNECTION_STRING"` // local: Azurite
-	ServiceBusConn    string        `env:"ServiceBusConnection"`            // local: stand-in or emulator
+	StorageAccountURL string        `env:"FACET_STORAGE_ACCOUNT_URL"`                 // https://<account>.blob.core.windows.net
+	StorageConnString string        `env:"FACET_STORAGE_CONNECTION_STRING" azure:"-"` // local: Azurite
+	ServiceBusConn    string        `env:"ServiceBusConnection" azure:"-"`            // local: stand-in or emulator
 	ServiceBusFQDN    string        `env:"ServiceBusConnection__fullyQualifiedNamespace"`
-	CreateResources   bool          `env:"FACET_CREATE_RESOURCES"` // create database, containers, blob container (local only)
-	UploadTTL         time.Duration `env:"FACET_UPLOAD_TTL"`       // upload link lifetime (default 2h)
+	CreateResources   bool          `env:"FACET_CREATE_RESOURCES" azure:"-"` // create database, containers, blob container (local only)
+	UploadTTL         time.Duration `env:"FACET_UPLOAD_TTL"`                 // upload link lifetime (default 2h)
 }
 
 // configVars lists every variable config reads.
@@ -49,6 +49,23 @@ func configVars() []string {
 		names = append(names, t.Field(i).Tag.Get("env"))
 	}
 	return names
+}
+
+// azureVars lists the variables the deployment must set (or leave to a
+// documented default) and localVars those it must never set: keys,
+// connection strings and local switches (tag azure:"-"), or what the
+// Functions host sets itself.
+func azureVars() (azure, local []string) {
+	t := reflect.TypeOf(config{})
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Tag.Get("azure") == "-" {
+			local = append(local, f.Tag.Get("env"))
+		} else {
+			azure = append(azure, f.Tag.Get("env"))
+		}
+	}
+	return azure, local
 }
 
 // loadConfig reads the environment. Paths left unset are searched for in

@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -86,6 +87,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdDev(ctx, cfg, args[1:], stdout, stderr)
 	case "demo":
 		return cmdDemo(ctx, cfg, args[1:], stdout, stderr)
+	case "config-vars":
+		// For infra-lint: which settings the deployment must and must not set.
+		azure, local := azureVars()
+		return json.NewEncoder(stdout).Encode(map[string][]string{"azure": azure, "localOnly": local})
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
