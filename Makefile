@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin/facet
 
 .DEFAULT_GOAL := build
-.PHONY: setup build test bench lint dev demo clean
+.PHONY: setup build test bench lint dev demo package clean
 
 ## setup: install ffmpeg (apt), Go modules, ONNX Runtime and the default models
 setup:
@@ -29,6 +29,10 @@ dev: setup
 ## demo: set-up, then the main story on the local stack (consent, upload, analysis, deletion)
 demo: setup
 	bin/facet demo
+
+## package: the Functions app zip (dist/facet.zip) with its native tools and models
+package: setup
+	scripts/package.sh
 
 ## lint: gofmt, go vet, go mod tidy check, staticcheck when installed
 lint:

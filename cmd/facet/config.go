@@ -113,6 +113,20 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.ModelsDir == "" {
 		c.ModelsDir = filepath.Dir(find(roots, "models/default.json"))
 	}
+	// A deployed package ships static tools in bin/ beside the binary.
+	if exe, err := os.Executable(); err == nil {
+		dir := filepath.Dir(exe)
+		for _, t := range []struct {
+			v    *string
+			name string
+		}{{&c.FFmpeg, "ffmpeg"}, {&c.FFprobe, "ffprobe"}} {
+			if p := filepath.Join(dir, "bin", t.name); *t.v == "" {
+				if _, err := os.Stat(p); err == nil {
+					*t.v = p
+				}
+			}
+		}
+	}
 	if c.CosmosDatabase == "" {
 		c.CosmosDatabase = "facet"
 	}
