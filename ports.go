@@ -2,7 +2,9 @@ package facet
 
 import (
 	"context"
+	"encoding/json"
 	"io"
+	"math"
 	"time"
 )
 
@@ -177,4 +179,69 @@ type Receiver interface {
 	// DeadLetters returns up to max messages of the queue's dead-letter
 	// queue without removing them.
 	DeadLetters(ctx context.Context, queue string, max int) ([]Delivery, error)
+}
+
+// IsFieldName reports whether f is a plain top-level field name
+// ([A-Za-z_][A-Za-z0-9_]*): the only kind a Query may name, so that no
+// store ever puts caller text into query syntax.
+func IsFieldName(f string) bool {
+	if f == "" {
+		return false
+	}
+	for i, r := range f {
+		switch {
+		case r == '_', 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z':
+		case i > 0 && '0' <= r && r <= '9':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// QueryScalar normalises a Query.Where value to a string, a float64 or a
+// bool, the scalar types a JSON document holds; ok is false for anything
+// else (and for NaN and infinities, which JSON cannot hold).
+func QueryScalar(v any) (any, bool) {
+	var f float64
+	switch v := v.(type) {
+	case string, bool:
+		return v, true
+	case json.Number:
+		n, err := v.Float64()
+		if err != nil {
+			return nil, false
+		}
+		f = n
+	case float64:
+		f = v
+	case float32:
+		f = float64(v)
+	case int:
+		f = float64(v)
+	case int8:
+		f = float64(v)
+	case int16:
+		f = float64(v)
+	case int32:
+		f = float64(v)
+	case int64:
+		f = float64(v)
+	case uint:
+		f = float64(v)
+	case uint8:
+		f = float64(v)
+	case uint16:
+		f = float64(v)
+	case uint32:
+		f = float64(v)
+	case uint64:
+		f = float64(v)
+	default:
+		return nil, false
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil, false
+	}
+	return f, true
 }

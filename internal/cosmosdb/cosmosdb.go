@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -120,7 +119,7 @@ func (s *Store) indexingPolicy(container string) *azcosmos.IndexingPolicy {
 		IncludedPaths: []azcosmos.IncludedPath{{Path: "/*"}},
 	}
 	for _, f := range s.opts.OrderBy[container] {
-		if f == "id" || !isField(f) {
+		if f == "id" || !facet.IsFieldName(f) {
 			continue
 		}
 		for _, o := range []azcosmos.CompositeIndexOrder{azcosmos.CompositeIndexAscending, azcosmos.CompositeIndexDescending} {
@@ -403,86 +402,23 @@ func fieldRef(f string) string { return `c["` + f + `"]` }
 func checkWhere(op, container string, q facet.Query) ([]cond, error) {
 	var where []cond
 	for f, v := range q.Where {
-		if !isField(f) {
+		if !facet.IsFieldName(f) {
 			return nil, facet.Errorf(facet.EInvalid, "cosmosdb: %s %s: bad field name %q", op, container, f)
 		}
-		nv, ok := scalar(v)
+		nv, ok := facet.QueryScalar(v)
 		if !ok {
 			return nil, facet.Errorf(facet.EInvalid, "cosmosdb: %s %s: field %s: %T is not a string, number or boolean", op, container, f, v)
 		}
 		where = append(where, cond{f, nv})
 	}
 	slices.SortFunc(where, func(a, b cond) int { return strings.Compare(a.field, b.field) })
-	if q.OrderBy != "" && !isField(q.OrderBy) {
+	if q.OrderBy != "" && !facet.IsFieldName(q.OrderBy) {
 		return nil, facet.Errorf(facet.EInvalid, "cosmosdb: %s %s: bad order field %q", op, container, q.OrderBy)
 	}
 	if q.Limit < 0 {
 		return nil, facet.Errorf(facet.EInvalid, "cosmosdb: %s %s: negative limit", op, container)
 	}
 	return where, nil
-}
-
-// isField reports whether f is a plain top-level field name
-// ([A-Za-z_][A-Za-z0-9_]*): the only kind that may reach query text.
-func isField(f string) bool {
-	if f == "" {
-		return false
-	}
-	for i, r := range f {
-		switch {
-		case r == '_', 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z':
-		case i > 0 && '0' <= r && r <= '9':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// scalar normalises a Where value to a string, a float64 or a bool, the
-// types a JSON document holds.
-func scalar(v any) (any, bool) {
-	var f float64
-	switch v := v.(type) {
-	case string, bool:
-		return v, true
-	case json.Number:
-		n, err := v.Float64()
-		if err != nil {
-			return nil, false
-		}
-		f = n
-	case float64:
-		f = v
-	case float32:
-		f = float64(v)
-	case int:
-		f = float64(v)
-	case int8:
-		f = float64(v)
-	case int16:
-		f = float64(v)
-	case int32:
-		f = float64(v)
-	case int64:
-		f = float64(v)
-	case uint:
-		f = float64(v)
-	case uint8:
-		f = float64(v)
-	case uint16:
-		f = float64(v)
-	case uint32:
-		f = float64(v)
-	case uint64:
-		f = float64(v)
-	default:
-		return nil, false
-	}
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return nil, false
-	}
-	return f, true
 }
 
 // container returns the client and partition key field of a container of

@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -306,16 +305,16 @@ func docCheckQuery(ctx context.Context, op, container string, q facet.Query) (do
 	}
 	cq := docQuery{where: map[string]any{}, orderBy: cmp.Or(q.OrderBy, "id"), limit: cmp.Or(q.Limit, 100)}
 	for f, v := range q.Where {
-		if !docIsField(f) {
+		if !facet.IsFieldName(f) {
 			return docQuery{}, facet.Errorf(facet.EInvalid, "inmem: %s %s: bad field name %q", op, container, f)
 		}
-		nv, ok := docScalar(v)
+		nv, ok := facet.QueryScalar(v)
 		if !ok {
 			return docQuery{}, facet.Errorf(facet.EInvalid, "inmem: %s %s: field %s: %T is not a string, number or boolean", op, container, f, v)
 		}
 		cq.where[f] = nv
 	}
-	if !docIsField(cq.orderBy) {
+	if !facet.IsFieldName(cq.orderBy) {
 		return docQuery{}, facet.Errorf(facet.EInvalid, "inmem: %s %s: bad order field %q", op, container, q.OrderBy)
 	}
 	if q.Limit < 0 {
@@ -329,69 +328,6 @@ func docCheckQuery(ctx context.Context, op, container string, q facet.Query) (do
 		cq.after = &c
 	}
 	return cq, nil
-}
-
-// docIsField reports whether f is a plain top-level field name
-// ([A-Za-z_][A-Za-z0-9_]*), the only kind a query may name.
-func docIsField(f string) bool {
-	if f == "" {
-		return false
-	}
-	for i, r := range f {
-		switch {
-		case r == '_', 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z':
-		case i > 0 && '0' <= r && r <= '9':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// docScalar normalises a Where value to what encoding/json decodes: a
-// string, a float64 or a bool.
-func docScalar(v any) (any, bool) {
-	var f float64
-	switch v := v.(type) {
-	case string, bool:
-		return v, true
-	case json.Number:
-		n, err := v.Float64()
-		if err != nil {
-			return nil, false
-		}
-		f = n
-	case float64:
-		f = v
-	case float32:
-		f = float64(v)
-	case int:
-		f = float64(v)
-	case int8:
-		f = float64(v)
-	case int16:
-		f = float64(v)
-	case int32:
-		f = float64(v)
-	case int64:
-		f = float64(v)
-	case uint:
-		f = float64(v)
-	case uint8:
-		f = float64(v)
-	case uint16:
-		f = float64(v)
-	case uint32:
-		f = float64(v)
-	case uint64:
-		f = float64(v)
-	default:
-		return nil, false
-	}
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return nil, false
-	}
-	return f, true
 }
 
 // docMatches reports whether every where field equals the document's.
