@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 
 	"github.com/humaninsight/facet"
@@ -109,22 +108,7 @@ func (h *Handler) projectAudit(w http.ResponseWriter, r *http.Request, c *facet.
 
 // deleteData is the Service Bus trigger on the deletions queue.
 func (h *Handler) deleteData(w http.ResponseWriter, r *http.Request) {
-	log := h.Log.With("function", "DeleteData", "invocation", r.Header.Get("X-Azure-Functions-InvocationId"))
-	req, err := invoke.Decode(r.Body, maxInvocation)
-	var body json.RawMessage
-	if err == nil {
-		err = req.Bind(bindMessage, &body)
-	}
-	if err != nil {
-		log.Error("message dropped: unreadable invocation", "error", err)
-		answer(w, nil, "unreadable message dropped: "+err.Error())
-		return
-	}
-	out, err := h.App.DeleteData(r.Context(), body)
-	if err != nil {
-		log.Warn("deletion failed transiently, Service Bus will redeliver", "error", err)
-	}
-	answer(w, err, fmt.Sprintf("deletion message: %s", out))
+	h.serviceBus(w, r, "DeleteData", h.App.DeleteData)
 }
 
 // retentionSweep is the timer trigger.

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -59,8 +60,14 @@ func (h *Handler) analyzeRecording(w http.ResponseWriter, r *http.Request) {
 
 // runAnalysis is the Service Bus trigger on the analysis queue.
 func (h *Handler) runAnalysis(w http.ResponseWriter, r *http.Request) {
-	id := r.Header.Get("X-Azure-Functions-InvocationId")
-	log := h.Log.With("function", "RunAnalysis", "invocation", id)
+	h.serviceBus(w, r, "RunAnalysis", h.App.RunAnalysis)
+}
+
+// serviceBus decodes a Service Bus invocation and hands its body to fn:
+// unreadable input is recorded and acknowledged (retrying cannot help), an
+// error from fn fails the invocation so that Service Bus redelivers.
+func (h *Handler) serviceBus(w http.ResponseWriter, r *http.Request, function string, fn func(context.Context, []byte) (app.Outcome, error)) {
+	log := h.Log.With("function", function, "invocation", r.Header.Get("X-Azure-Functions-InvocationId"))
 	req, err := invoke.Decode(r.Body, maxInvocation)
 	var body json.RawMessage
 	if err == nil {
@@ -71,9 +78,9 @@ func (h *Handler) runAnalysis(w http.ResponseWriter, r *http.Request) {
 		answer(w, nil, "unreadable message dropped: "+err.Error())
 		return
 	}
-	out, err := h.App.RunAnalysis(r.Context(), body)
+	out, err := fn(r.Context(), body)
 	if err != nil {
-		log.Warn("analysis failed transiently, Service Bus will redeliver", "error", err)
+		log.Warn("failed transiently, Service Bus will redeliver", "error", err)
 	}
-	answer(w, err, fmt.Sprintf("analysis message: %s", out))
+	answer(w, err, fmt.Sprintf("%s message: %s", function, out))
 }
