@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin/facet
 
 .DEFAULT_GOAL := build
-.PHONY: setup build test bench lint dev demo package clean
+.PHONY: setup build test bench lint dev demo package infra-lint clean
 
 ## setup: install ffmpeg (apt), Go modules, ONNX Runtime and the default models
 setup:
@@ -14,8 +14,8 @@ setup:
 build:
 	$(GO) build -o $(BIN) ./cmd/facet
 
-## test: set-up, lint, then every test (integration tests included)
-test: setup lint
+## test: set-up, lint, infra-lint, then every test (integration tests included)
+test: setup lint infra-lint
 	$(GO) test -count=1 -timeout 18m ./...
 
 ## bench: speed and memory figures, one process per case
@@ -44,6 +44,21 @@ lint:
 	    echo "go mod tidy changed go.mod/go.sum: commit the result"; rm -f /tmp/facet-go.*.$$$$; exit 1; fi; \
 	  rm -f /tmp/facet-go.*.$$$$
 	@if command -v staticcheck >/dev/null; then staticcheck ./...; fi
+
+## infra-lint: Bicep syntax (shared bicep-lint) and facet's own rules (scripts/infra-lint.mjs)
+BICEP_LINT_DIR ?= .cache/tools/bicep-lint
+INFRA_BICEP     = $(wildcard infra/*.bicep infra/modules/*.bicep)
+infra-lint:
+	@if ! command -v node >/dev/null || [ ! -d "$(BICEP_LINT_DIR)/node_modules/tree-sitter-bicep" ]; then \
+	  echo "infra-lint: skipped: node or $(BICEP_LINT_DIR) not installed (make setup copies it from ../shared/tools/bicep-lint)"; \
+	  if [ "$$FACET_REQUIRE_INTEGRATION" = 1 ]; then exit 1; fi; exit 0; \
+	fi; \
+	if [ -z "$(INFRA_BICEP)" ]; then echo "infra-lint: no infra/*.bicep or infra/modules/*.bicep yet"; exit 1; fi; \
+	set -e; \
+	node "$(BICEP_LINT_DIR)/bicep-lint.mjs" $(INFRA_BICEP); \
+	mkdir -p .cache; \
+	$(GO) run ./cmd/facet config-vars > .cache/config-vars.json; \
+	FACET_BICEP_LINT_DIR="$(BICEP_LINT_DIR)" node scripts/infra-lint.mjs --config-vars .cache/config-vars.json $(INFRA_BICEP)
 
 clean:
 	rm -rf bin dist

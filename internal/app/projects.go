@@ -25,6 +25,11 @@ Deletion: the video itself is deleted when the study's privacy settings say so, 
 
 Taking part is voluntary. You can refuse now without any consequence, and you can withdraw later by contacting the organisation that invited you.`
 
+// MaxRetentionDays is the longest retention a project may ask for. The
+// storage lifecycle rule (infra, uploadsRetentionBackstopDays) deletes
+// anything older as a backstop, so no project may be promised more.
+const MaxRetentionDays = 365
+
 // SettingsPatch changes some settings; nil fields stay as they are.
 type SettingsPatch struct {
 	SampleFPS        *float64 `json:"sampleFps"`
@@ -83,8 +88,8 @@ func (a *App) apply(s facet.ProjectSettings, p *SettingsPatch) (facet.ProjectSet
 		return s, facet.Errorf(facet.EInvalid, "settings.maxUploadBytes: 1 MiB to 10 GiB")
 	case s.DeletionGraceS < 0 || s.DeletionGraceS > 30*86400:
 		return s, facet.Errorf(facet.EInvalid, "settings.deletionGraceS: 0 to 2592000 (30 days)")
-	case s.MaxRetentionDays < 1 || s.MaxRetentionDays > 3650:
-		return s, facet.Errorf(facet.EInvalid, "settings.maxRetentionDays: 1 to 3650")
+	case s.MaxRetentionDays < 1 || s.MaxRetentionDays > MaxRetentionDays:
+		return s, facet.Errorf(facet.EInvalid, "settings.maxRetentionDays: 1 to %d", MaxRetentionDays)
 	case s.Models == "" || strings.ContainsAny(s.Models, "/\\.") || len(s.Models) > 40:
 		return s, facet.Errorf(facet.EInvalid, "settings.models: a model set name such as default or fast")
 	}
