@@ -9,19 +9,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/humaninsight/facet"
 	"github.com/humaninsight/facet/internal/engine"
 	"github.com/humaninsight/facet/internal/report"
 )
-
-func manifestPath(cfg config, name string) string {
-	if strings.HasSuffix(name, ".json") {
-		return name
-	}
-	return filepath.Join(cfg.ModelsDir, name+".json")
-}
 
 func newEngine(cfg config) *engine.Engine {
 	return engine.New(engine.Config{FFmpeg: cfg.FFmpeg, FFprobe: cfg.FFprobe, ORTLib: cfg.ORTLib, ModelsDir: cfg.ModelsDir, Workers: cfg.Workers})

@@ -19,7 +19,7 @@ func cmdModels(cfg config, args []string, stdout io.Writer) error {
 			sets = []string{"default"}
 		}
 		for _, name := range sets {
-			m, err := onnx.ReadManifest(manifestPath(cfg, name))
+			m, err := onnx.ReadManifest(newEngine(cfg).ManifestPath(name))
 			if err != nil {
 				return err
 			}

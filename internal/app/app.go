@@ -12,7 +12,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -169,4 +168,3 @@ func asNotFound(err error, what string) error {
 	return err
 }
 
-var errStop = errors.New("stop")
