@@ -167,4 +167,3 @@ func asNotFound(err error, what string) error {
 	}
 	return err
 }
-
