@@ -309,6 +309,8 @@ func TestTenantIsolation(t *testing.T) {
 		"POST /api/projects/{id}/reopen":                    {"/api/projects/" + f.project + "/reopen", nil},
 		"GET /api/projects/{id}/audit":                      {"/api/projects/" + f.project + "/audit", nil},
 		"DELETE /api/recordings/{id}":                       {"/api/recordings/" + f.rec, nil},
+		"GET /api/projects/{id}/export.csv":                 {"/api/projects/" + f.project + "/export.csv", nil},
+		"GET /api/projects/{id}/export.json":                {"/api/projects/" + f.project + "/export.json", nil},
 	}
 	before := snapshot(t, f.env)
 	for _, r := range Routes() {
@@ -517,6 +519,12 @@ func statusRows() []statusRow {
 		}},
 		{"GET /api/projects/{id}/audit", "own project", 200, func(f *fixture) (string, string, string, any) {
 			return "GET", "/api/projects/" + f.closed + "/audit", f.keyA, nil
+		}},
+		{"GET /api/projects/{id}/export.json", "own project", 200, func(f *fixture) (string, string, string, any) {
+			return "GET", "/api/projects/" + f.project + "/export.json", f.keyA, nil
+		}},
+		{"GET /api/projects/{id}/export.json", "unknown project", 404, func(f *fixture) (string, string, string, any) {
+			return "GET", "/api/projects/pr_000000000000000000000000/export.json", f.keyA, nil
 		}},
 		{"GET /api/clients/me/audit", "valid key", 200, func(f *fixture) (string, string, string, any) { return "GET", "/api/clients/me/audit", f.keyA, nil }},
 		{"DELETE /api/recordings/{id}", "own recording", 202, func(f *fixture) (string, string, string, any) {

@@ -57,6 +57,8 @@ func Routes() []Route {
 		{"ProjectClose", "POST", "/api/projects/{id}/close", "client", (*Handler).closeProject},
 		{"ProjectReopen", "POST", "/api/projects/{id}/reopen", "client", (*Handler).reopenProject},
 		{"ProjectAudit", "GET", "/api/projects/{id}/audit", "client", (*Handler).projectAudit},
+		{"ProjectExportCSV", "GET", "/api/projects/{id}/export.csv", "client", (*Handler).exportCSV},
+		{"ProjectExportJSON", "GET", "/api/projects/{id}/export.json", "client", (*Handler).exportJSON},
 		{"ProjectInvitations", "GET", "/api/projects/{id}/invitations", "client", (*Handler).listInvitations},
 		{"ProjectInvitations", "POST", "/api/projects/{id}/invitations", "client", (*Handler).createInvitation},
 		{"ProjectRecordings", "GET", "/api/projects/{id}/recordings", "client", (*Handler).listRecordings},

@@ -257,3 +257,52 @@ func (a *App) VideoURL(ctx context.Context, c *facet.Client, recID string) (*Vid
 	}
 	return &VideoLink{URL: url, ExpiresAt: exp}, nil
 }
+
+// LatestResult returns the newest finished run of a recording, or nil.
+func (a *App) LatestResult(ctx context.Context, rec *facet.Recording) (*facet.Analysis, error) {
+	if rec.LatestAnalysis != "" {
+		an, _, err := get[facet.Analysis](ctx, a.Store, facet.CAnalyses, rec.ID, rec.LatestAnalysis)
+		if err == nil && an.Status == facet.RunDone && an.Result != nil {
+			return an, nil
+		}
+		if err != nil && !isCode(err, facet.ENotFound) {
+			return nil, err
+		}
+	}
+	runs, err := a.Analyses(ctx, rec)
+	if err != nil {
+		return nil, err
+	}
+	for i := range runs {
+		if runs[i].Status == facet.RunDone && runs[i].Result != nil {
+			return &runs[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// EachRecording calls fn for every recording of client c's project, a
+// page at a time, oldest first: exports stream without holding them all.
+func (a *App) EachRecording(ctx context.Context, c *facet.Client, projectID string, fn func(*facet.Recording) error) error {
+	if _, err := a.Project(ctx, c, projectID); err != nil {
+		return err
+	}
+	cont := ""
+	for {
+		recs, next, err := query[facet.Recording](ctx, a.Store, facet.CRecordings, facet.Query{Partition: projectID, OrderBy: "createdAt", Continuation: cont})
+		if err != nil {
+			return err
+		}
+		for i := range recs {
+			if recs[i].Status == statusRemoved {
+				continue
+			}
+			if err := fn(&recs[i]); err != nil {
+				return err
+			}
+		}
+		if cont = next; cont == "" {
+			return nil
+		}
+	}
+}
