@@ -311,6 +311,7 @@ func TestTenantIsolation(t *testing.T) {
 		"DELETE /api/recordings/{id}":                       {"/api/recordings/" + f.rec, nil},
 		"GET /api/projects/{id}/export.csv":                 {"/api/projects/" + f.project + "/export.csv", nil},
 		"GET /api/projects/{id}/export.json":                {"/api/projects/" + f.project + "/export.json", nil},
+		"GET /api/projects/{id}/report":                     {"/api/projects/" + f.project + "/report", nil},
 	}
 	before := snapshot(t, f.env)
 	for _, r := range Routes() {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"net/http"
 
 	"github.com/humaninsight/facet"
@@ -104,4 +105,43 @@ func (h *Handler) exportJSON(w http.ResponseWriter, r *http.Request, c *facet.Cl
 	}
 	bw.WriteString("]}\n")
 	return bw.Flush()
+}
+
+// report serves the project's report page: one self-contained HTML page
+// with inline SVG charts, built from the stored timelines one recording
+// at a time (each reduced to 1-second bins).
+func (h *Handler) report(w http.ResponseWriter, r *http.Request, c *facet.Client) error {
+	p, err := h.App.Project(r.Context(), c, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	var series []*report.Series
+	err = h.App.EachRecording(r.Context(), c, p.ID, func(rec *facet.Recording) error {
+		an, err := h.App.LatestResult(r.Context(), rec)
+		if err != nil || an == nil {
+			return err
+		}
+		s := report.NewSeries(rec.ID, 1)
+		s.Summary = an.Result.Summary
+		if err := h.App.Frames(r.Context(), an, func(frames []facet.Frame) error {
+			for _, f := range frames {
+				s.Add(f)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		series = append(series, s)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:")
+	return report.WriteHTML(w, report.ReportData{
+		Title:      "facet report: " + p.Name,
+		Subtitle:   fmt.Sprintf("Project %s (%s), %d analysed recordings", p.ID, p.UseContext, len(series)),
+		Recordings: series,
+	})
 }

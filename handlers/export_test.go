@@ -78,3 +78,21 @@ func TestExports(t *testing.T) {
 		t.Errorf("the exported analysis differs from the stored one (-stored +export):\n%s", diff)
 	}
 }
+
+func TestReport(t *testing.T) {
+	f := newFixture(t)
+	resp, body := f.get("/api/projects/"+f.project+"/report", f.keyA)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
+		t.Fatalf("report: %s %v", resp.Status, resp.Header)
+	}
+	page := string(body)
+	if got := strings.Count(page, `class="series"`); got != 7+8 {
+		t.Errorf("%d chart series, want 15 (one analysed recording)", got)
+	}
+	if strings.Contains(page, `id="demographics"`) {
+		t.Error("age and gender shown for fewer than 5 recordings")
+	}
+	if st, _ := f.call("GET", "/api/projects/"+f.project+"/report", f.keyB, nil); st != 404 {
+		t.Errorf("another client's report: %d", st)
+	}
+}

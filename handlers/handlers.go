@@ -58,6 +58,7 @@ func Routes() []Route {
 		{"ProjectReopen", "POST", "/api/projects/{id}/reopen", "client", (*Handler).reopenProject},
 		{"ProjectAudit", "GET", "/api/projects/{id}/audit", "client", (*Handler).projectAudit},
 		{"ProjectExportCSV", "GET", "/api/projects/{id}/export.csv", "client", (*Handler).exportCSV},
+		{"ProjectReport", "GET", "/api/projects/{id}/report", "client", (*Handler).report},
 		{"ProjectExportJSON", "GET", "/api/projects/{id}/export.json", "client", (*Handler).exportJSON},
 		{"ProjectInvitations", "GET", "/api/projects/{id}/invitations", "client", (*Handler).listInvitations},
 		{"ProjectInvitations", "POST", "/api/projects/{id}/invitations", "client", (*Handler).createInvitation},

@@ -27,7 +27,7 @@ func cmdAnalyze(ctx context.Context, cfg config, args []string, stdout, stderr i
 	fs.SetOutput(io.Discard)
 	fps := fs.Float64("fps", engine.DefaultSampleFPS, "frames per second to analyse (0 = every frame)")
 	models := fs.String("models", "default", "model set: default, fast or a manifest .json")
-	format := fs.String("format", "text", "output: text, json or csv")
+	format := fs.String("format", "text", "output: text, json, csv or html")
 	out := fs.String("o", "", "write the output to this file instead of stdout")
 	quiet := fs.Bool("q", false, "no progress on stderr")
 	// Flags may come before or after the video: parse up to each
@@ -50,9 +50,9 @@ func cmdAnalyze(ctx context.Context, cfg config, args []string, stdout, stderr i
 		return usagef("analyze: --fps %g: want 0 (every frame) to 120", *fps)
 	}
 	switch *format {
-	case "text", "json", "csv":
+	case "text", "json", "csv", "html":
 	default:
-		return usagef("analyze: --format %q: want text, json or csv", *format)
+		return usagef("analyze: --format %q: want text, json, csv or html", *format)
 	}
 	video := pos[0]
 	if _, err := os.Stat(video); err != nil {
@@ -83,8 +83,10 @@ func cmdAnalyze(ctx context.Context, cfg config, args []string, stdout, stderr i
 		cw = csv.NewWriter(bw)
 		cw.Write(report.CSVHeader)
 	}
+	series := report.NewSeries(filepath.Base(video), 1)
 	lastPct := -1
 	req.OnFrame = func(f facet.Frame) error {
+		series.Add(f)
 		if cw != nil {
 			if err := cw.WriteAll(report.CSVRows(f)); err != nil {
 				return err
@@ -108,6 +110,11 @@ func cmdAnalyze(ctx context.Context, cfg config, args []string, stdout, stderr i
 		case "csv":
 			cw.Flush()
 			err = cw.Error()
+		case "html":
+			series.Summary = res.Summary
+			err = report.WriteHTML(bw, report.ReportData{Title: "facet report: " + filepath.Base(video),
+				Subtitle:   fmt.Sprintf("%.1f s video, %d frames analysed with the %q models", float64(res.Video.DurationS), res.Summary.Frames, res.Settings.Models),
+				Recordings: []*report.Series{series}})
 		}
 	}
 	if err == nil {

@@ -61,7 +61,7 @@ func exitCode(err error, stderr io.Writer) int {
 }
 
 const usage = `usage:
-  facet analyze [--fps N] [--models default|fast|MANIFEST.json] [--format text|json|csv] [-o FILE] VIDEO
+  facet analyze [--fps N] [--models default|fast|MANIFEST.json] [--format text|json|csv|html] [-o FILE] VIDEO
   facet models verify [SET ...]
   facet models fix SRC DST
   facet serve          (the Functions custom handler; configuration from the environment)

@@ -329,6 +329,14 @@ func TestFormatsAndFlags(t *testing.T) {
 		}
 	}
 
+	html := filepath.Join(dir, "report.html")
+	if err := run(context.Background(), []string{"analyze", "-q", "--format", "html", "-o", html, video}, env(t), &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	if page, _ := os.ReadFile(html); strings.Count(string(page), `class="series"`) != 15 || !strings.Contains(string(page), "<svg") {
+		t.Errorf("html report: %d series", strings.Count(string(page), `class="series"`))
+	}
+
 	for _, bad := range [][]string{
 		{"analyze"},
 		{"analyze", "--format", "xml", video},

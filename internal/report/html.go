@@ -1,0 +1,279 @@
+package report
+
+import (
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/humaninsight/facet"
+)
+
+// Series is one recording's timeline reduced to one point per bin
+// (seconds): the mean of each emotion and of valence over the faces seen
+// in that bin. Built while frames stream, so a report never holds a
+// recording's full timeline.
+type Series struct {
+	ID      string
+	Summary facet.Summary
+	BinS    float64
+	emo     [][7]float64
+	val     []float64
+	n       []int
+}
+
+// NewSeries starts a series with bins of binS seconds (0 = 1 s).
+func NewSeries(id string, binS float64) *Series {
+	if binS <= 0 {
+		binS = 1
+	}
+	return &Series{ID: id, BinS: binS}
+}
+
+// Add folds one frame into the series.
+func (s *Series) Add(f facet.Frame) {
+	if len(f.Faces) == 0 {
+		return
+	}
+	b := int(float64(f.T) / s.BinS)
+	for len(s.n) <= b {
+		s.emo = append(s.emo, [7]float64{})
+		s.val = append(s.val, 0)
+		s.n = append(s.n, 0)
+	}
+	for _, fc := range f.Faces {
+		for i, p := range fc.Emotions {
+			s.emo[b][i] += p
+		}
+		s.val[b] += float64(fc.Valence)
+		s.n[b]++
+	}
+}
+
+// point returns bin b's mean emotions and valence, ok false when empty.
+func (s *Series) point(b int) ([7]float64, float64, bool) {
+	if b >= len(s.n) || s.n[b] == 0 {
+		return [7]float64{}, 0, false
+	}
+	var e [7]float64
+	for i := range e {
+		e[i] = s.emo[b][i] / float64(s.n[b])
+	}
+	return e, s.val[b] / float64(s.n[b]), true
+}
+
+// Colors of the seven emotions, in EmotionLabels order (colour-blind safe).
+var emotionColors = [7]string{"#d62728", "#8c564b", "#9467bd", "#2ca02c", "#1f77b4", "#ff7f0e", "#7f7f7f"}
+
+// MinGroupForDemographics is the fewest recordings for which age and
+// gender distributions are shown, so that no participant is singled out.
+const MinGroupForDemographics = 5
+
+// lineChart draws series of (x, y) points as an inline SVG; y in [lo, hi].
+func lineChart(title string, xmax, lo, hi float64, lines []chartLine) template.HTML {
+	const w, h, pad = 640.0, 200.0, 30.0
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %g %g" role="img" aria-label="%s"><title>%s</title>`, w, h, template.HTMLEscapeString(title), template.HTMLEscapeString(title))
+	fmt.Fprintf(&b, `<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="#999"/>`, pad, h-pad, w-5, h-pad)
+	if lo < 0 {
+		y0 := h - pad - (0-lo)/(hi-lo)*(h-2*pad)
+		fmt.Fprintf(&b, `<line x1="%g" y1="%.1f" x2="%g" y2="%.1f" stroke="#ccc" stroke-dasharray="4 3"/>`, pad, y0, w-5, y0)
+	}
+	fmt.Fprintf(&b, `<text x="2" y="%g" font-size="10">%g</text><text x="2" y="%g" font-size="10">%g</text>`, pad, hi, h-pad, lo)
+	fmt.Fprintf(&b, `<text x="%g" y="%g" font-size="10" text-anchor="end">%.0f s</text>`, w-5, h-8, xmax)
+	if xmax <= 0 {
+		xmax = 1
+	}
+	for _, l := range lines {
+		var pts []string
+		for _, p := range l.pts {
+			x := pad + p[0]/xmax*(w-pad-5)
+			y := h - pad - (math.Min(math.Max(p[1], lo), hi)-lo)/(hi-lo)*(h-2*pad)
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x, y))
+		}
+		fmt.Fprintf(&b, `<polyline class="series" data-label="%s" fill="none" stroke="%s" stroke-width="1.5" points="%s"/>`, l.label, l.color, strings.Join(pts, " "))
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
+
+type chartLine struct {
+	label, color string
+	pts          [][2]float64
+}
+
+// barChart draws labelled shares (0..1) as horizontal bars.
+func barChart(title string, labels []string, values []float64) template.HTML {
+	const w, rowH = 640.0, 22.0
+	h := rowH*float64(len(labels)) + 10
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %g %g" role="img" aria-label="%s"><title>%s</title>`, w, h, template.HTMLEscapeString(title), template.HTMLEscapeString(title))
+	for i, l := range labels {
+		y := 5 + float64(i)*rowH
+		fmt.Fprintf(&b, `<text x="0" y="%.0f" font-size="12">%s</text>`, y+14, template.HTMLEscapeString(l))
+		fmt.Fprintf(&b, `<rect class="bar" x="110" y="%.0f" width="%.1f" height="16" fill="%s"/>`, y+2, values[i]*(w-170), pickColor(i))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" font-size="12">%.0f%%</text>`, 115+values[i]*(w-170), y+14, 100*values[i])
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
+
+func pickColor(i int) string { return emotionColors[i%len(emotionColors)] }
+
+// ReportData is what the report page shows.
+type ReportData struct {
+	Title      string
+	Subtitle   string
+	Recordings []*Series
+}
+
+type recView struct {
+	ID       string
+	Summary  facet.Summary
+	Emotions template.HTML
+	Valence  template.HTML
+}
+
+// WriteHTML writes one self-contained page (no external scripts, fonts or
+// images): per recording the seven emotions and valence over time; for the
+// project the mean of each emotion over time (aligned from the start),
+// dominant-emotion shares, mean valence, the share of frames with a face,
+// and age and gender only when at least MinGroupForDemographics
+// recordings contribute.
+func WriteHTML(w io.Writer, d ReportData) error {
+	var recs []recView
+	maxBins := 0
+	for _, s := range d.Recordings {
+		maxBins = max(maxBins, len(s.n))
+		recs = append(recs, recView{ID: s.ID, Summary: s.Summary, Emotions: emotionChart("Emotions over time: "+s.ID, []*Series{s}), Valence: valenceChart("Valence over time: "+s.ID, []*Series{s})})
+	}
+	var dom [7]float64
+	var val, face float64
+	var withFace int
+	var ages []float64
+	var man, genderN int
+	for _, s := range d.Recordings {
+		for i := range dom {
+			dom[i] += s.Summary.Dominant[i]
+		}
+		face += float64(s.Summary.FaceRatio)
+		if s.Summary.ValenceMean != nil {
+			val += float64(*s.Summary.ValenceMean)
+			withFace++
+		}
+		if s.Summary.Age != nil {
+			ages = append(ages, float64(s.Summary.Age.Median))
+		}
+		if s.Summary.Gender != nil {
+			genderN++
+			if s.Summary.Gender.Label == "man" {
+				man++
+			}
+		}
+	}
+	n := float64(max(len(d.Recordings), 1))
+	labels := facet.EmotionLabels[:]
+	shares := make([]float64, 7)
+	for i := range dom {
+		shares[i] = dom[i] / float64(max(withFace, 1))
+	}
+	data := map[string]any{
+		"Title": d.Title, "Subtitle": d.Subtitle, "Recordings": recs, "Count": len(d.Recordings),
+		"MeanEmotions": emotionChart("Mean of each emotion over time, all recordings", d.Recordings),
+		"Dominant":     barChart("Dominant emotion, share of faces", labels, shares),
+		"Valence":      fmt.Sprintf("%+.2f", val/float64(max(withFace, 1))),
+		"FaceRatio":    fmt.Sprintf("%.0f%%", 100*face/n),
+		"Demographics": len(ages) >= MinGroupForDemographics,
+		"MinGroup":     MinGroupForDemographics,
+	}
+	if len(ages) >= MinGroupForDemographics {
+		sort.Float64s(ages)
+		bands := []string{"under 25", "25-34", "35-44", "45-54", "55 and over"}
+		counts := make([]float64, len(bands))
+		for _, a := range ages {
+			i := min(max(int((a-15)/10), 0), len(bands)-1)
+			counts[i]++
+		}
+		for i := range counts {
+			counts[i] /= float64(len(ages))
+		}
+		data["Age"] = barChart("Age estimate (median per recording)", bands, counts)
+		g := []float64{float64(genderN-man) / float64(max(genderN, 1)), float64(man) / float64(max(genderN, 1))}
+		data["Gender"] = barChart("Gender estimate (majority per recording)", []string{"woman", "man"}, g)
+	}
+	return page.Execute(w, data)
+}
+
+func emotionChart(title string, ss []*Series) template.HTML {
+	bins, binS := 0, 1.0
+	for _, s := range ss {
+		bins, binS = max(bins, len(s.n)), s.BinS
+	}
+	var lines []chartLine
+	for i, l := range facet.EmotionLabels {
+		var pts [][2]float64
+		for b := range bins {
+			var sum float64
+			var k int
+			for _, s := range ss {
+				if e, _, ok := s.point(b); ok {
+					sum += e[i]
+					k++
+				}
+			}
+			if k > 0 {
+				pts = append(pts, [2]float64{float64(b) * binS, sum / float64(k)})
+			}
+		}
+		lines = append(lines, chartLine{l, emotionColors[i], pts})
+	}
+	return lineChart(title, float64(bins)*binS, 0, 1, lines)
+}
+
+func valenceChart(title string, ss []*Series) template.HTML {
+	s := ss[0]
+	var pts [][2]float64
+	for b := range s.n {
+		if _, v, ok := s.point(b); ok {
+			pts = append(pts, [2]float64{float64(b) * s.BinS, v})
+		}
+	}
+	return lineChart(title, float64(len(s.n))*s.BinS, -1, 1, []chartLine{{"valence", "#333", pts}})
+}
+
+var page = template.Must(template.New("report").Funcs(template.FuncMap{
+	"pct":    func(v facet.Num) string { return fmt.Sprintf("%.0f%%", 100*float64(v)) },
+	"labels": func() []string { return facet.EmotionLabels[:] },
+	"color":  func(i int) template.CSS { return template.CSS(emotionColors[i]) },
+}).Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}}</title>
+<style>
+body{font:15px/1.5 system-ui,sans-serif;margin:0 auto;max-width:760px;padding:1rem;color:#222}
+h1{font-size:1.4rem}h2{font-size:1.15rem;margin-top:2rem}h3{font-size:1rem}
+.chart{width:100%;height:auto;display:block;margin:.5rem 0}
+.legend span{display:inline-block;margin-right:.8rem;font-size:.85rem}
+.legend i{display:inline-block;width:.8rem;height:.8rem;margin-right:.25rem;vertical-align:middle}
+dl{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}dt{font-weight:600}
+section.recording{break-inside:avoid;border-top:1px solid #ddd}
+@media print{body{max-width:none}}
+</style></head><body>
+<h1>{{.Title}}</h1><p>{{.Subtitle}}</p>
+<p class="legend">{{range $i, $l := labels}}<span><i style="background:{{color $i}}"></i>{{$l}}</span>{{end}}</p>
+<section id="project"><h2>All recordings ({{.Count}})</h2>
+<dl><dt>Mean valence</dt><dd>{{.Valence}} (-1 negative .. +1 positive)</dd><dt>Frames with a face</dt><dd>{{.FaceRatio}}</dd></dl>
+{{.MeanEmotions}}
+<h3>Dominant emotion</h3>{{.Dominant}}
+{{if .Demographics}}<section id="demographics"><h3>Age and gender estimates</h3>{{.Age}}{{.Gender}}</section>
+{{else}}<p>Age and gender distributions are shown from {{.MinGroup}} recordings on, so that no participant is singled out.</p>{{end}}
+</section>
+{{range .Recordings}}<section class="recording"><h2>Recording {{.ID}}</h2>
+<dl><dt>Frames</dt><dd>{{.Summary.Frames}}</dd><dt>With a face</dt><dd>{{pct .Summary.FaceRatio}}</dd></dl>
+{{.Emotions}}{{.Valence}}</section>
+{{end}}
+<p><small>Model estimates of facial expressions, not of feelings; they carry known biases. Generated by facet.</small></p>
+</body></html>
+`))
