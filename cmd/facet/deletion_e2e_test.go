@@ -154,11 +154,11 @@ func TestDeletionPaths(t *testing.T) {
 
 	t.Run("reopen within grace cancels", func(t *testing.T) {
 		f := f.with(t)
-		p := f.project("retain", map[string]any{"deletionGraceS": 3})
+		p := f.project("retain", map[string]any{"deletionGraceS": 6})
 		rec := f.recording(p, true)
 		f.must(200, "POST", "/api/projects/"+p+"/close", f.key, nil)
 		f.must(200, "POST", "/api/projects/"+p+"/reopen", f.key, nil)
-		time.Sleep(5 * time.Second) // past the cancelled deletion's time
+		time.Sleep(8 * time.Second) // past the cancelled deletion's time
 		if f.blobs(p+"/") != 1 {
 			t.Errorf("the video did not survive a reopen")
 		}

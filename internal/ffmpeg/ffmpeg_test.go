@@ -576,7 +576,7 @@ func TestReadFrameCancel(t *testing.T) {
 	for readErr == nil { // a frame already in the pipe may still come
 		_, readErr = r.ReadFrame(buf)
 	}
-	if elapsed := time.Since(start); elapsed > 2*time.Second {
+	if elapsed := time.Since(start); elapsed > 10*time.Second {
 		t.Errorf("ReadFrame took %v to notice the cancellation", elapsed)
 	}
 	if !errors.Is(readErr, context.Canceled) {

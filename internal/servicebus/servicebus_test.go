@@ -83,7 +83,7 @@ func TestUnreachable(t *testing.T) {
 			defer cancel()
 			start := time.Now()
 			err := tc.fn(ctx)
-			if took := time.Since(start); took > 4*time.Second {
+			if took := time.Since(start); took > 20*time.Second {
 				t.Errorf("took %v", took)
 			}
 			if facet.ErrorCode(err) != facet.EUnavailable {
