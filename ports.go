@@ -1,10 +1,12 @@
 package facet
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"io"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -244,4 +246,61 @@ func QueryScalar(v any) (any, bool) {
 		return nil, false
 	}
 	return f, true
+}
+
+// SortKey orders JSON values as Cosmos DB's ORDER BY does: by type
+// (missing, null, booleans, numbers, strings, arrays, objects), then by
+// value within the scalar types. Stores that sort in Go (the in-memory
+// one, and Cosmos DB's cross-partition queries) use it, so both order
+// alike; it marshals compactly for continuation tokens.
+type SortKey struct {
+	Kind int     `json:"k"`
+	B    bool    `json:"b,omitempty"`
+	N    float64 `json:"n,omitempty"`
+	S    string  `json:"s,omitempty"`
+}
+
+// SortKeyOf returns the key of a decoded JSON value; present is false for
+// a missing field.
+func SortKeyOf(v any, present bool) SortKey {
+	if !present {
+		return SortKey{}
+	}
+	switch v := v.(type) {
+	case nil:
+		return SortKey{Kind: 1}
+	case bool:
+		return SortKey{Kind: 2, B: v}
+	case float64:
+		return SortKey{Kind: 3, N: v}
+	case string:
+		return SortKey{Kind: 4, S: v}
+	case []any:
+		return SortKey{Kind: 5}
+	default:
+		return SortKey{Kind: 6}
+	}
+}
+
+// Compare returns -1, 0 or +1 as a sorts before, with or after b.
+func (a SortKey) Compare(b SortKey) int {
+	if c := cmp.Compare(a.Kind, b.Kind); c != 0 {
+		return c
+	}
+	switch a.Kind {
+	case 2:
+		return cmp.Compare(boolInt(a.B), boolInt(b.B))
+	case 3:
+		return cmp.Compare(a.N, b.N)
+	case 4:
+		return strings.Compare(a.S, b.S)
+	}
+	return 0
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

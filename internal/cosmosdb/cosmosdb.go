@@ -330,7 +330,7 @@ func (s *Store) scan(ctx context.Context, cc *azcosmos.ContainerClient, op, cont
 	}
 
 	order := func(a, b hit) int {
-		c := cmp.Or(a.key.compare(b.key), strings.Compare(a.id, b.id), strings.Compare(a.part, b.part))
+		c := cmp.Or(a.key.Compare(b.key), strings.Compare(a.id, b.id), strings.Compare(a.part, b.part))
 		if q.Desc {
 			return -c
 		}
@@ -358,7 +358,7 @@ func (s *Store) scan(ctx context.Context, cc *azcosmos.ContainerClient, op, cont
 }
 
 type hit struct {
-	key  sortKey
+	key  facet.SortKey
 	id   string
 	part string
 	doc  facet.Doc
@@ -550,69 +550,24 @@ func hasStatus(err error, status int) bool {
 	return errors.As(err, &re) && re.StatusCode == status
 }
 
-// sortKey orders JSON values as Cosmos DB's ORDER BY does: by type
-// (missing, null, booleans, numbers, strings, arrays, objects), then by
-// value within the scalar types.
-type sortKey struct {
-	Kind int     `json:"k"`
-	B    bool    `json:"b,omitempty"`
-	N    float64 `json:"n,omitempty"`
-	S    string  `json:"s,omitempty"`
-}
-
-func sortKeyOf(raw json.RawMessage) (sortKey, error) {
+func sortKeyOf(raw json.RawMessage) (facet.SortKey, error) {
 	if raw == nil {
-		return sortKey{}, nil
+		return facet.SortKey{}, nil
 	}
 	var v any
 	if err := json.Unmarshal(raw, &v); err != nil {
-		return sortKey{}, err
+		return facet.SortKey{}, err
 	}
-	switch v := v.(type) {
-	case nil:
-		return sortKey{Kind: 1}, nil
-	case bool:
-		return sortKey{Kind: 2, B: v}, nil
-	case float64:
-		return sortKey{Kind: 3, N: v}, nil
-	case string:
-		return sortKey{Kind: 4, S: v}, nil
-	case []any:
-		return sortKey{Kind: 5}, nil
-	default:
-		return sortKey{Kind: 6}, nil
-	}
-}
-
-func (a sortKey) compare(b sortKey) int {
-	if c := cmp.Compare(a.Kind, b.Kind); c != 0 {
-		return c
-	}
-	switch a.Kind {
-	case 2:
-		return cmp.Compare(boolInt(a.B), boolInt(b.B))
-	case 3:
-		return cmp.Compare(a.N, b.N)
-	case 4:
-		return strings.Compare(a.S, b.S)
-	}
-	return 0
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
+	return facet.SortKeyOf(v, true), nil
 }
 
 // cursor is the position after which the next page of a scan starts.
 // Continuing after a position rather than at an offset means writes
 // between pages neither repeat nor skip the documents that stay.
 type cursor struct {
-	Key  sortKey `json:"k"`
-	ID   string  `json:"i"`
-	Part string  `json:"p"`
+	Key  facet.SortKey `json:"k"`
+	ID   string        `json:"i"`
+	Part string        `json:"p"`
 }
 
 func (c cursor) encode() string {

@@ -157,14 +157,14 @@ func (s *DocStore) Query(ctx context.Context, container string, q facet.Query) (
 		for id, e := range p {
 			if docMatches(e.fields, cq.where) {
 				v, ok := e.fields[cq.orderBy]
-				hits = append(hits, docHit{docSortKeyOf(v, ok), id, part, e})
+				hits = append(hits, docHit{facet.SortKeyOf(v, ok), id, part, e})
 			}
 		}
 	}
 	s.mu.RUnlock()
 
 	order := func(a, b docHit) int {
-		c := cmp.Or(a.key.compare(b.key), strings.Compare(a.id, b.id), strings.Compare(a.part, b.part))
+		c := cmp.Or(a.key.Compare(b.key), strings.Compare(a.id, b.id), strings.Compare(a.part, b.part))
 		if q.Desc {
 			return -c
 		}
@@ -213,7 +213,7 @@ func (s *DocStore) put(p map[string]*docEntry, d docParsed) string {
 }
 
 type docHit struct {
-	key  docSortKey
+	key  facet.SortKey
 	id   string
 	part string
 	e    *docEntry
@@ -341,63 +341,11 @@ func docMatches(fields, where map[string]any) bool {
 	return true
 }
 
-// docSortKey orders JSON values as Cosmos DB's ORDER BY does: by type
-// (missing, null, false/true, numbers, strings, arrays, objects), then
-// by value within the scalar types.
-type docSortKey struct {
-	Kind int     `json:"k"`
-	B    bool    `json:"b,omitempty"`
-	N    float64 `json:"n,omitempty"`
-	S    string  `json:"s,omitempty"`
-}
-
-func docSortKeyOf(v any, present bool) docSortKey {
-	if !present {
-		return docSortKey{}
-	}
-	switch v := v.(type) {
-	case nil:
-		return docSortKey{Kind: 1}
-	case bool:
-		return docSortKey{Kind: 2, B: v}
-	case float64:
-		return docSortKey{Kind: 3, N: v}
-	case string:
-		return docSortKey{Kind: 4, S: v}
-	case []any:
-		return docSortKey{Kind: 5}
-	default:
-		return docSortKey{Kind: 6}
-	}
-}
-
-func (a docSortKey) compare(b docSortKey) int {
-	if c := cmp.Compare(a.Kind, b.Kind); c != 0 {
-		return c
-	}
-	switch a.Kind {
-	case 2:
-		return cmp.Compare(docBoolInt(a.B), docBoolInt(b.B))
-	case 3:
-		return cmp.Compare(a.N, b.N)
-	case 4:
-		return strings.Compare(a.S, b.S)
-	}
-	return 0
-}
-
-func docBoolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // docCursor is the position after which the next page starts.
 type docCursor struct {
-	Key  docSortKey `json:"k"`
-	ID   string     `json:"i"`
-	Part string     `json:"p"`
+	Key  facet.SortKey `json:"k"`
+	ID   string        `json:"i"`
+	Part string        `json:"p"`
 }
 
 func (c docCursor) encode() string {
