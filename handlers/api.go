@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"bufio"
-	"encoding/json"
 	"net/http"
 	"time"
 
@@ -321,40 +320,13 @@ func (h *Handler) getAnalysis(w http.ResponseWriter, r *http.Request, c *facet.C
 		}
 		return facet.Errorf(facet.EConflict, "%s", msg)
 	}
-	head, err := json.Marshal(an.Result)
-	if err != nil {
-		return err
-	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(w, 32<<10)
-	bw.Write(head[:len(head)-1]) // without the closing brace
-	bw.WriteString(`,"frames":[`)
-	first := true
-	err = h.App.Frames(r.Context(), an, func(frames []facet.Frame) error {
-		for _, f := range frames {
-			if !first {
-				bw.WriteByte(',')
-			}
-			first = false
-			b, err := json.Marshal(f)
-			if err != nil {
-				return err
-			}
-			bw.Write(b)
-		}
-		return nil
-	})
-	if err != nil {
-		// The status is sent: end the document visibly broken rather than
-		// valid and short.
-		h.Log.Error("streaming frames failed", "analysis", an.ID, "error", err)
-		bw.Flush()
-		return nil
+	if err := h.writeResult(r.Context(), bw, an); err != nil {
+		h.abort(bw, "analysis "+an.ID, err)
 	}
-	bw.WriteString("]}\n")
-	bw.Flush()
-	return nil
+	bw.WriteString("\n")
+	return bw.Flush()
 }
 
 func (h *Handler) deleteAnalysis(w http.ResponseWriter, r *http.Request, c *facet.Client) error {

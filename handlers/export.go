@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bufio"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -40,13 +41,10 @@ func (h *Handler) exportCSV(w http.ResponseWriter, r *http.Request, c *facet.Cli
 		})
 	})
 	cw.Flush()
-	bw.Flush()
 	if err != nil {
-		// The status is sent; a truncated file must not pass for a whole one.
-		h.Log.Error("export failed part-way", "project", p.ID, "error", err)
-		panic(http.ErrAbortHandler)
+		h.abort(bw, "export of "+p.ID, err)
 	}
-	return nil
+	return bw.Flush()
 }
 
 // exportJSON streams {"project":{...},"recordings":[{"id","analysis":<the
@@ -73,35 +71,18 @@ func (h *Handler) exportJSON(w http.ResponseWriter, r *http.Request, c *facet.Cl
 			bw.WriteByte(',')
 		}
 		first = false
-		res, _ := json.Marshal(an.Result)
 		id, _ := json.Marshal(rec.ID)
 		bw.WriteString(`{"id":`)
 		bw.Write(id)
 		bw.WriteString(`,"analysis":`)
-		bw.Write(res[:len(res)-1])
-		bw.WriteString(`,"frames":[`)
-		n := 0
-		err = h.App.Frames(r.Context(), an, func(frames []facet.Frame) error {
-			for _, f := range frames {
-				if n > 0 {
-					bw.WriteByte(',')
-				}
-				n++
-				b, err := json.Marshal(f)
-				if err != nil {
-					return err
-				}
-				bw.Write(b)
-			}
-			return nil
-		})
-		bw.WriteString("]}}")
-		return err
+		if err := h.writeResult(r.Context(), bw, an); err != nil {
+			return err
+		}
+		bw.WriteString("}")
+		return nil
 	})
 	if err != nil {
-		bw.Flush()
-		h.Log.Error("export failed part-way", "project", p.ID, "error", err)
-		panic(http.ErrAbortHandler)
+		h.abort(bw, "export of "+p.ID, err)
 	}
 	bw.WriteString("]}\n")
 	return bw.Flush()
@@ -144,4 +125,45 @@ func (h *Handler) report(w http.ResponseWriter, r *http.Request, c *facet.Client
 		Subtitle:   fmt.Sprintf("Project %s (%s), %d analysed recordings", p.ID, p.UseContext, len(series)),
 		Recordings: series,
 	})
+}
+
+// writeResult writes a finished run as the `facet analyze` JSON: its stored
+// head, then its frames chunk by chunk, so a long timeline is never built
+// in memory. Nothing closes the document on error.
+func (h *Handler) writeResult(ctx context.Context, bw *bufio.Writer, an *facet.Analysis) error {
+	head, err := json.Marshal(an.Result)
+	if err != nil {
+		return err
+	}
+	bw.Write(head[:len(head)-1]) // without the closing brace
+	bw.WriteString(`,"frames":[`)
+	n := 0
+	err = h.App.Frames(ctx, an, func(frames []facet.Frame) error {
+		for _, f := range frames {
+			b, err := json.Marshal(f)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				bw.WriteByte(',')
+			}
+			n++
+			bw.Write(b)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	bw.WriteString("]}")
+	return nil
+}
+
+// abort ends a streamed response that failed after its status was sent:
+// the connection is cut, so a truncated document can never pass for a
+// whole one.
+func (h *Handler) abort(bw *bufio.Writer, what string, err error) {
+	bw.Flush()
+	h.Log.Error("streaming failed part-way", "what", what, "error", err)
+	panic(http.ErrAbortHandler)
 }

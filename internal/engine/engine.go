@@ -6,7 +6,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -132,9 +131,6 @@ type Stats struct {
 func (e *Engine) Analyze(ctx context.Context, req Request) (*facet.Result, Stats, error) {
 	start := time.Now()
 	var st Stats
-	if fi, err := os.Stat(req.Input); err == nil && fi.Size() == 0 {
-		return nil, st, facet.Errorf(facet.EEmptyFile, "the file is empty")
-	}
 	info, err := ffmpeg.Probe(ctx, e.cfg.FFprobe, req.Input)
 	if err != nil {
 		return nil, st, err
