@@ -37,8 +37,9 @@ type config struct {
 	StorageConnString string        `env:"FACET_STORAGE_CONNECTION_STRING" azure:"-"` // local: Azurite
 	ServiceBusConn    string        `env:"ServiceBusConnection" azure:"-"`            // local: stand-in or emulator
 	ServiceBusFQDN    string        `env:"ServiceBusConnection__fullyQualifiedNamespace"`
-	CreateResources   bool          `env:"FACET_CREATE_RESOURCES" azure:"-"` // create database, containers, blob container (local only)
-	UploadTTL         time.Duration `env:"FACET_UPLOAD_TTL"`                 // upload link lifetime (default 2h)
+	CreateResources   bool          `env:"FACET_CREATE_RESOURCES" azure:"-"`    // create database, containers, blob container (local only)
+	UploadTTL         time.Duration `env:"FACET_UPLOAD_TTL"`                    // upload link lifetime (default 2h)
+	UploadCreateWrite bool          `env:"FACET_UPLOAD_CREATE_WRITE" azure:"-"` // local only: sign upload links "cw" (Azurite refuses blocks via "c")
 }
 
 // configVars lists every variable config reads.

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,7 +53,7 @@ func startLocalHost(ctx context.Context, cfg config, root, hostAddr, blobURL str
 		return nil, err
 	}
 	l := &localHost{Deps: d, done: make(chan struct{})}
-	h := &handlers.Handler{App: d.App, AdminKey: cfg.AdminKey, Log: log}
+	h := &handlers.Handler{App: d.App, AdminKey: cfg.AdminKey, UploadOrigin: d.BlobOrigin, Log: log}
 	hl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		d.Close()
@@ -82,6 +83,20 @@ func startLocalHost(ctx context.Context, cfg config, root, hostAddr, blobURL str
 		return nil, fmt.Errorf("dev: listen on %s: %w", hostAddr, err)
 	}
 	l.URL = "http://" + ll.Addr().String()
+	if cfg.CreateResources {
+		// The participant page (served here, or at the public base URL)
+		// uploads straight to Azurite: allow its origin, as Bicep does in Azure.
+		origins := []string{l.URL}
+		if u, err := url.Parse(cfg.PublicBaseURL); err == nil && u.Host != "" && u.Scheme+"://"+u.Host != l.URL {
+			origins = append(origins, u.Scheme+"://"+u.Host)
+		}
+		if err := d.azblob.AllowBrowserUploads(ctx, origins...); err != nil {
+			ll.Close()
+			hl.Close()
+			d.Close()
+			return nil, err
+		}
+	}
 	for _, srv := range []struct {
 		ln net.Listener
 		h  http.Handler
@@ -153,6 +168,7 @@ func cmdDev(ctx context.Context, cfg config, args []string, stdout, stderr io.Wr
 	cfg.CosmosEndpoint, cfg.CosmosKey = localstack.CosmosEndpoint(cs.Port), localstack.CosmosKey
 	cfg.ServiceBusConn, cfg.ServiceBusFQDN = localstack.ServiceBusConnectionString(sb.Port), ""
 	cfg.CreateResources = true
+	cfg.UploadCreateWrite = true // Azurite refuses Put Block through a create-only link
 	if cfg.AdminKey == "" {
 		b := make([]byte, 16)
 		rand.Read(b)

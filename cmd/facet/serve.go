@@ -31,13 +31,17 @@ import (
 
 // deps are the wired parts of the service.
 type deps struct {
-	App      *app.App
-	Engine   *engine.Engine
-	Blobs    facet.BlobStore
-	Bus      *servicebus.Client
-	Store    facet.DocStore
-	Account  string // storage account name
-	shutdown []func()
+	App     *app.App
+	Engine  *engine.Engine
+	Blobs   facet.BlobStore
+	Bus     *servicebus.Client
+	Store   facet.DocStore
+	Account string // storage account name
+	// BlobOrigin is the scheme://host[:port] of the storage account's Blob
+	// endpoint: the participant page's CSP lets the browser upload there.
+	BlobOrigin string
+	azblob     *azureblob.Store
+	shutdown   []func()
 }
 
 func (d *deps) Close() {
@@ -124,7 +128,12 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (*deps, error) {
 	default:
 		return nil, errors.New("config: set FACET_STORAGE_ACCOUNT_URL (Azure) or FACET_STORAGE_CONNECTION_STRING (local)")
 	}
+	opts.CreateWrites = cfg.UploadCreateWrite
+	if u, err := url.Parse(svc.URL()); err == nil {
+		d.BlobOrigin = u.Scheme + "://" + u.Host
+	}
 	blobs := azureblob.New(svc, app.UploadsContainer, opts)
+	d.azblob = blobs
 	if cfg.CreateResources {
 		if err := blobs.EnsureContainer(ctx); err != nil {
 			return nil, err
@@ -186,7 +195,7 @@ func cmdServe(ctx context.Context, cfg config, args []string, stdout, stderr io.
 		return err
 	}
 	defer d.Close()
-	h := &handlers.Handler{App: d.App, AdminKey: cfg.AdminKey, Log: log}
+	h := &handlers.Handler{App: d.App, AdminKey: cfg.AdminKey, UploadOrigin: d.BlobOrigin, Log: log}
 	return serveHTTP(ctx, "127.0.0.1:"+strconv.Itoa(cfg.Port), h.ServeMux(), stdout, log)
 }
 

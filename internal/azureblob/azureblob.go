@@ -56,6 +56,11 @@ type Options struct {
 	// HTTPSOnly restricts signed URLs to HTTPS, as in Azure. Azurite
 	// usually serves plain HTTP, which needs it false.
 	HTTPSOnly bool
+	// CreateWrites signs create-only ("c") links as "cw". Azurite 3.37
+	// refuses Put Block and Put Block List through a "c" link, which Azure
+	// accepts since SAS version 2026-04-06, so browser block uploads need
+	// it locally. It lets a link overwrite its blob: never set it in Azure.
+	CreateWrites bool
 }
 
 // Store is a facet.BlobStore for one container. It is safe for
@@ -93,6 +98,24 @@ func (s *Store) EnsureContainer(ctx context.Context) error {
 	return nil
 }
 
+// AllowBrowserUploads sets the account's Blob service CORS to the one rule
+// infra/modules/storage-uploads.bicep deploys in Azure: PUT (single blob,
+// Put Block, Put Block List) from the participant page's origins. Only
+// local set-ups call it (Azurite); in Azure, Bicep owns the setting.
+func (s *Store) AllowBrowserUploads(ctx context.Context, origins ...string) error {
+	rule := &service.CORSRule{
+		AllowedOrigins:  to.Ptr(strings.Join(origins, ",")),
+		AllowedMethods:  to.Ptr("PUT,OPTIONS"),
+		AllowedHeaders:  to.Ptr("x-ms-blob-type,x-ms-blob-content-type,content-type,x-ms-version,x-ms-date,x-ms-client-request-id"),
+		ExposedHeaders:  to.Ptr("etag,x-ms-request-id"),
+		MaxAgeInSeconds: to.Ptr[int32](3600),
+	}
+	if _, err := s.svc.SetProperties(ctx, &service.SetPropertiesOptions{CORS: []*service.CORSRule{rule}}); err != nil {
+		return classify("set CORS", s.name, err)
+	}
+	return nil
+}
+
 // SignedURL returns the blob's URL with a SAS for exactly one blob
 // (sr=b) granting perm ("r", "c", "w" or a combination) from a few minutes
 // ago until expiry. An expiry in the past is signed as asked; the service
@@ -103,6 +126,9 @@ func (s *Store) SignedURL(ctx context.Context, name, perm string, expiry time.Ti
 	}
 	if perm == "" || strings.Trim(perm, "rcw") != "" {
 		return "", facet.Errorf(facet.EInvalid, "azureblob: sign %s: permission %q is not a combination of r, c and w", name, perm)
+	}
+	if perm == facet.SASCreate && s.opts.CreateWrites {
+		perm = "cw"
 	}
 	now := time.Now().UTC()
 	v := sas.BlobSignatureValues{

@@ -161,7 +161,9 @@ func (e *Engine) Analyze(ctx context.Context, req Request) (*facet.Result, Stats
 		Models:   set.Refs(),
 		Frames:   []facet.Frame{},
 	}
+	lastT := -1.0
 	on := func(f facet.Frame) error {
+		lastT = float64(f.T)
 		// Browser recordings (webm) often state no duration at all, so the
 		// limit is also enforced on the frames themselves.
 		if req.MaxDurationS > 0 && float64(f.T) > req.MaxDurationS {
@@ -186,6 +188,17 @@ func (e *Engine) Analyze(ctx context.Context, req Request) (*facet.Result, Stats
 	}
 	if sum.Frames == 0 {
 		return nil, st, facet.Errorf(facet.EUnreadable, "no frame could be decoded from the video")
+	}
+	if info.DurationS == 0 && !info.Still && lastT >= 0 {
+		// The container states no duration (browser webm): the last
+		// decoded frame's time plus one frame interval is the best estimate.
+		step := 0.0
+		if info.FPS > 0 {
+			step = 1 / info.FPS
+		} else if req.SampleFPS > 0 {
+			step = 1 / req.SampleFPS
+		}
+		res.Video.DurationS = facet.Num(lastT + step)
 	}
 	sum.WallS = facet.Num(time.Since(start).Seconds())
 	res.Summary = sum

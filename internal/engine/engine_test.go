@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -72,5 +74,39 @@ func TestAnalyzeLimitsAndStreaming(t *testing.T) {
 
 	if err := e.Installed("nonexistent"); err == nil {
 		t.Error("a missing set is installed")
+	}
+}
+
+// TestDurationWithoutContainerDuration: a browser's MediaRecorder writes
+// webm without a duration (it cannot seek back); the result's duration
+// then comes from the decoded frames, not 0.
+func TestDurationWithoutContainerDuration(t *testing.T) {
+	e := newTestEngine(t)
+	video := filepath.Join(testenv.RepoRoot(), "testdata/media/synthetic_faces_640x480.mp4")
+	live := filepath.Join(t.TempDir(), "live.webm")
+	out, err := os.Create(live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Written to a pipe, as a recorder streams it: no duration, no cues.
+	cmd := exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-i", video, "-t", "3", "-an",
+		"-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k", "-live", "1", "-f", "webm", "pipe:1")
+	var stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = out, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("ffmpeg: %v %s", err, stderr.String())
+	}
+	out.Close()
+	var probed facet.VideoInfo
+	res, _, err := e.Analyze(context.Background(), Request{Input: live, SampleFPS: 5, Models: "fast",
+		Probed: func(v facet.VideoInfo) { probed = v }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if probed.DurationS != 0 {
+		t.Fatalf("the test file states a duration (%v s): the premise is gone", probed.DurationS)
+	}
+	if d := float64(res.Video.DurationS); d < 2.7 || d > 3.1 || res.Summary.Frames != 15 {
+		t.Errorf("duration %v s from %d frames, want about 3 s from 15", d, res.Summary.Frames)
 	}
 }
