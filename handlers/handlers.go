@@ -26,7 +26,10 @@ const MaxBody = 64 << 10
 type Handler struct {
 	App      *app.App
 	AdminKey string // FACET_ADMIN_KEY; "" disables operator routes
-	Log      *slog.Logger
+	// UploadOrigin is the Blob endpoint's scheme://host[:port]: the only
+	// place besides itself the participant page may connect to (CSP).
+	UploadOrigin string
+	Log          *slog.Logger
 }
 
 // Route is one API route: the function that serves it in the Functions
@@ -73,6 +76,8 @@ func Routes() []Route {
 		{"RecordingAnalysis", "DELETE", "/api/recordings/{id}/analyses/{analysisId}", "client", (*Handler).deleteAnalysis},
 		{"RecordingReanalyze", "POST", "/api/recordings/{id}/reanalyze", "client", (*Handler).reanalyze},
 		{"RecordingVideo", "GET", "/api/recordings/{id}/video", "client", (*Handler).getVideo},
+		{"ParticipantPage", "GET", "/p/{token}", "public", (*Handler).participantPage},
+		{"ParticipantAssets", "GET", "/p/assets/{name}", "public", (*Handler).participantAsset},
 	}
 }
 

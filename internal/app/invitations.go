@@ -111,12 +111,20 @@ func firstErr(errs ...error) error {
 	return nil
 }
 
-// PublicInvitation is what a participant sees before consenting.
+// PublicInvitation is what a participant sees before consenting, and
+// the limits the recording page keeps to.
 type PublicInvitation struct {
 	ProjectName    string    `json:"projectName"`
 	ConsentText    string    `json:"consentText"`
 	ConsentVersion string    `json:"consentVersion"`
 	ExpiresAt      time.Time `json:"expiresAt"`
+	// PrivacyMode and RetentionDays say when the video is deleted:
+	// right after analysis, or when the study closes and at the latest
+	// RetentionDays after upload.
+	PrivacyMode    string `json:"privacyMode"`
+	RetentionDays  int    `json:"retentionDays"`
+	MaxDurationS   int    `json:"maxDurationS"`
+	MaxUploadBytes int64  `json:"maxUploadBytes"`
 }
 
 // openInvitation returns the usable invitation of token and its project.
@@ -156,7 +164,11 @@ func (a *App) Invitation(ctx context.Context, token string) (*PublicInvitation, 
 	if err != nil {
 		return nil, err
 	}
-	return &PublicInvitation{ProjectName: p.Name, ConsentText: p.Consent.Text, ConsentVersion: p.Consent.Version, ExpiresAt: inv.ExpiresAt}, nil
+	return &PublicInvitation{
+		ProjectName: p.Name, ConsentText: p.Consent.Text, ConsentVersion: p.Consent.Version, ExpiresAt: inv.ExpiresAt,
+		PrivacyMode: p.PrivacyMode, RetentionDays: p.Settings.MaxRetentionDays,
+		MaxDurationS: p.Settings.MaxDurationS, MaxUploadBytes: p.Settings.MaxUploadBytes,
+	}, nil
 }
 
 // ConsentInput is a participant's answer.
