@@ -34,7 +34,7 @@ type stack struct {
 	url string
 }
 
-func startStack(t *testing.T) *stack {
+func startStack(t *testing.T, opts ...func(*config)) *stack {
 	t.Helper()
 	blob := testenv.BlobService(t)
 	cos := testenv.CosmosService(t)
@@ -52,6 +52,9 @@ func startStack(t *testing.T) *stack {
 	cfg.CreateResources = true
 	cfg.AdminKey = "e2e-admin-key"
 	cfg.PublicBaseURL = "http://participants.example"
+	for _, o := range opts {
+		o(&cfg)
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
