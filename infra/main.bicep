@@ -54,7 +54,7 @@ param tags object = {
 @description('Assign the built-in "Allowed locations" policy to the resource group with the EEA list below.')
 param enableAllowedLocationsPolicy bool = false
 
-@description('Origin (scheme://host[:port]) of the page participants upload from; Blob Storage CORS allows PUT from it. Empty: the function app\'s own https://<app>.azurewebsites.net.')
+@description('Origin (https://host[:port], no path, no *) of the page participants upload from; Blob Storage CORS allows PUT from it, and anything else fails the deployment. Empty: the function app\'s own https://<app>.azurewebsites.net.')
 param participantOrigin string = ''
 
 @description('FACET_PUBLIC_BASE_URL: base of participant links <base>/p/<token>. Empty: https://<app>.azurewebsites.net.')
@@ -192,7 +192,13 @@ var adminKeySecretName = 'facet-admin-key'
 // Without a custom domain the participant page and the API share the
 // function app's default host.
 var appOrigin = 'https://${names.functionApp}.azurewebsites.net'
-var effectiveParticipantOrigin = empty(participantOrigin) ? appOrigin : participantOrigin
+// Blob Storage CORS allows PUT from this origin only, so a participantOrigin
+// that is not an https:// origin without '*' or a path fails the deployment
+// with the message below. fail() stays inside the ternary: only the branch
+// taken is evaluated, so the empty default passes.
+// infra-lint (storage-cors) checks that the guard is there.
+var participantOriginIsHttps = startsWith(participantOrigin, 'https://') && !contains(participantOrigin, '*') && length(split(participantOrigin, '/')) == 3
+var effectiveParticipantOrigin = empty(participantOrigin) ? appOrigin : (participantOriginIsHttps ? participantOrigin : fail('participantOrigin must be an https:// origin (https://host[:port], no path, no *), not \'${participantOrigin}\''))
 var effectivePublicBaseUrl = empty(publicBaseUrl) ? appOrigin : publicBaseUrl
 
 module policy 'modules/policy.bicep' = if (enableAllowedLocationsPolicy) {

@@ -68,6 +68,26 @@
 //                        .containerDeleteRetentionPolicy and .restorePolicy
 //                        absent or with enabled false (deleted videos must
 //                        leave no copy behind).
+//   storage-cors         Microsoft.Storage/storageAccounts/blobServices:
+//                        each entry of properties.cors.corsRules (absent or
+//                        [] is fine) has allowedOrigins of https origins only
+//                        (https://host[:port]: no '*', no http://, no path),
+//                        allowedMethods only 'PUT' and 'OPTIONS' and 'PUT'
+//                        among them, allowedHeaders without '*' and with
+//                        x-ms-blob-type, x-ms-blob-content-type, content-type
+//                        and x-ms-version (browsers upload with Put Block and
+//                        Put Block List, nothing else). An origin may also be
+//                        an interpolated string whose literal text is one
+//                        ('https://${name}.azurewebsites.net'), a param whose
+//                        @allowed values all are, a param guarded on the way
+//                        by `startsWith(p, 'https://') && !contains(p, '*')
+//                        ? p : fail('...')` (in a ternary or a var: the
+//                        deployment fails on anything else), or a module param
+//                        without @allowed, followed into every linted file
+//                        that deploys the module (a module linted without its
+//                        caller cannot pass); a param's literal default must
+//                        not be '*' or http://. fileServices, queueServices
+//                        and tableServices: no CORS rules at all.
 //   functionapp          Microsoft.Web/sites: properties.httpsOnly true,
 //                        properties.siteConfig.minTlsVersion '1.2',
 //                        properties.siteConfig.ftpsState 'Disabled',
@@ -358,7 +378,7 @@ function bodyOf(value) {
 function loadFile(path, idx) {
   const text = readFileSync(path, "utf8");
   const tree = parser.parse(text);
-  const file = { path, idx, tree, params: new Map(), vars: new Map(), resources: [], outputs: [], modules: [], symbols: new Map() };
+  const file = { path, idx, tree, params: new Map(), vars: new Map(), resources: [], outputs: [], modules: [], moduleRefs: [], symbols: new Map() };
   const walkErr = n => {
     if (n.isError || n.isMissing) {
       report(file, n, "syntax", n.isMissing ? `missing ${n.type}` : `syntax error near '${n.text.slice(0, 40)}'`);
@@ -381,7 +401,10 @@ function loadFile(path, idx) {
       collectResource(file, d, null);
     } else if (d.type === "module_declaration") {
       const eq = d.children.findIndex(c => c.type === "=");
-      file.modules.push(bodyOf(eq >= 0 ? d.children.slice(eq + 1).find(c => c.isNamed && c.type !== "comment") : null));
+      const body = bodyOf(eq >= 0 ? d.children.slice(eq + 1).find(c => c.isNamed && c.type !== "comment") : null);
+      file.modules.push(body);
+      const src = plainString(kids(d).find(c => c.type === "string"));
+      if (src !== undefined && body) file.moduleRefs.push({ symbol: name ? name.text : "?", src, body });
     } else if (d.type === "output_declaration" && name) {
       const eq = d.children.findIndex(c => c.type === "=");
       file.outputs.push({ name: name.text, nameNode: name, node: d, value: d.children.slice(eq + 1).find(c => c.isNamed && c.type !== "comment") });
@@ -757,7 +780,11 @@ const WEB_VERSIONS = ["2022-09-01", "2023-01-01", "2023-12-01", "2024-04-01", "2
 const COSMOS_VERSIONS = ["2023-04-15", "2023-09-15", "2023-11-15", "2024-05-15", "2024-08-15", "2024-11-15", "2025-04-15"];
 const RULES = {
   "microsoft.storage/storageaccounts": { verified: STORAGE_VERSIONS, check: checkStorage },
-  "microsoft.storage/storageaccounts/blobservices": { verified: STORAGE_VERSIONS, check: checkBlobService },
+  "microsoft.storage/storageaccounts/blobservices": { verified: STORAGE_VERSIONS, check: r => { checkBlobService(r); checkCors(r); } },
+  // properties.cors.corsRules exists on all four services in these versions.
+  "microsoft.storage/storageaccounts/fileservices": { verified: STORAGE_VERSIONS, check: checkCors },
+  "microsoft.storage/storageaccounts/queueservices": { verified: STORAGE_VERSIONS, check: checkCors },
+  "microsoft.storage/storageaccounts/tableservices": { verified: STORAGE_VERSIONS, check: checkCors },
   "microsoft.web/sites": { verified: WEB_VERSIONS, check: checkSite },
   "microsoft.web/sites/config": { verified: WEB_VERSIONS },
   "microsoft.documentdb/databaseaccounts": { verified: COSMOS_VERSIONS, check: checkCosmos },
@@ -834,6 +861,263 @@ function checkKeyVault(r) {
   const R = "keyvault";
   expectAt(r, R, "properties.enableRbacAuthorization", "true", v => v === true);
   expectAt(r, R, "properties.enablePurgeProtection", "true", v => v === true);
+}
+
+// storage-cors. Browsers talk to Blob Storage only, with Put Block and Put
+// Block List (PUT; OPTIONS for the preflight).
+const CORS_METHODS = new Set(["PUT", "OPTIONS"]);
+const CORS_HEADERS = ["x-ms-blob-type", "x-ms-blob-content-type", "content-type", "x-ms-version"];
+const HTTPS_ORIGIN = /^https:\/\/[^/*\s]+$/i;
+const corsGuard = p => `startsWith(${p}, 'https://') && !contains(${p}, '*') ? ${p} : fail('...')`;
+
+function checkCors(r) {
+  const R = "storage-cors";
+  const file = r.file;
+  const isBlob = r.key === "microsoft.storage/storageaccounts/blobservices";
+  let cur = [{ value: r.body }];
+  const keys = ["properties", "cors", "corsRules"];
+  for (let i = 0; i < keys.length; i++) {
+    const next = [];
+    for (const c of cur) {
+      for (const o of step(c.value, keys[i], file)) {
+        if (o.value) next.push(o);
+        else if (o.opaque) report(file, o.opaque, R, `${r.type} ${r.symbol}: ${keys.slice(0, i).join(".")} is ${short(o.opaque)}, not an object literal (or a var, ternary or union() of them), so properties.cors.corsRules cannot be checked: write it as { ... }`);
+      }
+    }
+    cur = next;
+  }
+  for (const c of cur) {
+    for (const v of arrayVariants(c.value, file)) {
+      if (v.opaque) {
+        report(file, v.opaque, R, `${r.type} ${r.symbol}: properties.cors.corsRules is ${short(v.opaque)}, not an array literal (or a var, ternary or concat() of them): infra-lint cannot check it`);
+        continue;
+      }
+      if (!isBlob) {
+        if (v.elems.length) report(file, c.value, R, `${r.type} ${r.symbol}: properties.cors.corsRules must be empty or absent: browsers only upload to Blob Storage`);
+        continue;
+      }
+      v.elems.forEach((e, i) => {
+        for (const leaf of leaves(e, file)) {
+          const o = deref(leaf, file);
+          if (o && o.type === "object") checkCorsRule(r, o, `properties.cors.corsRules[${i}]`);
+          else report(file, leaf, R, `${r.type} ${r.symbol}: properties.cors.corsRules[${i}] is ${short(leaf)}, not an object literal: infra-lint cannot check it`);
+        }
+      });
+    }
+  }
+}
+
+// The element lists an array expression can take: an array literal (or a
+// var), each branch of a ternary, concat() of those. [{elems}] | [{opaque}].
+function arrayVariants(node, file, depth = 0) {
+  const d = deref(node, file);
+  if (!d || depth > 20) return [{ opaque: node }];
+  if (d.type === "array") return [{ elems: kids(d) }];
+  if (d.type === "ternary_expression") {
+    const [, a, b] = kids(d);
+    return [...arrayVariants(a, file, depth + 1), ...arrayVariants(b, file, depth + 1)];
+  }
+  if (d.type === "call_expression" && kids(d)[0].text === "concat") {
+    const argList = kids(d).find(c => c.type === "arguments");
+    let out = [{ elems: [] }];
+    for (const a of argList ? kids(argList) : []) {
+      const vs = arrayVariants(a, file, depth + 1);
+      const bad = vs.find(x => x.opaque);
+      if (bad) return [bad];
+      out = out.flatMap(x => vs.map(y => ({ elems: [...x.elems, ...y.elems] }))).slice(0, 64);
+    }
+    return out;
+  }
+  return [{ opaque: d }];
+}
+
+// The values an element can take: literals (both branches of a ternary), or
+// a param's @allowed values. {values} | {opaque, why}.
+function choices(node, file) {
+  const values = [];
+  for (const leaf of leaves(node, file)) {
+    const v = lit(leaf, file);
+    if (v !== NOT_LITERAL) { values.push(v); continue; }
+    const d = deref(leaf, file);
+    if (d && d.type === "identifier" && file.params.has(d.text)) {
+      const allowed = allowedOf(file.params.get(d.text));
+      if (!allowed) return { opaque: leaf, why: `param ${d.text}, which has no @allowed, so any value can be deployed` };
+      if (allowed.values.includes(NOT_LITERAL)) return { opaque: leaf, why: `param ${d.text}, whose @allowed has a non-literal` };
+      values.push(...allowed.values);
+      continue;
+    }
+    return { opaque: leaf, why: `${short(leaf)}, not a literal infra-lint can check` };
+  }
+  return { values };
+}
+
+function checkCorsRule(r, obj, at) {
+  const R = "storage-cors";
+  const file = r.file;
+  const what = `${r.type} ${r.symbol}: ${at}`;
+  const list = key => {
+    const p = objProp(obj, key);
+    if (!p) {
+      report(file, obj, R, `${what}.${key} is not set`);
+      return [];
+    }
+    const out = [];
+    for (const v of arrayVariants(propValue(p), file)) {
+      if (v.opaque) report(file, v.opaque, R, `${what}.${key} is ${short(v.opaque)}, not an array literal (or a var, ternary or concat() of them): infra-lint cannot check it`);
+      else out.push(v.elems);
+    }
+    return out;
+  };
+  // Whether some element of elems is always `want` (case-insensitive).
+  const has = (elems, want) => elems.some(e => {
+    const c = choices(e, file);
+    return c.values && c.values.length && c.values.every(x => typeof x === "string" && x.toLowerCase() === want.toLowerCase());
+  });
+
+  for (const elems of list("allowedOrigins")) {
+    for (const e of elems) checkOrigin(r, `${at}.allowedOrigins`, e, file, [], new Set(), "");
+  }
+
+  for (const elems of list("allowedMethods")) {
+    let opaque = false;
+    for (const e of elems) {
+      const c = choices(e, file);
+      if (c.opaque) { report(file, c.opaque, R, `${what}.allowedMethods: the entry is ${c.why}: write the literal`); opaque = true; continue; }
+      for (const x of c.values) {
+        if (typeof x !== "string" || !CORS_METHODS.has(x.toUpperCase())) report(file, e, R, `${what}.allowedMethods may hold only PUT and OPTIONS (browsers only upload blocks), not ${show(x)}`);
+      }
+    }
+    if (!opaque && !has(elems, "PUT")) report(file, obj, R, `${what}.allowedMethods must include 'PUT' (Put Block, Put Block List)`);
+  }
+
+  for (const elems of list("allowedHeaders")) {
+    let opaque = false;
+    for (const e of elems) {
+      const c = choices(e, file);
+      if (c.opaque) { report(file, c.opaque, R, `${what}.allowedHeaders: the entry is ${c.why}: write the literal`); opaque = true; continue; }
+      for (const x of c.values) {
+        if (typeof x !== "string" || x.includes("*")) report(file, e, R, `${what}.allowedHeaders must name each header, no '*' wildcard: not ${show(x)}`);
+      }
+    }
+    const missing = CORS_HEADERS.filter(h => !has(elems, h));
+    if (!opaque && missing.length) report(file, obj, R, `${what}.allowedHeaders must include ${missing.map(h => `'${h}'`).join(", ")} (what browser uploads with a SAS URL send)`);
+  }
+}
+
+// Checks that an allowedOrigins entry is an https origin: a literal
+// https://host[:port] (no '*', no path); an interpolated string whose
+// literal text is one (an interpolated part counts as a host name); a param
+// with @allowed values that are, or one guarded on the way by a ternary
+// `startsWith(p, 'https://') && !contains(p, '*') ? p : fail(...)`; or a
+// module param with no @allowed whose value, in every linted file that
+// deploys the module, passes this check. A fail() branch passes; a param's
+// literal default must not be '*' or http://. `facts` are the conditions
+// known to hold on the way (from the ternaries taken).
+function checkOrigin(r, at, node, file, facts, seen, via) {
+  const R = "storage-cors";
+  const what = `${r.type} ${r.symbol}${file === r.file ? "" : ` (${r.file.path})`}: ${at}${via}`;
+  const d = deref(node, file);
+  if (!d) return;
+  if (d.type === "ternary_expression") {
+    const [c, a, b] = kids(d);
+    checkOrigin(r, at, a, file, [...facts, ...condFacts(c, file, true)], seen, via);
+    checkOrigin(r, at, b, file, [...facts, ...condFacts(c, file, false)], seen, via);
+    return;
+  }
+  if (d.type === "call_expression" && /^(sys\.)?fail$/.test(kids(d)[0].text.replace(/\s+/g, ""))) return;
+  if (d.type === "string") {
+    let s = "";
+    for (const c of kids(d)) {
+      if (c.type === "string_content") s += c.text;
+      else if (c.type === "escape_sequence") s += unescape(c.text);
+      else {
+        const v = c.type === "interpolation" ? lit(kids(c)[0], file) : NOT_LITERAL;
+        s += typeof v === "string" || typeof v === "number" ? String(v) : "host";
+      }
+    }
+    if (!HTTPS_ORIGIN.test(s)) report(file, node, R, `${what} must be an https origin (https://host[:port]: no '*', no http://, no path), not ${short(d)}`);
+    return;
+  }
+  if (d.type === "identifier" && file.params.has(d.text)) {
+    const param = file.params.get(d.text);
+    if (param.def) {
+      const dv = lit(param.def, file);
+      if (typeof dv === "string" && dv !== "" && !HTTPS_ORIGIN.test(dv)) report(file, param.def, R, `${what}: param ${param.name} has the default ${show(dv)}, which is not an https origin`);
+    }
+    const holds = (fn, arg, pos) => facts.some(f => f.param === param.name && f.fn === fn && f.arg === arg && f.pos === pos);
+    if (holds("startswith", "https://", true) && holds("contains", "*", false)) return;
+    const allowed = allowedOf(param);
+    if (allowed) {
+      for (const v of allowed.values) {
+        if (typeof v !== "string" || !HTTPS_ORIGIN.test(v)) report(file, allowed.node, R, `${what}: param ${param.name} allows ${v === NOT_LITERAL ? "a non-literal" : show(v)}, not an https origin`);
+      }
+      return;
+    }
+    const key = `${file.idx}:${param.name}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    const callers = callersOf(file);
+    if (callers.length === 0) {
+      report(file, node, R, `${what} is param ${param.name}, which has no @allowed and is not guarded on the way by startsWith(${param.name}, 'https://') and !contains(${param.name}, '*'), so '*' or an http:// origin can be deployed: use \`${corsGuard(param.name)}\` (if this file is a module, lint it together with the file that deploys it)`);
+      return;
+    }
+    for (const m of callers) {
+      const pv = lookupProp(m.body, "params", m.file);
+      const po = pv ? deref(pv, m.file) : null;
+      const prop = po && po.type === "object" ? objProp(po, param.name) : null;
+      const hop = `${via}, through param ${param.name} of module ${m.symbol},`;
+      if (prop) checkOrigin(r, at, propValue(prop), m.file, [], seen, hop);
+      else if (pv && (!po || po.type !== "object")) report(m.file, pv, R, `${what}: module ${m.symbol}'s params is ${short(pv)}, not an object literal: infra-lint cannot follow param ${param.name}`);
+      else if (param.def) checkOrigin(r, at, param.def, file, [], seen, `${via}, through the default of param ${param.name} (module ${m.symbol} in ${m.file.path} does not set it),`);
+    }
+    return;
+  }
+  report(file, node, R, `${what} is ${short(d)}, which infra-lint cannot check: write an https origin literal, or a param guarded by \`${corsGuard("p")}\``);
+}
+
+// The facts a condition gives when it is `pos` (true or false): calls
+// startsWith(param, 'literal') and contains(param, 'literal'), through
+// vars, parentheses, !, && (when true) and || (when false).
+function condFacts(c, file, pos, depth = 0) {
+  const d = deref(c, file);
+  if (!d || depth > 20) return [];
+  if (d.type === "unary_expression" && d.children[0].type === "!") return condFacts(kids(d)[0], file, !pos, depth + 1);
+  if (d.type === "binary_expression") {
+    const op = d.children.find(x => !x.isNamed)?.type;
+    const [a, b] = kids(d);
+    if ((op === "&&" && pos) || (op === "||" && !pos)) return [...condFacts(a, file, pos, depth + 1), ...condFacts(b, file, pos, depth + 1)];
+    return [];
+  }
+  if (d.type === "call_expression") {
+    const fn = kids(d)[0].text.replace(/^sys\./, "").toLowerCase();
+    const argList = kids(d).find(x => x.type === "arguments");
+    const args = argList ? kids(argList) : [];
+    if ((fn === "startswith" || fn === "contains") && args.length === 2) {
+      const subj = deref(args[0], file);
+      const arg = lit(args[1], file);
+      if (subj && subj.type === "identifier" && file.params.has(subj.text) && typeof arg === "string") {
+        // startsWith compares case-insensitively; contains does not.
+        return [{ fn, param: subj.text, arg: fn === "startswith" ? arg.toLowerCase() : arg, pos }];
+      }
+    }
+  }
+  return [];
+}
+
+// The linted files' module declarations whose path resolves to file.
+const callersIndex = new Map();
+function callersOf(file) {
+  if (!callersIndex.size) {
+    for (const f of all) {
+      for (const m of f.moduleRefs) {
+        const target = resolve(dirname(f.path), m.src);
+        if (!callersIndex.has(target)) callersIndex.set(target, []);
+        callersIndex.get(target).push({ ...m, file: f });
+      }
+    }
+    callersIndex.set("", []);
+  }
+  return callersIndex.get(resolve(file.path)) || [];
 }
 
 // The value node at a dotted path under an object (following vars), or null.

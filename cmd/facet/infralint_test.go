@@ -119,8 +119,9 @@ func ruleIDs(out string) (ids []string, other []string) {
 	return ids, other
 }
 
-// TestInfraLintFixtures: infra-lint passes good.bicep and finds in each
-// bad-*.bicep the violations of exactly the rule it is about.
+// TestInfraLintFixtures: infra-lint passes good.bicep and good-cors-module/
+// and finds in each bad-*.bicep (or bad-* folder, linted as one run) the
+// violations of exactly the rule it is about.
 func TestInfraLintFixtures(t *testing.T) {
 	const dir = "scripts/testdata/infra-lint"
 	cases := []struct {
@@ -147,6 +148,17 @@ func TestInfraLintFixtures(t *testing.T) {
 		{"bad-storage-ternary.bicep", "storage-security", false, false},
 		{"bad-blob-versioning.bicep", "blob-service", false, false},
 		{"bad-blob-missing.bicep", "blob-service", false, false},
+		{"bad-cors-origin-wildcard.bicep", "storage-cors", false, false},
+		{"bad-cors-origin-http.bicep", "storage-cors", false, false},
+		{"bad-cors-origin-param.bicep", "storage-cors", false, false},
+		{"bad-cors-origin-guard.bicep", "storage-cors", false, false},
+		{"bad-cors-module", "storage-cors", false, false}, // a folder: main.bicep and its module
+		{"bad-cors-methods.bicep", "storage-cors", false, false},
+		{"bad-cors-headers-wildcard.bicep", "storage-cors", false, false},
+		{"bad-cors-headers-missing.bicep", "storage-cors", false, false},
+		{"bad-cors-second-rule.bicep", "storage-cors", false, false},
+		{"bad-cors-other-services.bicep", "storage-cors", false, false},
+		{"bad-cors-not-literal.bicep", "storage-cors", false, false},
 		{"bad-functionapp.bicep", "functionapp", false, false},
 		{"bad-cosmos.bicep", "cosmos", false, false},
 		{"bad-servicebus.bicep", "servicebus", false, false},
@@ -158,8 +170,8 @@ func TestInfraLintFixtures(t *testing.T) {
 		{"bad-appsettings-missing.bicep", "app-settings", true, false},
 		{"bad-cosmos-containers.bicep", "cosmos-containers", false, true},
 	}
-	// Every fixture on disk is in the table.
-	onDisk, err := filepath.Glob(filepath.Join(testenv.RepoRoot(), dir, "bad-*.bicep"))
+	// Every fixture on disk (file or folder) is in the table.
+	onDisk, err := filepath.Glob(filepath.Join(testenv.RepoRoot(), dir, "bad-*"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,6 +189,13 @@ func TestInfraLintFixtures(t *testing.T) {
 	configVars, containers := infraLintInputs(t)
 	t.Run("good.bicep", func(t *testing.T) {
 		out, code := infraLint(t, node, "--config-vars", configVars, "--containers", containers, dir+"/good.bicep")
+		if code != 0 {
+			t.Fatalf("exit %d, want 0:\n%s", code, out)
+		}
+	})
+	// storage-cors across files: a module's origin param, checked at its caller.
+	t.Run("good-cors-module", func(t *testing.T) {
+		out, code := infraLint(t, node, dir+"/good-cors-module")
 		if code != 0 {
 			t.Fatalf("exit %d, want 0:\n%s", code, out)
 		}

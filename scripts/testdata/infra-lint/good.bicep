@@ -24,6 +24,16 @@ param prefix string = 'facet'
 @description('Encrypt the uploads account with a customer-managed key.')
 param cmkEnabled bool = false
 
+@description('Origin of the participant page: empty (the app itself) or https://host[:port].')
+param participantOrigin string = ''
+
+// storage-cors: an interpolated https origin, and a param that the ternary
+// lets through only when it is https without '*' (else fail()).
+var appOrigin = 'https://${prefix}-fn.azurewebsites.net'
+var participantOriginOk = !(!startsWith(participantOrigin, 'https://') || contains(participantOrigin, '*'))
+var corsOrigin = empty(participantOrigin) ? appOrigin : (participantOriginOk ? participantOrigin : fail('participantOrigin must be an https:// origin'))
+var uploadHeaders = [ 'x-ms-blob-type', 'x-ms-blob-content-type', 'content-type', 'x-ms-version' ]
+
 // Composite indexes come both as literals (order) and from field names
 // (orderBy, through map/flatten), as infra/modules/cosmos.bicep does.
 var containers = [
@@ -92,6 +102,33 @@ resource uploads 'Microsoft.Storage/storageAccounts@2023-05-01' = {
       isVersioningEnabled: false
       deleteRetentionPolicy: { enabled: false }
       changeFeed: { enabled: false }
+      // Every rule must pass: two are fine.
+      cors: {
+        corsRules: [
+          {
+            allowedOrigins: [ corsOrigin ]
+            allowedMethods: [ 'PUT', 'OPTIONS' ]
+            allowedHeaders: uploadHeaders
+            exposedHeaders: [ 'etag' ]
+            maxAgeInSeconds: 3600
+          }
+          {
+            allowedOrigins: [ 'https://study.example.eu', 'https://study.example.eu:8443' ]
+            allowedMethods: [ 'PUT' ]
+            allowedHeaders: concat(uploadHeaders, [ 'x-ms-date' ])
+            exposedHeaders: []
+            maxAgeInSeconds: 600
+          }
+        ]
+      }
+    }
+  }
+
+  // No CORS on the other services.
+  resource queues 'queueServices@2023-05-01' = {
+    name: 'default'
+    properties: {
+      cors: { corsRules: [] }
     }
   }
 }

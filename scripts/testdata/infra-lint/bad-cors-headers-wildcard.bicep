@@ -1,0 +1,31 @@
+// storage-cors: '*' and prefix wildcards in allowedHeaders.
+resource account 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: 'uploads'
+}
+
+resource blobs 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: account
+  name: 'default'
+  properties: {
+    isVersioningEnabled: false
+    deleteRetentionPolicy: { enabled: false }
+    cors: {
+      corsRules: [
+        {
+          allowedOrigins: [ 'https://study.example.eu' ]
+          allowedMethods: [ 'PUT', 'OPTIONS' ]
+          allowedHeaders: [ '*' ]
+          exposedHeaders: [ 'etag' ]
+          maxAgeInSeconds: 3600
+        }
+        {
+          allowedOrigins: [ 'https://study.example.eu' ]
+          allowedMethods: [ 'PUT', 'OPTIONS' ]
+          allowedHeaders: [ 'x-ms-blob-type', 'x-ms-blob-content-type', 'content-type', 'x-ms-version', 'x-ms-meta-*' ]
+          exposedHeaders: [ 'etag' ]
+          maxAgeInSeconds: 3600
+        }
+      ]
+    }
+  }
+}
