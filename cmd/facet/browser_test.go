@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
@@ -54,8 +55,9 @@ func openPage(f *flow, b *browsertest.Browser, token string) {
 }
 
 // record goes from consent to a sent recording of about secs seconds,
-// with the keyboard where a participant would use it.
-func record(t *testing.T, b *browsertest.Browser, secs time.Duration) {
+// with the keyboard where a participant would use it. With shot, a
+// screenshot of the recording step is saved under that name.
+func record(t *testing.T, b *browsertest.Browser, secs time.Duration, shot ...string) {
 	b.Do(t, 60*time.Second,
 		chromedp.Focus(chromedp.CSS("#accept")),
 		chromedp.KeyEvent("\r"),
@@ -66,7 +68,11 @@ func record(t *testing.T, b *browsertest.Browser, secs time.Duration) {
 		browsertest.WaitJS(`!document.getElementById("start").hidden`),
 		browsertest.WaitJS(`document.getElementById("preview").videoWidth > 0`),
 		chromedp.Click(chromedp.CSS("#start")),
-		chromedp.Sleep(secs),
+		chromedp.Sleep(secs))
+	for _, name := range shot {
+		b.Screenshot(t, name)
+	}
+	b.Do(t, 30*time.Second,
 		chromedp.Click(chromedp.CSS("#stop")),
 		browsertest.WaitJS(`!document.getElementById("send").hidden`),
 		chromedp.Click(chromedp.CSS("#send")))
@@ -130,14 +136,15 @@ func TestParticipantPage(t *testing.T) {
 	f := pageStack(t)
 	b := browsertest.New(t, browsertest.Options{AllowCamera: true,
 		FakeCamera: browsertest.FakeCamera(t, testenv.Shared(t, "media/astronaut.png"))})
-	project := f.project("retain", nil)
+	project := f.must(201, "POST", "/api/projects", f.key, map[string]any{"name": "Spring campaign: 30 s spot", "privacyMode": "retain", "useContext": "market-research"})["id"].(string)
 	token := f.invite(project, map[string]any{"participantRef": "P-7"})
 
 	openPage(f, b, token)
 	if !strings.Contains(b.Text(t, "#consent-text"), "facial expressions") || !strings.Contains(b.Text(t, "#deletion"), "deleted") {
 		t.Errorf("consent step does not say what is analysed and when the video is deleted")
 	}
-	record(t, b, 3*time.Second)
+	b.Screenshot(t, "participant-consent.png")
+	record(t, b, 3*time.Second, "participant-recording.png")
 	b.Do(t, 60*time.Second, browsertest.WaitJS(visible("done")))
 	if p := b.Text(t, "#progress-text"); p != "100 %" {
 		t.Errorf("progress ends at %q", p)
@@ -325,4 +332,77 @@ func expire(f *flow, token string) {
 	if _, err := f.l.Deps.Store.Replace(ctx, facet.CInvitations, id, body, ""); err != nil {
 		f.t.Fatal(err)
 	}
+}
+
+// TestReportPage: the project report in Chromium after real analyses on
+// the local stack: no errors under its CSP, the expected chart series,
+// age and gender only from 5 recordings on, readable on a phone and in
+// print. Screenshots are left in the test artefacts.
+func TestReportPage(t *testing.T) {
+	s := startStack(t)
+	f := newFlow(t, s, "Report Research")
+	project := f.project("retain", nil)
+	b := browsertest.New(t, browsertest.Options{})
+	if _, err := chromedp.Call(b.Ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{
+		Headers: network.Headers{"Authorization": "Bearer " + f.key}}); err != nil {
+		t.Fatal(err)
+	}
+	count := func(sel string) int {
+		return browsertest.Run(t, b, 10*time.Second, chromedp.Evaluate[int](fmt.Sprintf(`document.querySelectorAll(%q).length`, sel)))
+	}
+	load := func(n int) {
+		t.Helper()
+		b.Do(t, 30*time.Second,
+			chromedp.Navigate(s.url+"/api/projects/"+project+"/report"),
+			browsertest.WaitJS(`document.readyState === "complete"`))
+		if got := b.Text(t, "#project h2"); got != fmt.Sprintf("All recordings (%d)", n) {
+			t.Errorf("project heading %q", got)
+		}
+		// Per recording 7 emotions and valence; for the project the 7 mean
+		// emotions; every series drawn as a line with points.
+		if got, want := count("svg polyline.series"), 7+8*n; got != want {
+			t.Errorf("%d recordings: %d chart series, want %d", n, got, want)
+		}
+		if got := count(`svg polyline.series[points=""]`); got != 0 {
+			t.Errorf("%d empty series", got)
+		}
+		noErrors(t, b)
+	}
+
+	// Recordings of different people and lengths, aligned from their start.
+	for _, v := range []string{"pyfeat_WolfgangLanger_Pexels.mp4", "pyfeat_single_face.mp4", "pyfeat_face_noface.mov", "synthetic_faces_640x480.mp4"} {
+		video, err := os.ReadFile(testenv.Shared(t, "media/"+v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.video = video
+		f.recording(project, true)
+	}
+	load(4)
+	if count("#demographics") != 0 || !strings.Contains(b.Text(t, "#project"), "from 5 recordings on") {
+		t.Error("age and gender shown for 4 recordings")
+	}
+	b.Screenshot(t, "report-4-recordings.png")
+
+	f.recording(project, true)
+	load(5)
+	if count("#demographics svg.chart") != 2 {
+		t.Errorf("5 recordings: %d demographic charts, want age and gender", count("#demographics svg.chart"))
+	}
+	b.Screenshot(t, "report.png")
+
+	// A phone's width and print: nothing wider than the page.
+	overflow := `document.documentElement.scrollWidth <= window.innerWidth`
+	b.Do(t, 10*time.Second, chromedp.EmulateViewport(390, 844))
+	if !browsertest.Run(t, b, 10*time.Second, chromedp.Evaluate[bool](overflow)) {
+		t.Error("the report is wider than a phone's screen")
+	}
+	b.Screenshot(t, "report-phone.png")
+	if _, err := chromedp.Call(b.Ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: "print"}); err != nil {
+		t.Fatal(err)
+	}
+	if !browsertest.Run(t, b, 10*time.Second, chromedp.Evaluate[bool](overflow)) {
+		t.Error("the report overflows in print")
+	}
+	noErrors(t, b)
 }

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"html/template"
 	"io"
@@ -75,14 +76,15 @@ const MinGroupForDemographics = 5
 func lineChart(title string, xmax, lo, hi float64, lines []chartLine) template.HTML {
 	const w, h, pad = 640.0, 200.0, 30.0
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %g %g" role="img" aria-label="%s"><title>%s</title>`, w, h, template.HTMLEscapeString(title), template.HTMLEscapeString(title))
+	t := template.HTMLEscapeString(title)
+	fmt.Fprintf(&b, `<figure><figcaption>%s</figcaption><svg class="chart" viewBox="0 0 %g %g" role="img" aria-label="%s"><title>%s</title>`, t, w, h, t, t)
 	fmt.Fprintf(&b, `<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="#999"/>`, pad, h-pad, w-5, h-pad)
 	if lo < 0 {
 		y0 := h - pad - (0-lo)/(hi-lo)*(h-2*pad)
 		fmt.Fprintf(&b, `<line x1="%g" y1="%.1f" x2="%g" y2="%.1f" stroke="#ccc" stroke-dasharray="4 3"/>`, pad, y0, w-5, y0)
 	}
 	fmt.Fprintf(&b, `<text x="2" y="%g" font-size="10">%g</text><text x="2" y="%g" font-size="10">%g</text>`, pad, hi, h-pad, lo)
-	fmt.Fprintf(&b, `<text x="%g" y="%g" font-size="10" text-anchor="end">%.0f s</text>`, w-5, h-8, xmax)
+	fmt.Fprintf(&b, `<text x="%g" y="%g" font-size="10">0 s</text><text x="%g" y="%g" font-size="10" text-anchor="end">%.0f s</text>`, pad, h-8, w-5, h-8, xmax)
 	if xmax <= 0 {
 		xmax = 1
 	}
@@ -95,7 +97,7 @@ func lineChart(title string, xmax, lo, hi float64, lines []chartLine) template.H
 		}
 		fmt.Fprintf(&b, `<polyline class="series" data-label="%s" fill="none" stroke="%s" stroke-width="1.5" points="%s"/>`, l.label, l.color, strings.Join(pts, " "))
 	}
-	b.WriteString(`</svg>`)
+	b.WriteString(`</svg></figure>`)
 	return template.HTML(b.String())
 }
 
@@ -104,8 +106,9 @@ type chartLine struct {
 	pts          [][2]float64
 }
 
-// barChart draws labelled shares (0..1) as horizontal bars.
-func barChart(title string, labels []string, values []float64) template.HTML {
+// barChart draws labelled shares (0..1) as horizontal bars, in color, or
+// in the emotions' colours when color is "".
+func barChart(title string, labels []string, values []float64, color string) template.HTML {
 	const w, rowH = 640.0, 22.0
 	h := rowH*float64(len(labels)) + 10
 	var b strings.Builder
@@ -113,12 +116,16 @@ func barChart(title string, labels []string, values []float64) template.HTML {
 	for i, l := range labels {
 		y := 5 + float64(i)*rowH
 		fmt.Fprintf(&b, `<text x="0" y="%.0f" font-size="12">%s</text>`, y+14, template.HTMLEscapeString(l))
-		fmt.Fprintf(&b, `<rect class="bar" x="110" y="%.0f" width="%.1f" height="16" fill="%s"/>`, y+2, values[i]*(w-170), pickColor(i))
+		fmt.Fprintf(&b, `<rect class="bar" x="110" y="%.0f" width="%.1f" height="16" fill="%s"/>`, y+2, values[i]*(w-170), cmp.Or(color, pickColor(i)))
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" font-size="12">%.0f%%</text>`, 115+values[i]*(w-170), y+14, 100*values[i])
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
 }
+
+// demographicsColor is one neutral colour for age and gender, so their
+// bars are not read as emotions.
+const demographicsColor = "#5b6b8c"
 
 func pickColor(i int) string { return emotionColors[i%len(emotionColors)] }
 
@@ -182,7 +189,7 @@ func WriteHTML(w io.Writer, d ReportData) error {
 	data := map[string]any{
 		"Title": d.Title, "Subtitle": d.Subtitle, "Recordings": recs, "Count": len(d.Recordings),
 		"MeanEmotions": emotionChart("Mean of each emotion over time, all recordings", d.Recordings),
-		"Dominant":     barChart("Dominant emotion, share of faces", labels, shares),
+		"Dominant":     barChart("Dominant emotion, share of faces", labels, shares, ""),
 		"Valence":      fmt.Sprintf("%+.2f", val/float64(max(withFace, 1))),
 		"FaceRatio":    fmt.Sprintf("%.0f%%", 100*face/n),
 		"Demographics": len(ages) >= MinGroupForDemographics,
@@ -199,9 +206,9 @@ func WriteHTML(w io.Writer, d ReportData) error {
 		for i := range counts {
 			counts[i] /= float64(len(ages))
 		}
-		data["Age"] = barChart("Age estimate (median per recording)", bands, counts)
+		data["Age"] = barChart("Age estimate (median per recording)", bands, counts, demographicsColor)
 		g := []float64{float64(genderN-man) / float64(max(genderN, 1)), float64(man) / float64(max(genderN, 1))}
-		data["Gender"] = barChart("Gender estimate (majority per recording)", []string{"woman", "man"}, g)
+		data["Gender"] = barChart("Gender estimate (majority per recording)", []string{"woman", "man"}, g, demographicsColor)
 	}
 	return page.Execute(w, data)
 }
@@ -254,7 +261,8 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 <style>
 body{font:15px/1.5 system-ui,sans-serif;margin:0 auto;max-width:760px;padding:1rem;color:#222}
 h1{font-size:1.4rem}h2{font-size:1.15rem;margin-top:2rem}h3{font-size:1rem}
-.chart{width:100%;height:auto;display:block;margin:.5rem 0}
+.chart{width:100%;height:auto;display:block;margin:.25rem 0 .5rem}
+figure{margin:1rem 0;break-inside:avoid}figcaption{font-size:.85rem;color:#555}
 .legend span{display:inline-block;margin-right:.8rem;font-size:.85rem}
 .legend i{display:inline-block;width:.8rem;height:.8rem;margin-right:.25rem;vertical-align:middle}
 dl{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}dt{font-weight:600}
