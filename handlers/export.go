@@ -89,42 +89,47 @@ func (h *Handler) exportJSON(w http.ResponseWriter, r *http.Request, c *facet.Cl
 }
 
 // report serves the project's report page: one self-contained HTML page
-// with inline SVG charts, built from the stored timelines one recording
-// at a time (each reduced to 1-second bins).
+// with inline SVG charts. It reads the recordings twice, so memory does not
+// grow with their number: the first pass folds each timeline (reduced to
+// 1-second bins) into the project's figures, which head the page; the
+// second draws each recording's section and writes it out at once.
 func (h *Handler) report(w http.ResponseWriter, r *http.Request, c *facet.Client) error {
 	p, err := h.App.Project(r.Context(), c, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	var series []*report.Series
-	err = h.App.EachRecording(r.Context(), c, p.ID, func(rec *facet.Recording) error {
-		an, err := h.App.LatestResult(r.Context(), rec)
-		if err != nil || an == nil {
-			return err
-		}
-		s := report.NewSeries(rec.ID, 1)
-		s.Summary = an.Result.Summary
-		if err := h.App.Frames(r.Context(), an, func(frames []facet.Frame) error {
-			for _, f := range frames {
-				s.Add(f)
+	each := func(fn func(*report.Series) error) error {
+		return h.App.EachRecording(r.Context(), c, p.ID, func(rec *facet.Recording) error {
+			an, err := h.App.LatestResult(r.Context(), rec)
+			if err != nil || an == nil {
+				return err
 			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		series = append(series, s)
-		return nil
-	})
-	if err != nil {
+			s := report.NewSeries(rec.ID, 1)
+			s.Summary = an.Result.Summary
+			if err := h.App.Frames(r.Context(), an, func(frames []facet.Frame) error {
+				for _, f := range frames {
+					s.Add(f)
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			return fn(s)
+		})
+	}
+	proj := report.NewProject()
+	if err := each(func(s *report.Series) error { proj.Add(s); return nil }); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:")
-	return report.WriteHTML(w, report.ReportData{
-		Title:      "facet report: " + p.Name,
-		Subtitle:   fmt.Sprintf("Project %s (%s), %d analysed recordings", p.ID, p.UseContext, len(series)),
-		Recordings: series,
-	})
+	bw := bufio.NewWriterSize(w, 32<<10)
+	report.WriteHead(bw, "facet report: "+p.Name, fmt.Sprintf("Project %s (%s), %d analysed recordings", p.ID, p.UseContext, proj.Count), proj)
+	if err := each(func(s *report.Series) error { return report.WriteRecording(bw, s) }); err != nil {
+		h.abort(bw, "report of "+p.ID, err)
+	}
+	report.WriteEnd(bw)
+	return bw.Flush()
 }
 
 // writeResult writes a finished run as the `facet analyze` JSON: its stored

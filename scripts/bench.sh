@@ -27,3 +27,19 @@ b -case pipeline -models default -fps 0 "$v60"
 b -case decode-only -models fast -fps 5 "$v60"
 b -case infer-only -models fast -fps 5 "$v60"
 b -case pipeline -name memory-10min -models fast -fps 5 "$v600"
+
+# Project exports (handlers/export_bench_test.go): CSV, JSON and the report
+# over 100 and 1,000 analysed recordings, in memory. Streaming means
+# peak_live_mb (and peak_heap_mb, which adds the GC's headroom) stays flat
+# as recordings grow.
+{ go test -run '^$' -bench BenchmarkExport -benchtime 3x ./handlers 2>&1 || echo "BENCH case=export failed"; } | awk '
+  /^BenchmarkExport\// || /^--- FAIL: BenchmarkExport\// {
+    name = ($1 == "---") ? $3 : $1
+    sub(/-[0-9]+$/, "", name); split(name, p, "/"); sub(/^recordings=/, "", p[3])
+    if ($1 == "---") { printf "BENCH case=export-%s recordings=%s failed\n", p[2], p[3]; next }
+    delete v; for (i = 3; i < NF; i += 2) v[$(i+1)] = $i
+    printf "BENCH case=export-%s recordings=%s s_per_op=%.3f recordings_per_s=%.1f mb_out=%.2f peak_heap_mb=%.1f peak_live_mb=%.2f alloc_mb_per_op=%.0f\n",
+      p[2], p[3], v["ns/op"] / 1e9, v["recordings/s"], v["MB-out/op"], v["peak-heap-MB"], v["peak-live-MB"], v["B/op"] / 1e6
+    next
+  }
+  /^BENCH / { print }'

@@ -6,7 +6,6 @@ import (
 	"html/template"
 	"io"
 	"math"
-	"sort"
 	"strings"
 
 	"github.com/humaninsight/facet"
@@ -136,6 +135,145 @@ type ReportData struct {
 	Recordings []*Series
 }
 
+// WriteHTML writes one self-contained page (no external scripts, fonts or
+// images) for recordings already in memory: `facet analyze --format html`.
+// The API streams the same page with Project, WriteHead, WriteRecording
+// and WriteEnd.
+func WriteHTML(w io.Writer, d ReportData) error {
+	p := NewProject()
+	for _, s := range d.Recordings {
+		p.Add(s)
+	}
+	if err := WriteHead(w, d.Title, d.Subtitle, p); err != nil {
+		return err
+	}
+	for _, s := range d.Recordings {
+		if err := WriteRecording(w, s); err != nil {
+			return err
+		}
+	}
+	return WriteEnd(w)
+}
+
+// ageBands are the age distribution's bands, by median age per recording.
+var ageBands = []string{"under 25", "25-34", "35-44", "45-54", "55 and over"}
+
+// Project accumulates the project-wide figures one recording at a time,
+// in memory that grows with the longest recording, not with their number:
+// the mean of each emotion over time (the mean, per bin, of the
+// recordings' bin means, aligned from their start), dominant-emotion
+// shares, mean valence, the share of frames with a face, and age bands
+// and gender counts.
+type Project struct {
+	Count    int
+	binS     float64
+	emo      [][7]float64
+	k        []int
+	dom      [7]float64
+	val      float64
+	withFace int
+	face     float64
+	ages     [5]int
+	ageN     int
+	man      int
+	genderN  int
+}
+
+// NewProject starts an empty project.
+func NewProject() *Project { return &Project{binS: 1} }
+
+// Add folds one recording's series into the project.
+func (p *Project) Add(s *Series) {
+	p.Count++
+	p.binS = s.BinS
+	for b := range s.n {
+		e, _, ok := s.point(b)
+		if !ok {
+			continue
+		}
+		for len(p.k) <= b {
+			p.emo = append(p.emo, [7]float64{})
+			p.k = append(p.k, 0)
+		}
+		for i := range e {
+			p.emo[b][i] += e[i]
+		}
+		p.k[b]++
+	}
+	sum := s.Summary
+	for i := range p.dom {
+		p.dom[i] += sum.Dominant[i]
+	}
+	p.face += float64(sum.FaceRatio)
+	if sum.ValenceMean != nil {
+		p.val += float64(*sum.ValenceMean)
+		p.withFace++
+	}
+	if sum.Age != nil {
+		p.ages[min(max(int((float64(sum.Age.Median)-15)/10), 0), len(ageBands)-1)]++
+		p.ageN++
+	}
+	if sum.Gender != nil {
+		p.genderN++
+		if sum.Gender.Label == "man" {
+			p.man++
+		}
+	}
+}
+
+// WriteHead writes the page's start and the project section: everything
+// above the recordings. Age and gender are shown only when at least
+// MinGroupForDemographics recordings contribute.
+func WriteHead(w io.Writer, title, subtitle string, p *Project) error {
+	shares := make([]float64, 7)
+	for i := range p.dom {
+		shares[i] = p.dom[i] / float64(max(p.withFace, 1))
+	}
+	mean := func(b int) ([7]float64, bool) {
+		if p.k[b] == 0 {
+			return [7]float64{}, false
+		}
+		var e [7]float64
+		for i := range e {
+			e[i] = p.emo[b][i] / float64(p.k[b])
+		}
+		return e, true
+	}
+	data := map[string]any{
+		"Title": title, "Subtitle": subtitle, "Count": p.Count,
+		"MeanEmotions": emotionChart("Mean of each emotion over time, all recordings", len(p.k), p.binS, mean),
+		"Dominant":     barChart("Dominant emotion, share of faces", facet.EmotionLabels[:], shares, ""),
+		"Valence":      fmt.Sprintf("%+.2f", p.val/float64(max(p.withFace, 1))),
+		"FaceRatio":    fmt.Sprintf("%.0f%%", 100*p.face/float64(max(p.Count, 1))),
+		"Demographics": p.ageN >= MinGroupForDemographics,
+		"MinGroup":     MinGroupForDemographics,
+	}
+	if p.ageN >= MinGroupForDemographics {
+		counts := make([]float64, len(ageBands))
+		for i, n := range p.ages {
+			counts[i] = float64(n) / float64(p.ageN)
+		}
+		data["Age"] = barChart("Age estimate (median per recording)", ageBands, counts, demographicsColor)
+		g := []float64{float64(p.genderN-p.man) / float64(max(p.genderN, 1)), float64(p.man) / float64(max(p.genderN, 1))}
+		data["Gender"] = barChart("Gender estimate (majority per recording)", []string{"woman", "man"}, g, demographicsColor)
+	}
+	return page.ExecuteTemplate(w, "head", data)
+}
+
+// WriteRecording writes one recording's section: its seven emotions and
+// its valence over time.
+func WriteRecording(w io.Writer, s *Series) error {
+	point := func(b int) ([7]float64, bool) { e, _, ok := s.point(b); return e, ok }
+	return page.ExecuteTemplate(w, "recording", recView{
+		ID: s.ID, Summary: s.Summary,
+		Emotions: emotionChart("Emotions over time: "+s.ID, len(s.n), s.BinS, point),
+		Valence:  valenceChart("Valence over time: "+s.ID, s),
+	})
+}
+
+// WriteEnd closes the page.
+func WriteEnd(w io.Writer) error { return page.ExecuteTemplate(w, "end", nil) }
+
 type recView struct {
 	ID       string
 	Summary  facet.Summary
@@ -143,95 +281,15 @@ type recView struct {
 	Valence  template.HTML
 }
 
-// WriteHTML writes one self-contained page (no external scripts, fonts or
-// images): per recording the seven emotions and valence over time; for the
-// project the mean of each emotion over time (aligned from the start),
-// dominant-emotion shares, mean valence, the share of frames with a face,
-// and age and gender only when at least MinGroupForDemographics
-// recordings contribute.
-func WriteHTML(w io.Writer, d ReportData) error {
-	var recs []recView
-	maxBins := 0
-	for _, s := range d.Recordings {
-		maxBins = max(maxBins, len(s.n))
-		recs = append(recs, recView{ID: s.ID, Summary: s.Summary, Emotions: emotionChart("Emotions over time: "+s.ID, []*Series{s}), Valence: valenceChart("Valence over time: "+s.ID, []*Series{s})})
-	}
-	var dom [7]float64
-	var val, face float64
-	var withFace int
-	var ages []float64
-	var man, genderN int
-	for _, s := range d.Recordings {
-		for i := range dom {
-			dom[i] += s.Summary.Dominant[i]
-		}
-		face += float64(s.Summary.FaceRatio)
-		if s.Summary.ValenceMean != nil {
-			val += float64(*s.Summary.ValenceMean)
-			withFace++
-		}
-		if s.Summary.Age != nil {
-			ages = append(ages, float64(s.Summary.Age.Median))
-		}
-		if s.Summary.Gender != nil {
-			genderN++
-			if s.Summary.Gender.Label == "man" {
-				man++
-			}
-		}
-	}
-	n := float64(max(len(d.Recordings), 1))
-	labels := facet.EmotionLabels[:]
-	shares := make([]float64, 7)
-	for i := range dom {
-		shares[i] = dom[i] / float64(max(withFace, 1))
-	}
-	data := map[string]any{
-		"Title": d.Title, "Subtitle": d.Subtitle, "Recordings": recs, "Count": len(d.Recordings),
-		"MeanEmotions": emotionChart("Mean of each emotion over time, all recordings", d.Recordings),
-		"Dominant":     barChart("Dominant emotion, share of faces", labels, shares, ""),
-		"Valence":      fmt.Sprintf("%+.2f", val/float64(max(withFace, 1))),
-		"FaceRatio":    fmt.Sprintf("%.0f%%", 100*face/n),
-		"Demographics": len(ages) >= MinGroupForDemographics,
-		"MinGroup":     MinGroupForDemographics,
-	}
-	if len(ages) >= MinGroupForDemographics {
-		sort.Float64s(ages)
-		bands := []string{"under 25", "25-34", "35-44", "45-54", "55 and over"}
-		counts := make([]float64, len(bands))
-		for _, a := range ages {
-			i := min(max(int((a-15)/10), 0), len(bands)-1)
-			counts[i]++
-		}
-		for i := range counts {
-			counts[i] /= float64(len(ages))
-		}
-		data["Age"] = barChart("Age estimate (median per recording)", bands, counts, demographicsColor)
-		g := []float64{float64(genderN-man) / float64(max(genderN, 1)), float64(man) / float64(max(genderN, 1))}
-		data["Gender"] = barChart("Gender estimate (majority per recording)", []string{"woman", "man"}, g, demographicsColor)
-	}
-	return page.Execute(w, data)
-}
-
-func emotionChart(title string, ss []*Series) template.HTML {
-	bins, binS := 0, 1.0
-	for _, s := range ss {
-		bins, binS = max(bins, len(s.n)), s.BinS
-	}
+// emotionChart draws the seven emotions over bins bins of binS seconds;
+// point gives a bin's means (ok false: no face in it).
+func emotionChart(title string, bins int, binS float64, point func(b int) ([7]float64, bool)) template.HTML {
 	var lines []chartLine
 	for i, l := range facet.EmotionLabels {
 		var pts [][2]float64
 		for b := range bins {
-			var sum float64
-			var k int
-			for _, s := range ss {
-				if e, _, ok := s.point(b); ok {
-					sum += e[i]
-					k++
-				}
-			}
-			if k > 0 {
-				pts = append(pts, [2]float64{float64(b) * binS, sum / float64(k)})
+			if e, ok := point(b); ok {
+				pts = append(pts, [2]float64{float64(b) * binS, e[i]})
 			}
 		}
 		lines = append(lines, chartLine{l, emotionColors[i], pts})
@@ -239,8 +297,7 @@ func emotionChart(title string, ss []*Series) template.HTML {
 	return lineChart(title, float64(bins)*binS, 0, 1, lines)
 }
 
-func valenceChart(title string, ss []*Series) template.HTML {
-	s := ss[0]
+func valenceChart(title string, s *Series) template.HTML {
 	var pts [][2]float64
 	for b := range s.n {
 		if _, v, ok := s.point(b); ok {
@@ -254,7 +311,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"pct":    func(v facet.Num) string { return fmt.Sprintf("%.0f%%", 100*float64(v)) },
 	"labels": func() []string { return facet.EmotionLabels[:] },
 	"color":  func(i int) template.CSS { return template.CSS(emotionColors[i]) },
-}).Parse(`<!doctype html>
+}).Parse(`{{define "head"}}<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}}</title>
@@ -278,10 +335,9 @@ section.recording{break-inside:avoid;border-top:1px solid #ddd}
 {{if .Demographics}}<section id="demographics"><h3>Age and gender estimates</h3>{{.Age}}{{.Gender}}</section>
 {{else}}<p>Age and gender distributions are shown from {{.MinGroup}} recordings on, so that no participant is singled out.</p>{{end}}
 </section>
-{{range .Recordings}}<section class="recording"><h2>Recording {{.ID}}</h2>
+{{end}}{{define "recording"}}<section class="recording"><h2>Recording {{.ID}}</h2>
 <dl><dt>Frames</dt><dd>{{.Summary.Frames}}</dd><dt>With a face</dt><dd>{{pct .Summary.FaceRatio}}</dd></dl>
 {{.Emotions}}{{.Valence}}</section>
-{{end}}
-<p><small>Model estimates of facial expressions, not of feelings; they carry known biases. Generated by facet.</small></p>
+{{end}}{{define "end"}}<p><small>Model estimates of facial expressions, not of feelings; they carry known biases. Generated by facet.</small></p>
 </body></html>
-`))
+{{end}}`))
