@@ -148,6 +148,18 @@ func cmdDemo(ctx context.Context, cfg config, args []string, stdout, stderr io.W
 		}
 	}
 	say("project %s (retain): 2 recordings analysed, videos kept", pid)
+	out := filepath.Join(root, ".cache", "demo")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	for _, f := range []string{"report", "export.csv", "export.json"} {
+		p := filepath.Join(out, strings.Replace(f, "report", "report.html", 1))
+		n, err := d.save("/api/projects/"+pid+"/"+f, p)
+		if err != nil {
+			return err
+		}
+		say("  %s: %s (%d bytes)", f, p, n)
+	}
 	if _, err := d.call("POST", "/api/projects/"+pid+"/close", "", nil); err != nil {
 		return err
 	}
@@ -207,6 +219,32 @@ func (d *demo) call(method, path, key string, body any) (map[string]any, error) 
 		return nil, fmt.Errorf("demo: %s %s: %w", method, path, err)
 	}
 	return out, nil
+}
+
+// save writes the client's GET of path to the file p.
+func (d *demo) save(path, p string) (int64, error) {
+	req, err := http.NewRequestWithContext(d.ctx, "GET", d.base+path, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+d.key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("demo: GET %s: %s", path, resp.Status)
+	}
+	f, err := os.Create(p)
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(f, resp.Body)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return n, err
 }
 
 func (d *demo) put(url string, data []byte) error {
