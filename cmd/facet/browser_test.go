@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/humaninsight/facet"
 	"github.com/humaninsight/facet/internal/app"
@@ -59,7 +60,10 @@ func openPage(f *flow, b *browsertest.Browser, token string) {
 // screenshot of the recording step is saved under that name.
 func record(t *testing.T, b *browsertest.Browser, secs time.Duration, shot ...string) {
 	b.Do(t, 60*time.Second,
-		chromedp.Focus(chromedp.CSS("#accept")),
+		// From the step's heading, Tab reaches the first button.
+		chromedp.Focus(chromedp.CSS("#consent-title")),
+		chromedp.KeyEvent(kb.Tab),
+		browsertest.WaitJS(`document.activeElement.id === "accept"`),
 		chromedp.KeyEvent("\r"),
 		browsertest.WaitJS(visible("record")),
 		// The camera button has the focus once the step shows.
@@ -144,6 +148,13 @@ func TestParticipantPage(t *testing.T) {
 		t.Errorf("consent step does not say what is analysed and when the video is deleted")
 	}
 	b.Screenshot(t, "participant-consent.png")
+	// On a phone's screen nothing is wider than the page.
+	b.Do(t, 10*time.Second, chromedp.EmulateViewport(390, 844))
+	if !browsertest.Run(t, b, 10*time.Second, chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= window.innerWidth`)) {
+		t.Error("the participant page is wider than a phone's screen")
+	}
+	b.Screenshot(t, "participant-phone.png")
+	b.Do(t, 10*time.Second, chromedp.EmulateViewport(1000, 900))
 	record(t, b, 3*time.Second, "participant-recording.png")
 	b.Do(t, 60*time.Second, browsertest.WaitJS(visible("done")))
 	if p := b.Text(t, "#progress-text"); p != "100 %" {
