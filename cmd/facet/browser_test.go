@@ -292,6 +292,30 @@ func TestParticipantPageErrors(t *testing.T) {
 		noErrors(t, b, "ERR_INTERNET_DISCONNECTED")
 	})
 
+	t.Run("refused and expired upload links", func(t *testing.T) {
+		// Storage refuses a link (here: a broken signature). Before the
+		// link's time is over that is a refusal; after it, an expired link.
+		f := f.with(t)
+		b := browsertest.New(t, browsertest.Options{})
+		token := f.invite(project, nil)
+		openPage(f, b, token)
+		slot := f.must(201, "POST", "/api/invitations/"+token+"/consent", "", map[string]any{"accept": true, "consentVersion": app.DefaultConsentVersion})
+		broken := strings.Replace(slot["uploadUrl"].(string), "sig=", "sig=x", 1)
+		for _, c := range []struct {
+			expires time.Time
+			kind    string
+		}{{time.Now().Add(time.Hour), "refused"}, {time.Now().Add(-time.Minute), "expired"}} {
+			sj, _ := json.Marshal(map[string]any{"uploadUrl": broken, "expiresAt": c.expires})
+			kind := browsertest.Run(t, b, 30*time.Second, chromedp.Evaluate[string](fmt.Sprintf(`(async () => {
+				const { Uploader } = await import("/p/assets/upload.js");
+				try { await new Uploader(new Blob(["x"]), %s).run(); return "uploaded"; } catch (e) { return e.kind + ": " + e.status; }
+			})()`, sj), chromedp.EvalAwaitPromise))
+			if kind != c.kind+": 403" {
+				t.Errorf("broken link, expiry %s: %q, want %s", c.expires.Format(time.TimeOnly), kind, c.kind)
+			}
+		}
+	})
+
 	t.Run("blocks", func(t *testing.T) {
 		// A recording larger than one block goes up as several blocks and
 		// arrives whole: the page's uploader on a real video, 64 KiB blocks.

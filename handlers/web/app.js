@@ -160,7 +160,15 @@ function startRecording() {
     $("rec-dot").hidden = true;
     recording = new Blob(chunks, { type: type.split(";")[0] });
     chunks = [];
+    if (!recording.size) {
+      status("Nothing was recorded. Choose Record again.");
+      visible(["again"]);
+      return;
+    }
     visible(["send", "again"]);
+  };
+  recorder.onerror = (e) => {
+    status("Recording failed (" + ((e.error && e.error.message) || "unknown error") + "). Choose Record again.");
   };
   const t0 = performance.now();
   $("timer").textContent = clock(0);
