@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -296,10 +295,7 @@ func TestParticipantPageErrors(t *testing.T) {
 		// Storage refuses a link (here: a broken signature). Before the
 		// link's time is over that is a refusal; after it, an expired link.
 		f := f.with(t)
-		b := browsertest.New(t, browsertest.Options{})
-		token := f.invite(project, nil)
-		openPage(f, b, token)
-		slot := f.must(201, "POST", "/api/invitations/"+token+"/consent", "", map[string]any{"accept": true, "consentVersion": app.DefaultConsentVersion})
+		b, slot := uploaderPage(f, project)
 		broken := strings.Replace(slot["uploadUrl"].(string), "sig=", "sig=x", 1)
 		for _, c := range []struct {
 			expires time.Time
@@ -320,14 +316,8 @@ func TestParticipantPageErrors(t *testing.T) {
 		// A recording larger than one block goes up as several blocks and
 		// arrives whole: the page's uploader on a real video, 64 KiB blocks.
 		f := f.with(t)
-		b := browsertest.New(t, browsertest.Options{})
-		token := f.invite(project, nil)
-		openPage(f, b, token)
-		slot := f.must(201, "POST", "/api/invitations/"+token+"/consent", "", map[string]any{"accept": true, "consentVersion": app.DefaultConsentVersion})
-		video, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "testdata/media/synthetic_faces_640x480.mp4"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		b, slot := uploaderPage(f, project)
+		video := f.video
 		sj, _ := json.Marshal(slot)
 		attempts := browsertest.Run(t, b, 60*time.Second, chromedp.Evaluate[int](fmt.Sprintf(`(async () => {
 			const { Uploader } = await import("/p/assets/upload.js");
@@ -348,6 +338,17 @@ func TestParticipantPageErrors(t *testing.T) {
 		f.waitStatus(f.key, rec, "analyzed")
 		noErrors(t, b)
 	})
+}
+
+// uploaderPage opens a participant page (for its origin, CSP and
+// scripts) and consents through the API: the tests then drive the page's
+// Uploader with the slot directly.
+func uploaderPage(f *flow, project string) (*browsertest.Browser, map[string]any) {
+	f.t.Helper()
+	b := browsertest.New(f.t, browsertest.Options{})
+	token := f.invite(project, nil)
+	openPage(f, b, token)
+	return b, f.must(201, "POST", "/api/invitations/"+token+"/consent", "", map[string]any{"accept": true, "consentVersion": app.DefaultConsentVersion})
 }
 
 // expire moves an invitation's expiry into the past, as time would.

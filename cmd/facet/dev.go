@@ -90,7 +90,7 @@ func startLocalHost(ctx context.Context, cfg config, root, hostAddr, blobURL str
 		if u, err := url.Parse(cfg.PublicBaseURL); err == nil && u.Host != "" && u.Scheme+"://"+u.Host != l.URL {
 			origins = append(origins, u.Scheme+"://"+u.Host)
 		}
-		if err := d.azblob.AllowBrowserUploads(ctx, origins...); err != nil {
+		if err := d.Blobs.AllowBrowserUploads(ctx, origins...); err != nil {
 			ll.Close()
 			hl.Close()
 			d.Close()

@@ -33,14 +33,13 @@ import (
 type deps struct {
 	App     *app.App
 	Engine  *engine.Engine
-	Blobs   facet.BlobStore
+	Blobs   *azureblob.Store
 	Bus     *servicebus.Client
 	Store   facet.DocStore
 	Account string // storage account name
 	// BlobOrigin is the scheme://host[:port] of the storage account's Blob
 	// endpoint: the participant page's CSP lets the browser upload there.
 	BlobOrigin string
-	azblob     *azureblob.Store
 	shutdown   []func()
 }
 
@@ -133,7 +132,6 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (*deps, error) {
 		d.BlobOrigin = u.Scheme + "://" + u.Host
 	}
 	blobs := azureblob.New(svc, app.UploadsContainer, opts)
-	d.azblob = blobs
 	if cfg.CreateResources {
 		if err := blobs.EnsureContainer(ctx); err != nil {
 			return nil, err
