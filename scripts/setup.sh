@@ -124,6 +124,12 @@ for m in fr_age fr_gender; do
   fi
 done
 
+# face-api's age/gender, expression and landmark networks, converted to
+# ONNX by facet itself (see README, Models), and the Node harnesses the
+# reference tests compare each model with.
+scripts/setup-faceapi.sh
+[ ! -x scripts/setup-fr-ref.sh ] || scripts/setup-fr-ref.sh
+
 # Every file of the default set must now match the manifest's sha256.
 bin/facet models verify default
 say "done"

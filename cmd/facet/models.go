@@ -1,16 +1,20 @@
 package main
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
+	"github.com/humaninsight/facet/internal/faceapi"
 	"github.com/humaninsight/facet/internal/onnx"
 	"github.com/humaninsight/facet/internal/onnxfix"
 )
 
 func cmdModels(cfg config, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return usagef("models: want verify or fix\n%s", usage)
+		return usagef("models: want verify, fix or faceapi\n%s", usage)
 	}
 	switch args[0] {
 	case "verify":
@@ -39,6 +43,63 @@ func cmdModels(cfg config, args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "%s: %d initializer inputs dropped, %d denormals flushed\n", args[2], st.InputsDropped, st.DenormalsFlushed)
 		return nil
+	case "faceapi":
+		if len(args) != 3 {
+			return usagef("models faceapi: want PACKAGE.tgz OUTDIR")
+		}
+		return modelsFaceapi(args[1], args[2], stdout)
 	}
 	return usagef("models: unknown subcommand %q", args[0])
+}
+
+// modelsFaceapi converts face-api's age/gender, expression and landmark
+// networks from its npm tarball into OUTDIR and prints each file's sha256
+// (sha256sum's format) for pinning.
+func modelsFaceapi(tgz, outDir string, stdout io.Writer) error {
+	f, err := os.Open(tgz)
+	if err != nil {
+		return fmt.Errorf("models faceapi: %w", err)
+	}
+	defer f.Close()
+	models, err := faceapi.ConvertPackage(f)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return fmt.Errorf("models faceapi: %w", err)
+	}
+	for _, o := range faceapi.Outputs {
+		dst := filepath.Join(outDir, o.File)
+		if err := writeFileAtomic(dst, models[o.File]); err != nil {
+			return fmt.Errorf("models faceapi: %w", err)
+		}
+		fmt.Fprintf(stdout, "%x  %s\n", sha256.Sum256(models[o.File]), dst)
+	}
+	return nil
+}
+
+// writeFileAtomic writes data to a temporary file beside dst and renames
+// it over dst, so a reader (or an interrupted set-up) never sees half a
+// model.
+func writeFileAtomic(dst string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), dst)
 }
