@@ -34,10 +34,25 @@ func IoU(a, b Box) float64 {
 	return in / (a.Area() + b.Area() - in)
 }
 
-// Detection is a face found by the detector.
+// Point is a position normalised to 0..1 of the frame.
+type Point struct{ X, Y float64 }
+
+// Five-point landmark indexes, in the order YuNet and RetinaFace give them
+// (the subject's right eye is on the left of the picture).
+const (
+	RightEye = iota
+	LeftEye
+	Nose
+	RightMouth
+	LeftMouth
+)
+
+// Detection is a face found by the detector. Landmarks, when the model set
+// can find them, are five points (RightEye...LeftMouth); nil otherwise.
 type Detection struct {
-	Box   Box
-	Score float64
+	Box       Box
+	Score     float64
+	Landmarks *[5]Point
 }
 
 // Attributes are the per-face estimates of the classification models. Age

@@ -19,6 +19,11 @@ const (
 	RoleEmotion  = "emotion"
 	RoleAge      = "age"
 	RoleGender   = "gender"
+	// RoleAgeGender is one model that estimates both (face-api's net).
+	RoleAgeGender = "age-gender"
+	// RoleLandmarks finds facial landmarks in a face crop, for aligned
+	// crops and head pose; a detector that gives landmarks needs none.
+	RoleLandmarks = "landmarks"
 )
 
 // Manifest describes one model set: data, not code branches. Adding a model
@@ -43,6 +48,9 @@ type Spec struct {
 	Outputs []string  `json:"outputs"`
 	Labels  []string  `json:"labels,omitempty"`
 	Post    PostSpec  `json:"post"`
+	// Weight is an emotion model's weight in the set's ensemble (0 means
+	// 1): the ensemble averages the models' log-probabilities.
+	Weight float64 `json:"weight,omitempty"`
 }
 
 // InputSpec says how pixels become the input tensor: for a channel value p
@@ -55,6 +63,10 @@ type InputSpec struct {
 	Scale  float32   `json:"scale"`
 	Mean   []float32 `json:"mean"` // one per channel
 	Std    []float32 `json:"std"`
+	// Resize is "" (OpenCV's bilinear, pixel centres aligned) or "legacy"
+	// (TensorFlow 1's resize_bilinear: no half-pixel shift), whichever
+	// the model's reference code uses.
+	Resize string `json:"resize,omitempty"`
 }
 
 // CropSpec says which part of the frame the model sees. Kind "frame" is the
@@ -62,11 +74,18 @@ type InputSpec struct {
 // around the detector box: its sides times Scale (made square first when
 // Square), centred on the box or anchored at its top-left corner, clamped
 // to the frame.
+//
+// Align rotates the crop so that the eyes are level when the detection has
+// landmarks (the way aligned training sets such as UTKFace were cut); the
+// crop is then centred on the box and keeps its size, and parts outside the
+// frame repeat its edge instead of shifting the crop.
 type CropSpec struct {
 	Kind   string  `json:"kind"` // frame | face
 	Scale  float64 `json:"scale,omitempty"`
 	Square bool    `json:"square,omitempty"`
 	Anchor string  `json:"anchor,omitempty"` // center (default) | top-left
+	Align  bool    `json:"align,omitempty"`
+	Pad    string  `json:"pad,omitempty"` // "" | zero (face-api: the box padded black to a square)
 }
 
 // PostSpec says how outputs become results. Kinds:
@@ -74,6 +93,11 @@ type CropSpec struct {
 //     keep score > ScoreThreshold, then hard NMS at IoUThreshold.
 //   - probs: the single output already holds probabilities, one per label.
 //   - softmax: the single output holds logits; softmax gives probabilities.
+//   - age-gender: two outputs, age [1] in years and gender [2]
+//     probabilities (woman, man).
+//   - landmarks68: one output of 136 values, 68 points (x, y) in 0..1 of
+//     the crop (iBUG 300-W order), reduced to the five points detections
+//     carry.
 //   - ssrnet: the nine SSR-Net outputs (3 stages); value = stagewise
 //     regression times Scale (101 for age in years, 1 for gender). For
 //     gender, Threshold is the value read as 0.5 ("man" above it).
@@ -129,10 +153,18 @@ func (m *Manifest) Validate() error {
 		if err := s.validate(); err != nil {
 			return fmt.Errorf("model %d (%s): %w", i, s.Name, err)
 		}
-		if seen[s.Role] {
-			return fmt.Errorf("model %d (%s): a second %s model", i, s.Name, s.Role)
+		// Emotion models may be several (an ensemble); every other role,
+		// counting age-gender as both age and gender, is filled once.
+		roles := []string{s.Role}
+		if s.Role == RoleAgeGender {
+			roles = []string{RoleAge, RoleGender}
 		}
-		seen[s.Role] = true
+		for _, r := range roles {
+			if seen[r] && r != RoleEmotion {
+				return fmt.Errorf("model %d (%s): a second %s model", i, s.Name, r)
+			}
+			seen[r] = true
+		}
 	}
 	if !seen[RoleDetector] || !seen[RoleEmotion] {
 		return fmt.Errorf("a set needs a detector and an emotion model")
@@ -141,7 +173,7 @@ func (m *Manifest) Validate() error {
 }
 
 func (s Spec) validate() error {
-	if !slices.Contains([]string{RoleDetector, RoleEmotion, RoleAge, RoleGender}, s.Role) {
+	if !slices.Contains([]string{RoleDetector, RoleEmotion, RoleAge, RoleGender, RoleAgeGender, RoleLandmarks}, s.Role) {
 		return fmt.Errorf("unknown role %q", s.Role)
 	}
 	if s.Name == "" || s.File == "" {
@@ -179,6 +211,9 @@ func (s Spec) validate() error {
 	default:
 		return fmt.Errorf("input layout %q: want NCHW or NHWC", in.Layout)
 	}
+	if in.Resize != "" && in.Resize != "legacy" {
+		return fmt.Errorf("input resize %q: want legacy or nothing", in.Resize)
+	}
 	if len(in.Mean) != channels || len(in.Std) != channels || in.Scale == 0 {
 		return fmt.Errorf("input needs scale and %d mean and std values", channels)
 	}
@@ -196,13 +231,19 @@ func (s Spec) validate() error {
 		if s.Crop.Anchor != "" && s.Crop.Anchor != "center" && s.Crop.Anchor != "top-left" {
 			return fmt.Errorf("crop anchor %q: want center or top-left", s.Crop.Anchor)
 		}
+		if s.Crop.Pad != "" && (s.Crop.Pad != "zero" || s.Crop.Anchor == "top-left") {
+			return fmt.Errorf("crop pad %q: want zero, on a centred crop", s.Crop.Pad)
+		}
 	default:
 		return fmt.Errorf("crop kind %q: want frame or face", s.Crop.Kind)
 	}
-	want := map[string]int{"ultraface": 2, "probs": 1, "softmax": 1, "ssrnet": 9}
+	want := map[string]int{"ultraface": 2, "probs": 1, "softmax": 1, "ssrnet": 9, "age-gender": 2, "landmarks68": 1}
 	n, ok := want[s.Post.Kind]
 	if !ok {
-		return fmt.Errorf("post kind %q: want ultraface, probs, softmax or ssrnet", s.Post.Kind)
+		return fmt.Errorf("post kind %q: want ultraface, probs, softmax, ssrnet, age-gender or landmarks68", s.Post.Kind)
+	}
+	if s.Weight < 0 || (s.Weight > 0 && s.Role != RoleEmotion) {
+		return fmt.Errorf("weight %v: only emotion models have a weight, and it is positive", s.Weight)
 	}
 	if len(s.Outputs) != n {
 		return fmt.Errorf("post %s takes %d outputs, got %d", s.Post.Kind, n, len(s.Outputs))
@@ -212,6 +253,9 @@ func (s Spec) validate() error {
 		RoleEmotion:  {"probs", "softmax"},
 		RoleAge:      {"ssrnet"},
 		RoleGender:   {"probs", "softmax", "ssrnet"},
+		// RoleAgeGender and RoleLandmarks each have one kind.
+		RoleAgeGender: {"age-gender"},
+		RoleLandmarks: {"landmarks68"},
 	}
 	if !slices.Contains(roleOK[s.Role], s.Post.Kind) {
 		return fmt.Errorf("post %s cannot serve role %s", s.Post.Kind, s.Role)
@@ -228,7 +272,7 @@ func (s Spec) validate() error {
 	return nil
 }
 
-// Spec returns the model of role, if the set has one.
+// Spec returns the (first) model of role, if the set has one.
 func (m *Manifest) Spec(role string) (Spec, bool) {
 	for _, s := range m.Models {
 		if s.Role == role {

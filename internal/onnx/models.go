@@ -24,10 +24,13 @@ type Options struct {
 // concurrent use: ONNX Runtime sessions may run from several goroutines,
 // and each call has its own tensors.
 type Set struct {
-	name               string
-	det                *model
-	emotion, age, gend *model
-	refs               []facet.ModelRef
+	name      string
+	det       *model
+	landmarks *model   // nil: detections carry no landmarks
+	emotions  []*model // an ensemble when more than one
+	age, gend *model   // either may be nil
+	ageGender *model   // one model for both; then age and gend are nil
+	refs      []facet.ModelRef
 }
 
 var _ analysis.Models = (*Set)(nil)
@@ -90,12 +93,16 @@ func Open(m *Manifest, o *Options) (*Set, error) {
 		switch spec.Role {
 		case RoleDetector:
 			s.det = md
+		case RoleLandmarks:
+			s.landmarks = md
 		case RoleEmotion:
-			s.emotion = md
+			s.emotions = append(s.emotions, md)
 		case RoleAge:
 			s.age = md
 		case RoleGender:
 			s.gend = md
+		case RoleAgeGender:
+			s.ageGender = md
 		}
 		s.refs = append(s.refs, facet.ModelRef{Role: spec.Role, Name: spec.Name, SHA256: spec.SHA256})
 	}
@@ -108,24 +115,156 @@ func (s *Set) Name() string { return s.name }
 // Refs names every model of the set with its checksum.
 func (s *Set) Refs() []facet.ModelRef { return slices.Clone(s.refs) }
 
+// all returns every model of the set.
+func (s *Set) all() []*model {
+	ms := append([]*model{s.det, s.landmarks, s.age, s.gend, s.ageGender}, s.emotions...)
+	return slices.DeleteFunc(ms, func(m *model) bool { return m == nil })
+}
+
 // Close releases every session.
 func (s *Set) Close() error {
-	for _, m := range []*model{s.det, s.emotion, s.age, s.gend} {
-		if m != nil {
-			m.close()
-		}
+	for _, m := range s.all() {
+		m.close()
 	}
 	return nil
 }
 
-// Detect finds faces in img.
+// Detect finds faces in img and, when the set has a landmark model, their
+// landmarks. When the whole frame shows no face it looks again, harder:
+// see detectHarder.
 func (s *Set) Detect(img analysis.Image) ([]analysis.Detection, error) {
+	dets, err := s.detectIn(img, rect{0, 0, float64(img.W), float64(img.H)}, 0)
+	if err == nil && len(dets) == 0 {
+		dets, err = s.detectHarder(img)
+	}
+	if err != nil || s.landmarks == nil || len(dets) == 0 {
+		return dets, err
+	}
+	return dets, s.findLandmarks(img, dets)
+}
+
+// Second-pass settings. A frame where the detector finds nothing gets, in
+// turn: a contrast-stretched copy when it is dark (mean luma under
+// darkLuma), the frame turned by ±rollTry (faces tilted past the
+// detector's training), and tiles of tileSide of the frame upscaled to
+// the detector's input (faces too small for it). The first that finds a
+// face wins. Frames with a face never pay for this.
+const (
+	darkLuma = 70
+	rollTry  = 35 * math.Pi / 180
+	tileSide = 0.6
+)
+
+// detectHarder is the second pass for a frame with no face found.
+func (s *Set) detectHarder(img analysis.Image) ([]analysis.Detection, error) {
+	whole := rect{0, 0, float64(img.W), float64(img.H)}
+	if lifted, ok := stretchDark(img); ok {
+		dets, err := s.detectIn(lifted, whole, 0)
+		if err != nil || len(dets) > 0 {
+			return dets, err
+		}
+	}
+	for _, a := range []float64{rollTry, -rollTry} {
+		dets, err := s.detectIn(img, whole, a)
+		if err != nil || len(dets) > 0 {
+			return dets, err
+		}
+	}
+	var all []analysis.Detection
+	tw, th := tileSide*float64(img.W), tileSide*float64(img.H)
+	for _, y := range []float64{0, float64(img.H) - th} {
+		for _, x := range []float64{0, float64(img.W) - tw} {
+			dets, err := s.detectIn(img, rect{x, y, tw, th}, 0)
+			if err != nil {
+				return nil, err
+			}
+			all = append(all, dets...)
+		}
+	}
+	return nms(all, s.det.spec.Post.IoUThreshold), nil
+}
+
+// detectIn runs the detector on region r of img turned by angle about its
+// centre, and returns the faces in img's normalised coordinates. A face
+// found in a turned view keeps its size and gets its centre turned back:
+// the landmarks then say how it is tilted.
+func (s *Set) detectIn(img analysis.Image, r rect, angle float64) ([]analysis.Detection, error) {
 	var dets []analysis.Detection
 	p := s.det.spec.Post
-	err := s.det.run(img, []rect{cropRect(s.det.spec.Crop, analysis.Box{}, img.W, img.H)}, func(_ int, o [][]float32) {
+	err := s.det.runCrops(img, []crop{{r: r, angle: angle}}, func(_ int, o [][]float32) {
 		dets = decodeUltraface(o[0], o[1], p.ScoreThreshold, p.IoUThreshold)
 	})
+	if r.x == 0 && r.y == 0 && r.w == float64(img.W) && r.h == float64(img.H) && angle == 0 {
+		return dets, err
+	}
+	cos, sin := math.Cos(angle), math.Sin(angle)
+	fw, fh := float64(img.W), float64(img.H)
+	for i := range dets {
+		b := &dets[i].Box
+		// Offsets from the view's centre in pixels, turned into the frame.
+		u, v := ((b.X1+b.X2)/2-0.5)*r.w, ((b.Y1+b.Y2)/2-0.5)*r.h
+		cx, cy := r.x+r.w/2+u*cos-v*sin, r.y+r.h/2+u*sin+v*cos
+		hw, hh := (b.X2-b.X1)*r.w/2, (b.Y2-b.Y1)*r.h/2
+		*b = analysis.Box{X1: clamp01((cx - hw) / fw), Y1: clamp01((cy - hh) / fh), X2: clamp01((cx + hw) / fw), Y2: clamp01((cy + hh) / fh)}
+	}
 	return dets, err
+}
+
+// stretchDark returns a contrast-stretched copy of a dark frame (its 1st
+// to 99th luma percentile spread over 0..255), or false for a frame that
+// is not dark.
+func stretchDark(img analysis.Image) (analysis.Image, bool) {
+	var hist [256]int
+	var sum int
+	n := img.W * img.H
+	for i := 0; i < n; i++ {
+		p := img.Pix[i*3 : i*3+3]
+		l := (299*int(p[0]) + 587*int(p[1]) + 114*int(p[2])) / 1000
+		hist[l]++
+		sum += l
+	}
+	if n == 0 || sum/n >= darkLuma {
+		return img, false
+	}
+	lo, hi := percentile(&hist, n/100), percentile(&hist, n-1-n/100)
+	if hi-lo < 8 { // nothing to stretch: a black frame
+		return img, false
+	}
+	var lut [256]byte
+	for v := range lut {
+		lut[v] = byte(min(max((v-lo)*255/(hi-lo), 0), 255))
+	}
+	out := analysis.Image{W: img.W, H: img.H, Pix: make([]byte, len(img.Pix))}
+	for i, v := range img.Pix {
+		out.Pix[i] = lut[v]
+	}
+	return out, true
+}
+
+// percentile returns the smallest value with more than rank values at or
+// below it.
+func percentile(hist *[256]int, rank int) int {
+	seen := 0
+	for v, c := range hist {
+		seen += c
+		if seen > rank {
+			return v
+		}
+	}
+	return 255
+}
+
+// findLandmarks runs the landmark model on each detection's crop and sets
+// its five points.
+func (s *Set) findLandmarks(img analysis.Image, dets []analysis.Detection) error {
+	m := s.landmarks
+	crops := make([]crop, len(dets))
+	for i, d := range dets {
+		crops[i] = faceCrop(m.spec.Crop, d, img.W, img.H)
+	}
+	return m.runCrops(img, crops, func(i int, outs [][]float32) {
+		dets[i].Landmarks = fivePoints(outs[0], crops[i].r, img.W, img.H)
+	})
 }
 
 // Describe runs the emotion, age and gender models on each face.
@@ -137,61 +276,126 @@ func (s *Set) Describe(img analysis.Image, faces []analysis.Detection) ([]analys
 	if len(faces) == 0 {
 		return attrs, nil
 	}
-	for _, m := range []*model{s.emotion, s.age, s.gend} {
-		if m == nil {
-			continue
+	logs := make([][7]float64, len(faces))
+	var weights float64
+	for _, m := range s.emotions {
+		w := m.spec.Weight
+		if w == 0 {
+			w = 1
 		}
-		rects := make([]rect, len(faces))
-		for i, f := range faces {
-			rects[i] = cropRect(m.spec.Crop, f.Box, img.W, img.H)
-		}
-		err := m.run(img, rects, func(i int, outs [][]float32) {
-			o := outs[0]
-			if len(outs) > 1 {
-				o = concat(outs)
-			}
-			a := &attrs[i]
-			switch m.spec.Role {
-			case RoleEmotion:
-				p := probabilities(m.spec.Post.Kind, o)
-				for k := range a.Emotions {
-					a.Emotions[k] = float64(p[k])
-				}
-			case RoleAge:
-				a.Age = ssrnet(o) * m.spec.Post.Scale
-			case RoleGender:
-				if m.spec.Post.Kind == "ssrnet" {
-					a.Man = calibrate(ssrnet(o)*m.spec.Post.Scale, m.spec.Post.Threshold)
-				} else {
-					a.Man = float64(probabilities(m.spec.Post.Kind, o)[1])
-				}
+		weights += w
+		err := s.describe(m, img, faces, func(i int, o []float32) {
+			p := probabilities(m.spec.Post.Kind, o)
+			for k := range logs[i] {
+				logs[i][k] += w * math.Log(max(float64(p[k]), minProb))
 			}
 		})
 		if err != nil {
 			return nil, err
 		}
 	}
+	for i := range attrs {
+		attrs[i].Emotions = fromLogs(logs[i], weights)
+	}
+	for _, m := range []*model{s.age, s.gend, s.ageGender} {
+		if m == nil {
+			continue
+		}
+		if err := s.describe(m, img, faces, func(i int, o []float32) { setAgeGender(&attrs[i], m.spec, o) }); err != nil {
+			return nil, err
+		}
+	}
 	return attrs, nil
+}
+
+// minProb bounds log-probabilities: one model's near-zero must not veto a
+// class the others see (log 1e-4 is about -9, against 0 for certainty).
+const minProb = 1e-4
+
+// fromLogs returns the ensemble's probabilities: the weighted mean of the
+// models' log-probabilities, renormalised (a weighted geometric mean).
+func fromLogs(l [7]float64, weights float64) facet.Emotions {
+	var e facet.Emotions
+	mx := math.Inf(-1)
+	for _, v := range l {
+		mx = max(mx, v/weights)
+	}
+	var sum float64
+	for k, v := range l {
+		e[k] = math.Exp(v/weights - mx)
+		sum += e[k]
+	}
+	for k := range e {
+		e[k] /= sum
+	}
+	return e
+}
+
+// setAgeGender reads an age, gender or age-gender model's outputs (in
+// manifest order, concatenated) into a.
+func setAgeGender(a *analysis.Attributes, spec Spec, o []float32) {
+	switch {
+	case spec.Post.Kind == "age-gender":
+		a.Age = float64(o[0])
+		a.Man = float64(o[2])
+	case spec.Role == RoleAge:
+		a.Age = ssrnet(o) * spec.Post.Scale
+	case spec.Post.Kind == "ssrnet":
+		a.Man = calibrate(ssrnet(o)*spec.Post.Scale, spec.Post.Threshold)
+	default:
+		a.Man = float64(probabilities(spec.Post.Kind, o)[1])
+	}
+}
+
+// describe runs m on each face's crop (aligned when the crop rule asks and
+// the face has landmarks) and calls each with the face's index and its
+// outputs concatenated in manifest order.
+func (s *Set) describe(m *model, img analysis.Image, faces []analysis.Detection, each func(i int, o []float32)) error {
+	crops := make([]crop, len(faces))
+	for i, f := range faces {
+		crops[i] = faceCrop(m.spec.Crop, f, img.W, img.H)
+	}
+	return m.runCrops(img, crops, func(i int, outs [][]float32) {
+		o := outs[0]
+		if len(outs) > 1 {
+			o = concat(outs)
+		}
+		each(i, o)
+	})
 }
 
 // run feeds one input item per rect, batched when the model allows, and
 // calls each with the item's index and its outputs in manifest order. The
 // slices are views into reused tensors: valid only during the call.
 func (m *model) run(img analysis.Image, rects []rect, each func(i int, outs [][]float32)) error {
+	crops := make([]crop, len(rects))
+	for i, r := range rects {
+		crops[i].r = r
+	}
+	return m.runCrops(img, crops, each)
+}
+
+// runCrops is run for crops that may be turned or padded.
+func (m *model) runCrops(img analysis.Image, crops []crop, each func(i int, outs [][]float32)) error {
 	batch := 1
 	if m.dynamic {
-		batch = len(rects)
+		batch = len(crops)
 	}
 	views := make([][]float32, len(m.outs))
-	for start := 0; start < len(rects); start += batch {
-		n := min(batch, len(rects)-start)
+	for start := 0; start < len(crops); start += batch {
+		n := min(batch, len(crops)-start)
 		r, err := m.get(n)
 		if err != nil {
 			return fmt.Errorf("onnx: run %s: %w", m.spec.Name, err)
 		}
 		in := r.in.GetData()
 		for i := range n {
-			fill(in[i*m.size:(i+1)*m.size], img, rects[start+i], m.spec.Input)
+			dst := in[i*m.size : (i+1)*m.size]
+			if c := crops[start+i]; c.angle != 0 {
+				fillRotated(dst, img, c, m.spec.Input)
+			} else {
+				fillBox(dst, img, c.r, c.inner, m.spec.Input)
+			}
 		}
 		if err := m.sess.Run([]ort.Value{r.in}, r.vals); err != nil {
 			m.put(r)
@@ -214,7 +418,7 @@ func (m *model) run(img analysis.Image, rects []rect, each func(i int, outs [][]
 // first dimension of each is the batch) and pays ONNX Runtime's first-run
 // costs at start-up rather than on the first frame.
 func (m *model) warmUp() error {
-	shape := ort.NewShape(m.spec.Input.Shape...)
+	shape := ort.NewShape(slices.Clone(m.spec.Input.Shape)...)
 	shape[0] = 1
 	in, err := ort.NewEmptyTensor[float32](shape)
 	if err != nil {
@@ -253,7 +457,7 @@ func (m *model) get(n int) (*runner, error) {
 		return r, nil
 	}
 	m.mu.Unlock()
-	shape := ort.NewShape(m.spec.Input.Shape...)
+	shape := ort.NewShape(slices.Clone(m.spec.Input.Shape)...)
 	shape[0] = int64(n)
 	in, err := ort.NewEmptyTensor[float32](shape)
 	if err != nil {

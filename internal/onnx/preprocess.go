@@ -46,19 +46,35 @@ func cropRect(c CropSpec, box analysis.Box, w, h int) rect {
 // face, so it interpolates in 8-bit fixed point with per-column and per-row
 // tables, and writes each layout in its own loop.
 func fill(dst []float32, img analysis.Image, r rect, in InputSpec) {
+	fillBox(dst, img, r, nil, in)
+}
+
+// fillBox is fill where, when inner is set, every frame pixel outside inner
+// reads as black: face-api's zero padding of the face box to a square,
+// done while resampling. With in.Resize "legacy" source positions are
+// output index times the scale, with no half-pixel shift (TensorFlow's
+// resize_bilinear without half_pixel_centers, which face-api uses).
+func fillBox(dst []float32, img analysis.Image, r rect, inner *rect, in InputSpec) {
 	var ih, iw int
 	if in.Layout == "NCHW" {
 		ih, iw = int(in.Shape[2]), int(in.Shape[3])
 	} else {
 		ih, iw = int(in.Shape[1]), int(in.Shape[2])
 	}
+	shift := 0.5 // OpenCV: pixel centres at +0.5
+	if in.Resize == "legacy" {
+		shift = 0
+	}
+	lo, hi := [2]int{0, 0}, [2]int{img.W, img.H} // pixels in [lo, hi) are kept
+	if inner != nil {
+		lo = [2]int{int(math.Floor(inner.x)), int(math.Floor(inner.y))}
+		hi = [2]int{int(math.Floor(inner.x + inner.w)), int(math.Floor(inner.y + inner.h))}
+	}
 	cols := make([]col, iw)
 	sx := r.w / float64(iw)
 	for ox := range cols {
-		fx := math.Min(math.Max(r.x+(float64(ox)+0.5)*sx-0.5, 0), float64(img.W-1))
-		x0 := int(fx)
-		w := int32(math.Round((fx - float64(x0)) * 256))
-		cols[ox] = col{x0 * 3, min(x0+1, img.W-1) * 3, 256 - w, w}
+		x0, x1, w0, w1 := taps(r.x+(float64(ox)+shift)*sx-shift, img.W, inner != nil, lo[0], hi[0])
+		cols[ox] = col{x0 * 3, x1 * 3, w0, w1}
 	}
 	stride := img.W * 3
 	sy := r.h / float64(ih)
@@ -79,11 +95,7 @@ func fill(dst []float32, img analysis.Image, r rect, in InputSpec) {
 	}
 	plane := ih * iw
 	for oy := range ih {
-		fy := math.Min(math.Max(r.y+(float64(oy)+0.5)*sy-0.5, 0), float64(img.H-1))
-		y0 := int(fy)
-		w1y := int32(math.Round((fy - float64(y0)) * 256))
-		w0y := 256 - w1y
-		y1 := min(y0+1, img.H-1)
+		y0, y1, w0y, w1y := taps(r.y+(float64(oy)+shift)*sy-shift, img.H, inner != nil, lo[1], hi[1])
 		row0 := img.Pix[y0*stride : (y0+1)*stride]
 		row1 := img.Pix[y1*stride : (y1+1)*stride]
 		// px returns source channel k of output column c, times 65536.
@@ -120,9 +132,180 @@ func fill(dst []float32, img analysis.Image, r rect, in InputSpec) {
 	}
 }
 
+// taps returns the two source pixels of position f on an axis of n pixels
+// and their weights (out of 256). Unpadded, f is clamped into the frame (its
+// edge repeats); padded, a pixel outside [lo, hi) weighs nothing, as the
+// black padding would.
+func taps(f float64, n int, padded bool, lo, hi int) (i0, i1 int, w0, w1 int32) {
+	if !padded {
+		f = math.Min(math.Max(f, 0), float64(n-1))
+	}
+	fl := math.Floor(f)
+	w1 = int32(math.Round((f - fl) * 256))
+	w0 = 256 - w1
+	a, b := int(fl), int(fl)+1
+	if padded {
+		if a < lo || a >= hi {
+			w0 = 0
+		}
+		if b < lo || b >= hi {
+			w1 = 0
+		}
+	}
+	return min(max(a, 0), n-1), min(max(b, 0), n-1), w0, w1
+}
+
 // col is one output column's two source byte offsets and their weights
 // (out of 256).
 type col struct {
 	i0, i1 int
 	w0, w1 int32
+}
+
+// minAlignAngle is the eye-line tilt below which a crop is not turned:
+// under about a degree resampling would cost more than the turn gains.
+const minAlignAngle = 0.015 // radians
+
+// crop is what one model sees of a face: region r of the frame, turned by
+// angle (radians, image coordinates: positive turns clockwise on screen)
+// about its centre, with every pixel outside inner black when inner is
+// set.
+type crop struct {
+	r     rect
+	angle float64
+	inner *rect
+}
+
+// faceCrop returns the crop rule c makes of detection d in a w x h frame.
+// Without alignment or landmarks it is cropRect's axis-aligned region. An
+// aligned crop has the size cropRect gives the box before clamping,
+// centred on the box, turned to level the eyes; it is not clamped, because
+// shifting it would put the face off centre. Pad "zero" is face-api's
+// rule: the box, clipped to the frame, padded with black to a centred
+// square.
+func faceCrop(c CropSpec, d analysis.Detection, w, h int) crop {
+	if c.Kind != "face" {
+		return crop{r: cropRect(c, d.Box, w, h)}
+	}
+	fw, fh := float64(w), float64(h)
+	angle := 0.0
+	if c.Align && d.Landmarks != nil {
+		re, le := d.Landmarks[analysis.RightEye], d.Landmarks[analysis.LeftEye]
+		angle = math.Atan2((le.Y-re.Y)*fh, (le.X-re.X)*fw)
+		if math.Abs(angle) < minAlignAngle || math.Abs(angle) > math.Pi/2 {
+			angle = 0
+		}
+	}
+	if c.Pad != "zero" && angle == 0 {
+		return crop{r: cropRect(c, d.Box, w, h)}
+	}
+	b := d.Box
+	if c.Pad == "zero" {
+		b = analysis.Box{X1: clamp01(b.X1), Y1: clamp01(b.Y1), X2: clamp01(b.X2), Y2: clamp01(b.Y2)}
+	}
+	bw, bh := (b.X2-b.X1)*fw, (b.Y2-b.Y1)*fh
+	cw, ch := bw, bh
+	if c.Square {
+		cw = max(bw, bh)
+		ch = cw
+	}
+	cw *= c.Scale
+	ch *= c.Scale
+	cx, cy := (b.X1+b.X2)/2*fw, (b.Y1+b.Y2)/2*fh
+	out := crop{r: rect{cx - cw/2, cy - ch/2, cw, ch}, angle: angle}
+	if c.Pad == "zero" {
+		out.inner = &rect{b.X1 * fw, b.Y1 * fh, bw, bh}
+	}
+	return out
+}
+
+// fillRotated is fillBox for crop c turned by c.angle: output pixel
+// (u, v), as offsets from the crop's centre, samples the frame at centre +
+// u*(cos, sin) + v*(-sin, cos), bilinearly, with the frame's edge repeated
+// outside it; with c.inner, offsets outside the box's size read black. It
+// runs only for tilted faces, so it favours clarity over fill's tables.
+func fillRotated(dst []float32, img analysis.Image, c crop, in InputSpec) {
+	var ih, iw int
+	if in.Layout == "NCHW" {
+		ih, iw = int(in.Shape[2]), int(in.Shape[3])
+	} else {
+		ih, iw = int(in.Shape[1]), int(in.Shape[2])
+	}
+	r := c.r
+	shift := 0.5
+	if in.Resize == "legacy" {
+		shift = 0
+	}
+	cos, sin := math.Cos(c.angle), math.Sin(c.angle)
+	cx, cy := r.x+r.w/2, r.y+r.h/2
+	sx, sy := r.w/float64(iw), r.h/float64(ih)
+	src := [3]int{0, 1, 2}
+	if in.Color == "BGR" {
+		src = [3]int{2, 1, 0}
+	}
+	plane := ih * iw
+	for oy := range ih {
+		v := (float64(oy)+shift)*sy - r.h/2
+		for ox := range iw {
+			u := (float64(ox)+shift)*sx - r.w/2
+			var px [3]float64
+			if c.inner == nil || (math.Abs(u) <= c.inner.w/2 && math.Abs(v) <= c.inner.h/2) {
+				px = sample(img, cx+u*cos-v*sin-shift, cy+u*sin+v*cos-shift)
+			}
+			i := oy*iw + ox
+			switch {
+			case in.Color == "GRAY":
+				dst[i] = float32(0.299*px[0]+0.587*px[1]+0.114*px[2])*in.Scale/in.Std[0] - in.Mean[0]/in.Std[0]
+			case in.Layout == "NCHW":
+				for k := range 3 {
+					dst[k*plane+i] = float32(px[src[k]])*in.Scale/in.Std[k] - in.Mean[k]/in.Std[k]
+				}
+			default:
+				for k := range 3 {
+					dst[i*3+k] = float32(px[src[k]])*in.Scale/in.Std[k] - in.Mean[k]/in.Std[k]
+				}
+			}
+		}
+	}
+}
+
+// sample returns the bilinear RGB value of img at (x, y) in pixel-centre
+// coordinates, the edge repeated outside the frame.
+func sample(img analysis.Image, x, y float64) [3]float64 {
+	x = math.Min(math.Max(x, 0), float64(img.W-1))
+	y = math.Min(math.Max(y, 0), float64(img.H-1))
+	x0, y0 := int(x), int(y)
+	x1, y1 := min(x0+1, img.W-1), min(y0+1, img.H-1)
+	fx, fy := x-float64(x0), y-float64(y0)
+	var out [3]float64
+	for k := range 3 {
+		p := func(xx, yy int) float64 { return float64(img.Pix[(yy*img.W+xx)*3+k]) }
+		top := p(x0, y0)*(1-fx) + p(x1, y0)*fx
+		bot := p(x0, y1)*(1-fx) + p(x1, y1)*fx
+		out[k] = top*(1-fy) + bot*fy
+	}
+	return out
+}
+
+// fivePoints reduces 68 landmarks (x, y in 0..1 of crop r, iBUG 300-W
+// order) to the five a detection carries, in 0..1 of the w x h frame: each
+// eye's centre (points 36-41 are the subject's right eye, 42-47 the left),
+// the nose tip (30) and the mouth corners (48 right, 54 left).
+func fivePoints(o []float32, r rect, w, h int) *[5]analysis.Point {
+	if len(o) < 136 {
+		return nil
+	}
+	pt := func(i int) analysis.Point {
+		return analysis.Point{X: (r.x + float64(o[2*i])*r.w) / float64(w), Y: (r.y + float64(o[2*i+1])*r.h) / float64(h)}
+	}
+	mean := func(from, to int) analysis.Point {
+		var p analysis.Point
+		for i := from; i <= to; i++ {
+			q := pt(i)
+			p.X += q.X / float64(to-from+1)
+			p.Y += q.Y / float64(to-from+1)
+		}
+		return p
+	}
+	return &[5]analysis.Point{mean(36, 41), mean(42, 47), pt(30), pt(48), pt(54)}
 }

@@ -1,0 +1,111 @@
+package onnx
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/humaninsight/facet/internal/analysis"
+)
+
+// agreeFile records how closely the whole pipeline (detector, landmarks,
+// aligned crop, models) on a face inside a generated frame agrees with the
+// same models on that face cropped by hand from the full-resolution
+// source: what the pipeline loses between the detector and the models.
+const agreeFile = "testdata/hand-crop-agreement.json"
+
+// agreeVariants are the variants the agreement is measured on: faces a
+// webcam shows, smaller, tilted or turned.
+var agreeVariants = []string{"base", "small-64px", "small-48px", "roll-15", "roll-30", "turned-30", "dim"}
+
+func TestHandCropAgreement(t *testing.T) {
+	got := map[string]map[string]float64{}
+	for _, set := range []string{"default", "fast"} {
+		s := openSet(t, set)
+		srcs := faceSources(t, s)
+		hand := make([]analysis.Attributes, len(srcs))
+		for i, src := range srcs {
+			hand[i] = handCrop(t, s, src)
+		}
+		got[set] = map[string]float64{}
+		for _, name := range agreeVariants {
+			v := variantNamed(t, name)
+			var n, same float64
+			var dp, dage, dman float64
+			for i, src := range srcs {
+				for _, p := range positions {
+					img, truth := render(src, v, p)
+					a, ok := pipelineFace(t, s, img, truth)
+					if !ok {
+						continue // counted by the face-found test
+					}
+					n++
+					if a.Emotions.Dominant() == hand[i].Emotions.Dominant() {
+						same++
+					}
+					for k := range a.Emotions {
+						dp += math.Abs(a.Emotions[k]-hand[i].Emotions[k]) / 7
+					}
+					dage += math.Abs(a.Age - hand[i].Age)
+					dman += math.Abs(a.Man - hand[i].Man)
+				}
+			}
+			got[set][name+" dominant-agrees"] = same / n
+			got[set][name+" 1-mean-abs-emotion-diff"] = 1 - dp/n
+			got[set][name+" 1-mean-abs-man-diff"] = 1 - dman/n
+			t.Logf("%s %s: %d faces, dominant agrees %.3f, mean |dp| %.4f, |dage| %.1f y, |dman| %.3f", set, name, int(n), same/n, dp/n, dage/n, dman/n)
+		}
+	}
+	checkFigures(t, agreeFile, got, 0.02)
+}
+
+// handCrop describes src's face from the full-resolution picture, with
+// the known box and the landmarks the set finds there.
+func handCrop(t *testing.T, s *Set, src faceSource) analysis.Attributes {
+	t.Helper()
+	d := analysis.Detection{Score: 1, Box: analysis.Box{
+		X1: src.box[0] / float64(src.img.W), Y1: src.box[1] / float64(src.img.H),
+		X2: src.box[2] / float64(src.img.W), Y2: src.box[3] / float64(src.img.H),
+	}}
+	dets := []analysis.Detection{d}
+	if s.landmarks != nil {
+		if err := s.findLandmarks(src.img, dets); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := s.Describe(src.img, dets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a[0]
+}
+
+// pipelineFace runs detection and description on img and returns the
+// attributes of the face that is the true one.
+func pipelineFace(t *testing.T, s *Set, img analysis.Image, truth analysis.Box) (analysis.Attributes, bool) {
+	t.Helper()
+	dets, err := s.Detect(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dets {
+		if found([]analysis.Detection{d}, truth) {
+			a, err := s.Describe(img, []analysis.Detection{d})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return a[0], true
+		}
+	}
+	return analysis.Attributes{}, false
+}
+
+func variantNamed(t *testing.T, name string) variant {
+	for _, v := range variants {
+		if v.name == name {
+			return v
+		}
+	}
+	t.Fatal(fmt.Sprintf("no variant %q", name))
+	return variant{}
+}
