@@ -112,7 +112,17 @@ type VideoInfo struct {
 type Settings struct {
 	SampleFPS float64 `json:"sample_fps"` // 0 = every frame
 	Models    string  `json:"models"`     // model set name
+	// SmoothS is the width in seconds of the centred window over which each
+	// face track's emotions were smoothed; 0 = raw per-frame scores (also
+	// every result made before smoothing existed, and every still image).
+	SmoothS float64 `json:"smooth_s"`
 }
+
+// DefaultSmoothS is the smoothing window of new analyses: half a second
+// spans a few sampled frames at the default 5 fps, enough to damp one-frame
+// flickers of the expression net, yet shorter than most facial
+// expressions (0.5 to 4 s), so real changes survive.
+const DefaultSmoothS = 0.5
 
 // ModelRef names one model used, with the sha256 of its file.
 type ModelRef struct {
@@ -121,17 +131,46 @@ type ModelRef struct {
 	SHA256 string `json:"sha256"`
 }
 
-// Summary aggregates every face observation of a recording.
+// Summary aggregates every face observation of a recording. A face found
+// but not described (see Face.Flags) counts in FramesWithFace, FaceRatio
+// and Quality, never in the emotion, valence, age and gender figures.
 type Summary struct {
 	Frames         int            `json:"frames"`
-	FramesWithFace int            `json:"frames_with_face"`
+	FramesWithFace int            `json:"frames_with_face"` // frames with a face found, described or not
 	FaceRatio      Num            `json:"face_ratio"`
 	Emotions       EmotionSummary `json:"emotions"`
 	Dominant       Emotions       `json:"dominant"`
 	ValenceMean    *Num           `json:"valence_mean"`
 	Age            *AgeSummary    `json:"age"`
 	Gender         *GenderSummary `json:"gender"`
-	WallS          Num            `json:"wall_s"`
+	// Quality is null in results made before it was measured.
+	Quality *RecordingQuality `json:"quality"`
+	WallS   Num               `json:"wall_s"`
+}
+
+// RecordingQuality says how far a recording's figures can be trusted, as
+// FaceReader and Rekognition report it beside their estimates. Figures
+// over faces are null when no face was measured; TurnedAway is also null
+// when the model set finds no landmarks.
+type RecordingQuality struct {
+	// DescribedRatio is the share of frames with at least one described face.
+	DescribedRatio Num `json:"described_ratio"`
+	// Faces counts every face found, described or flagged.
+	Faces int `json:"faces"`
+	// FaceSizePx is the median of the faces' shorter side, in frame pixels.
+	FaceSizePx *Num `json:"face_size_px"`
+	// Brightness is the mean of the faces' mean luma (0..255).
+	Brightness *Num `json:"brightness"`
+	// Sharpness is the mean of the faces' sharpness (see FaceQuality).
+	Sharpness *Num `json:"sharpness"`
+	// TurnedAway is the share of faces with landmarks whose head is turned
+	// too far sideways for a frontal reading.
+	TurnedAway *Num `json:"turned_away"`
+	// Flagged is the share of faces found but not described.
+	Flagged *Num `json:"flagged"`
+	// Flags are plain-word codes of what makes the figures less reliable
+	// (few_faces, small_faces, dark, blurry, turned_away); [] when none.
+	Flags []string `json:"flags"`
 }
 
 // EmotionSummary holds the mean and the peak of each emotion over faces.
@@ -140,18 +179,34 @@ type EmotionSummary struct {
 	Peak Emotions `json:"peak"`
 }
 
-// AgeSummary is the distribution of per-face age estimates, in years.
+// AgeSummary is the distribution of per-face age estimates, in years: the
+// median, and P10..P90 as the interval that holds the middle 80 % of the
+// per-frame estimates (how much the model's reading wanders, not a
+// confidence interval for the person's age). N counts the faces that
+// contributed.
 type AgeSummary struct {
 	Median Num `json:"median"`
 	P10    Num `json:"p10"`
 	P90    Num `json:"p90"`
+	N      int `json:"n"`
 }
 
-// GenderSummary is the majority estimate and its mean probability.
+// GenderSummary is the mean of the per-face probabilities: Confidence is
+// the larger side's mean probability, and Label is that side, or
+// "uncertain" when Confidence is too low to name one. N counts the faces
+// that contributed.
 type GenderSummary struct {
-	Label      string `json:"label"` // woman | man
+	Label      string `json:"label"` // woman | man | uncertain
 	Confidence Num    `json:"confidence"`
+	N          int    `json:"n"`
 }
+
+// Gender summary labels.
+const (
+	GenderWoman     = "woman"
+	GenderMan       = "man"
+	GenderUncertain = "uncertain"
+)
 
 // Frame is one sampled frame: its time and every face found in it.
 type Frame struct {
@@ -160,16 +215,47 @@ type Frame struct {
 }
 
 // Face is one face in one frame. Box is x, y, w, h normalised to 0..1 of
-// the frame. Age and Gender are null when the model set has no such model.
+// the frame. A face too small or too dark to judge is found but not
+// described: Flags says why, and Emotions, Dominant, Valence, Age and
+// Gender are null, so that no reader can mistake it for a neutral face.
+// Age and Gender are also null when the model set has no such model.
+// Quality is null in results made before it was measured.
 type Face struct {
-	Track    int         `json:"track"`
-	Box      [4]Num      `json:"box"`
-	Score    Num         `json:"score"`
-	Emotions Emotions    `json:"emotions"`
-	Dominant string      `json:"dominant"`
-	Valence  Num         `json:"valence"`
-	Age      *Num        `json:"age"`
-	Gender   *GenderProb `json:"gender"`
+	Track    int          `json:"track"`
+	Box      [4]Num       `json:"box"`
+	Score    Num          `json:"score"`
+	Emotions *Emotions    `json:"emotions"`
+	Dominant *string      `json:"dominant"`
+	Valence  *Num         `json:"valence"`
+	Age      *Num         `json:"age"`
+	Gender   *GenderProb  `json:"gender"`
+	Quality  *FaceQuality `json:"quality"`
+	Flags    []string     `json:"flags"` // why the face was not described; [] when it was
+}
+
+// Described reports whether the models described the face: only described
+// faces count in emotion, valence, age and gender figures.
+func (f Face) Described() bool { return f.Emotions != nil }
+
+// FaceQuality is what the pixels of one face allow: its size, light and
+// sharpness, and how far the head is turned when landmarks are known.
+type FaceQuality struct {
+	// SizePx is the shorter side of the box (clipped to the frame), in
+	// pixels of the analysed frame.
+	SizePx Num `json:"size_px"`
+	// Brightness is the mean Rec.601 luma of the box, 0..255.
+	Brightness Num `json:"brightness"`
+	// Sharpness is the variance of the 3x3 Laplacian of the box's luma
+	// (0..255) resampled to 64x64, so that it does not depend on the
+	// face's size in pixels; a flat box gives 0.
+	Sharpness Num `json:"sharpness"`
+	// Yaw is the nose's offset from the eyes' midpoint along the eye line,
+	// divided by the eye distance: 0 frontal, positive when the nose points
+	// to the right of the picture. Null without landmarks.
+	Yaw *Num `json:"yaw"`
+	// Roll is the angle of the eye line in degrees, positive when the head
+	// leans clockwise in the picture. Null without landmarks.
+	Roll *Num `json:"roll"`
 }
 
 // GenderProb is the estimated probability of each gender label.

@@ -22,11 +22,16 @@ func newEngine(cfg config) *engine.Engine {
 // progressAfterS is the video length from which progress goes to stderr.
 const progressAfterS = 5
 
+// maxSmoothS is the longest --smooth accepted: a wider window would blend
+// separate expressions into one.
+const maxSmoothS = 5
+
 func cmdAnalyze(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fps := fs.Float64("fps", engine.DefaultSampleFPS, "frames per second to analyse (0 = every frame)")
 	models := fs.String("models", "default", "model set: default, fast or a manifest .json")
+	smooth := fs.Float64("smooth", facet.DefaultSmoothS, "seconds over which each face's emotions are smoothed (0 = raw scores)")
 	format := fs.String("format", "text", "output: text, json, csv or html")
 	out := fs.String("o", "", "write the output to this file instead of stdout")
 	quiet := fs.Bool("q", false, "no progress on stderr")
@@ -48,6 +53,9 @@ func cmdAnalyze(ctx context.Context, cfg config, args []string, stdout, stderr i
 	}
 	if *fps < 0 || *fps > 120 {
 		return usagef("analyze: --fps %g: want 0 (every frame) to 120", *fps)
+	}
+	if *smooth < 0 || *smooth > maxSmoothS {
+		return usagef("analyze: --smooth %g: want 0 (raw scores) to %g seconds", *smooth, float64(maxSmoothS))
 	}
 	switch *format {
 	case "text", "json", "csv", "html":
@@ -74,7 +82,7 @@ func cmdAnalyze(ctx context.Context, cfg config, args []string, stdout, stderr i
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
 
-	req := engine.Request{Input: video, SampleFPS: *fps, Models: *models, KeepFrames: *format == "json"}
+	req := engine.Request{Input: video, SampleFPS: *fps, Models: *models, Smooth: *smooth, KeepFrames: *format == "json"}
 	var duration float64
 	req.Probed = func(v facet.VideoInfo) { duration = float64(v.DurationS) }
 	var cw *csv.Writer

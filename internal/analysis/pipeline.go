@@ -21,24 +21,33 @@ type Options struct {
 	Workers int
 	// MaxFaces caps the faces described per frame, largest first; 0 means 8.
 	MaxFaces int
+	// SmoothS is the width in seconds of the centred window over which each
+	// face track's emotions are smoothed (see Smoother); 0 keeps the raw
+	// per-frame scores. Stills must be run with 0.
+	SmoothS float64
 	// OnFrame receives every frame in presentation order, from the
 	// goroutine that called Run. An error stops the analysis.
 	OnFrame func(facet.Frame) error
 }
 
 type job struct {
-	idx   int
-	t     float64
-	buf   []byte
-	faces []Detection
-	attrs []Attributes
-	err   error
+	idx     int
+	t       float64
+	buf     []byte
+	faces   []Detection
+	quality []facet.FaceQuality // one per face
+	flags   [][]string          // one per face: nil for faces described
+	attrs   []Attributes        // one per face described, in order
+	err     error
 }
 
 // Run analyses every frame of src and returns the summary (WallS unset).
 // Memory is bounded by Workers+2 frame buffers whatever the video's length:
 // a buffer returns to the decoder only once its frame has been emitted in
-// order, so out-of-order results can never pile up.
+// order, so out-of-order results can never pile up. Smoothing adds the
+// face records (not the pictures) of the frames inside its window. Faces
+// too small or too dark to judge (FaceFlags) are measured and flagged but
+// never shown to Describe.
 func Run(ctx context.Context, src FrameSource, m Models, o Options) (facet.Summary, error) {
 	if o.Width <= 0 || o.Height <= 0 {
 		return facet.Summary{}, fmt.Errorf("analysis: bad frame size %dx%d", o.Width, o.Height)
@@ -62,33 +71,8 @@ func Run(ctx context.Context, src FrameSource, m Models, o Options) (facet.Summa
 	jobs := make(chan *job)
 	done := make(chan *job, nbuf)
 
-	var decodeErr error
-	var decoded int
-	go func() {
-		defer close(jobs)
-		for idx := 0; ; idx++ {
-			var buf []byte
-			select {
-			case buf = <-free:
-			case <-ctx.Done():
-				return
-			}
-			t, err := src.ReadFrame(buf)
-			if err != nil {
-				if !errors.Is(err, io.EOF) {
-					decodeErr = err
-				}
-				decoded = idx
-				return
-			}
-			select {
-			case jobs <- &job{idx: idx, t: t, buf: buf}:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-
+	dec := &decoder{src: src}
+	go dec.run(ctx, free, jobs)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
@@ -96,12 +80,7 @@ func Run(ctx context.Context, src FrameSource, m Models, o Options) (facet.Summa
 			defer wg.Done()
 			for j := range jobs {
 				if ctx.Err() == nil {
-					img := Image{W: o.Width, H: o.Height, Pix: j.buf}
-					j.faces, j.err = m.Detect(img)
-					if j.err == nil && len(j.faces) > 0 {
-						j.faces = largest(j.faces, maxFaces)
-						j.attrs, j.err = m.Describe(img, j.faces)
-					}
+					analyse(j, Image{W: o.Width, H: o.Height, Pix: j.buf}, m, maxFaces)
 				}
 				done <- j
 			}
@@ -109,33 +88,26 @@ func Run(ctx context.Context, src FrameSource, m Models, o Options) (facet.Summa
 	}
 	go func() { wg.Wait(); close(done) }()
 
-	var (
-		sum     Summarizer
-		tracker = NewTracker()
-		pending = make(map[int]*job, nbuf)
-		next    int
-		runErr  error
-	)
-	for j := range done {
-		if runErr != nil {
-			continue // drain so every goroutine can finish
+	// The smoother's output is the pipeline's: what the summary counts is
+	// what OnFrame receives.
+	var sum Summarizer
+	sm := NewSmoother(o.SmoothS, func(f facet.Frame) error {
+		sum.Add(f)
+		if o.OnFrame != nil {
+			return o.OnFrame(f)
 		}
-		pending[j.idx] = j
-		for pj := pending[next]; pj != nil; pj = pending[next] {
-			delete(pending, next)
-			next++
-			if runErr = emit(pj, tracker, &sum, o.OnFrame); runErr != nil {
-				cancel()
-				break
-			}
-			free <- pj.buf
-		}
-	}
+		return nil
+	})
+	runErr := inOrder(done, free, sm, cancel, nbuf)
 	if runErr == nil {
 		runErr = ctx.Err()
 	}
-	if runErr == nil && decodeErr != nil {
-		runErr = fmt.Errorf("analysis: decode frame %d: %w", decoded, decodeErr)
+	if runErr == nil && dec.err != nil {
+		// done is closed, so the decoder has returned: its fields are set.
+		runErr = fmt.Errorf("analysis: decode frame %d: %w", dec.decoded, dec.err)
+	}
+	if runErr == nil {
+		runErr = sm.Flush()
 	}
 	if runErr != nil {
 		return facet.Summary{}, runErr
@@ -143,13 +115,110 @@ func Run(ctx context.Context, src FrameSource, m Models, o Options) (facet.Summa
 	return sum.Summary(), nil
 }
 
-// emit turns a finished job into a frame, in order.
-func emit(j *job, tr *Tracker, sum *Summarizer, on func(facet.Frame) error) error {
-	if j.err != nil {
-		return fmt.Errorf("analysis: frame %d: %w", j.idx, j.err)
+// inOrder takes finished jobs as they come, hands their frames to sm in
+// frame order, and returns each buffer to free once its frame is through.
+// On the first error it cancels the run and drains done, so that every
+// goroutine can finish.
+func inOrder(done <-chan *job, free chan<- []byte, sm *Smoother, cancel func(), nbuf int) error {
+	var (
+		tracker = NewTracker()
+		pending = make(map[int]*job, nbuf)
+		next    int
+		runErr  error
+	)
+	for j := range done {
+		if runErr != nil {
+			continue
+		}
+		pending[j.idx] = j
+		for pj := pending[next]; pj != nil; pj = pending[next] {
+			delete(pending, next)
+			next++
+			f, err := emit(pj, tracker)
+			if err == nil {
+				err = sm.Add(f)
+			}
+			if runErr = err; runErr != nil {
+				cancel()
+				break
+			}
+			free <- pj.buf
+		}
 	}
-	if len(j.attrs) != len(j.faces) {
-		return fmt.Errorf("analysis: frame %d: %d attributes for %d faces", j.idx, len(j.attrs), len(j.faces))
+	return runErr
+}
+
+// decoder reads frames into free buffers and hands them out as jobs, in
+// order, until the source ends, fails or ctx is done; it closes jobs when
+// it returns. err (nil at the end of the video) and decoded are for
+// reading after jobs is closed.
+type decoder struct {
+	src     FrameSource
+	err     error
+	decoded int // frames read before the end or the error
+}
+
+func (d *decoder) run(ctx context.Context, free <-chan []byte, jobs chan<- *job) {
+	defer close(jobs)
+	for idx := 0; ; idx++ {
+		var buf []byte
+		select {
+		case buf = <-free:
+		case <-ctx.Done():
+			return
+		}
+		t, err := d.src.ReadFrame(buf)
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				d.err = err
+			}
+			d.decoded = idx
+			return
+		}
+		select {
+		case jobs <- &job{idx: idx, t: t, buf: buf}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// analyse detects the faces of one frame, measures each, and describes
+// those good enough to judge; the rest keep their flags and are never
+// shown to the classification models.
+func analyse(j *job, img Image, m Models, maxFaces int) {
+	j.faces, j.err = m.Detect(img)
+	if j.err != nil || len(j.faces) == 0 {
+		return
+	}
+	j.faces = largest(j.faces, maxFaces)
+	j.quality = make([]facet.FaceQuality, len(j.faces))
+	j.flags = make([][]string, len(j.faces))
+	var good []Detection
+	for i, d := range j.faces {
+		j.quality[i] = MeasureFace(img, d)
+		if j.flags[i] = FaceFlags(j.quality[i]); j.flags[i] == nil {
+			good = append(good, d)
+		}
+	}
+	if len(good) > 0 {
+		j.attrs, j.err = m.Describe(img, good)
+	}
+}
+
+// emit turns a finished job into a frame, in order.
+func emit(j *job, tr *Tracker) (facet.Frame, error) {
+	if j.err != nil {
+		return facet.Frame{}, fmt.Errorf("analysis: frame %d: %w", j.idx, j.err)
+	}
+	described := 0
+	for _, fl := range j.flags {
+		if fl == nil {
+			described++
+		}
+	}
+	if len(j.attrs) != described {
+		return facet.Frame{}, fmt.Errorf("analysis: frame %d: %d attributes for %d faces", j.idx, len(j.attrs), described)
 	}
 	boxes := make([]Box, len(j.faces))
 	for i, d := range j.faces {
@@ -157,28 +226,24 @@ func emit(j *job, tr *Tracker, sum *Summarizer, on func(facet.Frame) error) erro
 	}
 	ids := tr.Assign(j.t, boxes)
 	f := facet.Frame{T: facet.Num(j.t), Faces: make([]facet.Face, len(j.faces))}
+	a := 0
 	for i, d := range j.faces {
-		f.Faces[i] = MakeFace(ids[i], d, j.attrs[i])
+		if j.flags[i] != nil {
+			f.Faces[i] = FlaggedFace(ids[i], d, j.quality[i], j.flags[i])
+			continue
+		}
+		f.Faces[i] = MakeFace(ids[i], d, j.attrs[a])
+		f.Faces[i].Quality = &j.quality[i]
+		a++
 	}
-	sum.Add(f)
-	if on != nil {
-		return on(f)
-	}
-	return nil
+	return f, nil
 }
 
-// MakeFace builds the face record of one detection and its attributes.
+// MakeFace builds the face record of a described detection and its
+// attributes; its Quality is left to the caller.
 func MakeFace(track int, d Detection, a Attributes) facet.Face {
-	b := d.Box
-	dom := a.Emotions.Dominant()
-	f := facet.Face{
-		Track:    track,
-		Box:      [4]facet.Num{facet.Num(b.X1), facet.Num(b.Y1), facet.Num(b.X2 - b.X1), facet.Num(b.Y2 - b.Y1)},
-		Score:    facet.Num(d.Score),
-		Emotions: a.Emotions,
-		Dominant: facet.EmotionLabels[dom],
-		Valence:  facet.Num(a.Emotions.Valence()),
-	}
+	f := facet.Face{Track: track, Box: faceBox(d.Box), Score: facet.Num(d.Score), Flags: []string{}}
+	setEmotions(&f, a.Emotions)
 	if !math.IsNaN(a.Age) {
 		f.Age = facet.NumPtr(a.Age)
 	}
@@ -186,6 +251,24 @@ func MakeFace(track int, d Detection, a Attributes) facet.Face {
 		f.Gender = &facet.GenderProb{Woman: facet.Num(1 - a.Man), Man: facet.Num(a.Man)}
 	}
 	return f
+}
+
+// FlaggedFace builds the record of a face found but not described: its
+// box, score, quality and the flags that say why; every estimate is nil.
+func FlaggedFace(track int, d Detection, q facet.FaceQuality, flags []string) facet.Face {
+	return facet.Face{Track: track, Box: faceBox(d.Box), Score: facet.Num(d.Score), Quality: &q, Flags: flags}
+}
+
+// setEmotions sets a face's emotions and what follows from them, so that
+// dominant and valence can never disagree with the scores shown.
+func setEmotions(f *facet.Face, e facet.Emotions) {
+	dom := facet.EmotionLabels[e.Dominant()]
+	f.Emotions, f.Dominant, f.Valence = &e, &dom, facet.NumPtr(e.Valence())
+}
+
+// faceBox turns corners into the x, y, w, h of the face record.
+func faceBox(b Box) [4]facet.Num {
+	return [4]facet.Num{facet.Num(b.X1), facet.Num(b.Y1), facet.Num(b.X2 - b.X1), facet.Num(b.Y2 - b.Y1)}
 }
 
 // largest keeps the n largest faces, in the detector's order.

@@ -222,7 +222,7 @@ func (a *App) Reanalyze(ctx context.Context, c *facet.Client, recID string, in A
 	if err != nil {
 		return nil, err
 	}
-	an := a.newAnalysis(rec, newID("an"), facet.Settings{SampleFPS: s.SampleFPS, Models: s.Models})
+	an := a.newAnalysis(rec, newID("an"), facet.Settings{SampleFPS: s.SampleFPS, Models: s.Models, SmoothS: facet.DefaultSmoothS})
 	if _, err := create(ctx, a.Store, facet.CAnalyses, rec.ID, an); err != nil {
 		return nil, err
 	}

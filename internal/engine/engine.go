@@ -113,6 +113,12 @@ type Request struct {
 	SampleFPS    float64 // frames per second to analyse; 0 = every frame
 	Models       string  // set name or manifest path; "" = default
 	MaxDurationS float64 // refuse longer videos; 0 = no limit
+	// Smooth is the width in seconds of the window over which each face
+	// track's emotions are smoothed; 0 = raw scores. Callers that mean the
+	// default pass facet.DefaultSmoothS: the zero value must stay "raw", so
+	// that re-running a stored raw analysis gives it back. Stills are never
+	// smoothed.
+	Smooth float64
 	// KeepFrames puts every frame into Result.Frames. Without it frames go
 	// only to OnFrame, and memory stays flat however long the video is.
 	KeepFrames bool
@@ -147,9 +153,10 @@ func (e *Engine) Analyze(ctx context.Context, req Request) (*facet.Result, Stats
 		return nil, st, err
 	}
 	w, h := ffmpeg.FitSize(info.Width, info.Height, e.cfg.MaxSide)
-	fps := req.SampleFPS
+	fps, smooth := req.SampleFPS, req.Smooth
 	if info.Still {
-		fps = 0 // one picture: take its one frame
+		fps = 0    // one picture: take its one frame
+		smooth = 0 // and nothing in time to smooth over
 	}
 	rd, err := ffmpeg.Open(ctx, req.Input, ffmpeg.Options{Bin: e.cfg.FFmpeg, SampleFPS: fps, Width: w, Height: h, Threads: e.cfg.DecodeThreads})
 	if err != nil {
@@ -157,7 +164,7 @@ func (e *Engine) Analyze(ctx context.Context, req Request) (*facet.Result, Stats
 	}
 	res := &facet.Result{
 		Video:    vi,
-		Settings: facet.Settings{SampleFPS: req.SampleFPS, Models: set.Name()},
+		Settings: facet.Settings{SampleFPS: req.SampleFPS, Models: set.Name(), SmoothS: smooth},
 		Models:   set.Refs(),
 		Frames:   []facet.Frame{},
 	}
@@ -177,7 +184,7 @@ func (e *Engine) Analyze(ctx context.Context, req Request) (*facet.Result, Stats
 		}
 		return nil
 	}
-	sum, err := analysis.Run(ctx, rd, set, analysis.Options{Width: w, Height: h, Workers: e.cfg.Workers, OnFrame: on})
+	sum, err := analysis.Run(ctx, rd, set, analysis.Options{Width: w, Height: h, Workers: e.cfg.Workers, SmoothS: smooth, OnFrame: on})
 	cerr := rd.Close()
 	st.FFmpegMaxRSSKB = rd.MaxRSSKB()
 	if err != nil {
@@ -208,6 +215,6 @@ func (e *Engine) Analyze(ctx context.Context, req Request) (*facet.Result, Stats
 // AnalyzeFile analyses a file with the given settings, streaming frames to
 // onFrame; the result holds no frames. It serves the Functions app.
 func (e *Engine) AnalyzeFile(ctx context.Context, input string, s facet.Settings, maxDurationS float64, onFrame func(facet.Frame) error) (*facet.Result, error) {
-	res, _, err := e.Analyze(ctx, Request{Input: input, SampleFPS: s.SampleFPS, Models: s.Models, MaxDurationS: maxDurationS, OnFrame: onFrame})
+	res, _, err := e.Analyze(ctx, Request{Input: input, SampleFPS: s.SampleFPS, Models: s.Models, Smooth: s.SmoothS, MaxDurationS: maxDurationS, OnFrame: onFrame})
 	return res, err
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/humaninsight/facet"
+	"github.com/humaninsight/facet/internal/analysis"
 )
 
 // Series is one recording's timeline reduced to one point per bin
@@ -32,22 +33,28 @@ func NewSeries(id string, binS float64) *Series {
 	return &Series{ID: id, BinS: binS}
 }
 
-// Add folds one frame into the series.
+// Add folds one frame into the series. Faces not described are left out:
+// they have no emotions to average, and counting them as zeros would pull
+// every line down.
 func (s *Series) Add(f facet.Frame) {
-	if len(f.Faces) == 0 {
-		return
-	}
 	b := int(float64(f.T) / s.BinS)
-	for len(s.n) <= b {
-		s.emo = append(s.emo, [7]float64{})
-		s.val = append(s.val, 0)
-		s.n = append(s.n, 0)
-	}
 	for _, fc := range f.Faces {
+		if !fc.Described() {
+			continue
+		}
+		for len(s.n) <= b {
+			s.emo = append(s.emo, [7]float64{})
+			s.val = append(s.val, 0)
+			s.n = append(s.n, 0)
+		}
 		for i, p := range fc.Emotions {
 			s.emo[b][i] += p
 		}
-		s.val[b] += float64(fc.Valence)
+		if fc.Valence != nil {
+			s.val[b] += float64(*fc.Valence)
+		} else {
+			s.val[b] += fc.Emotions.Valence()
+		}
 		s.n[b]++
 	}
 }
@@ -162,8 +169,9 @@ var ageBands = []string{"under 25", "25-34", "35-44", "45-54", "55 and over"}
 // in memory that grows with the longest recording, not with their number:
 // the mean of each emotion over time (the mean, per bin, of the
 // recordings' bin means, aligned from their start), dominant-emotion
-// shares, mean valence, the share of frames with a face, and age bands
-// and gender counts.
+// shares, mean valence, the share of frames with a face, age bands and
+// gender counts (man, woman, uncertain), and the recordings with quality
+// flags.
 type Project struct {
 	Count    int
 	binS     float64
@@ -175,9 +183,13 @@ type Project struct {
 	face     float64
 	ages     [5]int
 	ageN     int
-	man      int
+	genders  [3]int // woman, man, uncertain
 	genderN  int
+	flagged  int
 }
+
+// genderLabels are the bars of the gender chart, in Project.genders order.
+var genderLabels = []string{facet.GenderWoman, facet.GenderMan, facet.GenderUncertain}
 
 // NewProject starts an empty project.
 func NewProject() *Project { return &Project{binS: 1} }
@@ -215,10 +227,23 @@ func (p *Project) Add(s *Series) {
 	}
 	if sum.Gender != nil {
 		p.genderN++
-		if sum.Gender.Label == "man" {
-			p.man++
-		}
+		p.genders[genderIndex(sum.Gender.Label)]++
 	}
+	if sum.Quality != nil && len(sum.Quality.Flags) > 0 {
+		p.flagged++
+	}
+}
+
+// genderIndex returns label's bar; any label but woman and man counts as
+// uncertain, so that no recording is counted for a side it was not given.
+func genderIndex(label string) int {
+	switch label {
+	case facet.GenderWoman:
+		return 0
+	case facet.GenderMan:
+		return 1
+	}
+	return 2
 }
 
 // WriteHead writes the page's start and the project section: everything
@@ -245,6 +270,7 @@ func WriteHead(w io.Writer, title, subtitle string, p *Project) error {
 		"Dominant":     barChart("Dominant emotion, share of faces", facet.EmotionLabels[:], shares, ""),
 		"Valence":      fmt.Sprintf("%+.2f", p.val/float64(max(p.withFace, 1))),
 		"FaceRatio":    fmt.Sprintf("%.0f%%", 100*p.face/float64(max(p.Count, 1))),
+		"Flagged":      p.flagged,
 		"Demographics": p.ageN >= MinGroupForDemographics,
 		"MinGroup":     MinGroupForDemographics,
 	}
@@ -254,8 +280,11 @@ func WriteHead(w io.Writer, title, subtitle string, p *Project) error {
 			counts[i] = float64(n) / float64(p.ageN)
 		}
 		data["Age"] = barChart("Age estimate (median per recording)", ageBands, counts, demographicsColor)
-		g := []float64{float64(p.genderN-p.man) / float64(max(p.genderN, 1)), float64(p.man) / float64(max(p.genderN, 1))}
-		data["Gender"] = barChart("Gender estimate (majority per recording)", []string{"woman", "man"}, g, demographicsColor)
+		g := make([]float64, len(genderLabels))
+		for i, n := range p.genders {
+			g[i] = float64(n) / float64(max(p.genderN, 1))
+		}
+		data["Gender"] = barChart(fmt.Sprintf("Gender estimate (per recording; uncertain below a mean probability of %g)", analysis.GenderMinConfidence), genderLabels, g, demographicsColor)
 	}
 	return page.ExecuteTemplate(w, "head", data)
 }
@@ -264,11 +293,18 @@ func WriteHead(w io.Writer, title, subtitle string, p *Project) error {
 // its valence over time.
 func WriteRecording(w io.Writer, s *Series) error {
 	point := func(b int) ([7]float64, bool) { e, _, ok := s.point(b); return e, ok }
-	return page.ExecuteTemplate(w, "recording", recView{
+	v := recView{
 		ID: s.ID, Summary: s.Summary,
 		Emotions: emotionChart("Emotions over time: "+s.ID, len(s.n), s.BinS, point),
 		Valence:  valenceChart("Valence over time: "+s.ID, s),
-	})
+	}
+	if q := s.Summary.Quality; q != nil {
+		v.Quality = qualityLine(q)
+		for _, f := range q.Flags {
+			v.Flags = append(v.Flags, analysis.FlagText(f))
+		}
+	}
+	return page.ExecuteTemplate(w, "recording", v)
 }
 
 // WriteEnd closes the page.
@@ -277,6 +313,8 @@ func WriteEnd(w io.Writer) error { return page.ExecuteTemplate(w, "end", nil) }
 type recView struct {
 	ID       string
 	Summary  facet.Summary
+	Quality  string   // "" for results made before quality was measured
+	Flags    []string // in words
 	Emotions template.HTML
 	Valence  template.HTML
 }
@@ -324,19 +362,21 @@ figure{margin:1rem 0;break-inside:avoid}figcaption{font-size:.85rem;color:#555}
 .legend i{display:inline-block;width:.8rem;height:.8rem;margin-right:.25rem;vertical-align:middle}
 dl{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}dt{font-weight:600}
 section.recording{break-inside:avoid;border-top:1px solid #ddd}
+ul.flags{color:#8a4b00;margin:.25rem 0}
 @media print{body{max-width:none}}
 </style></head><body>
 <h1>{{.Title}}</h1><p>{{.Subtitle}}</p>
 <p class="legend">{{range $i, $l := labels}}<span><i style="background:{{color $i}}"></i>{{$l}}</span>{{end}}</p>
 <section id="project"><h2>All recordings ({{.Count}})</h2>
-<dl><dt>Mean valence</dt><dd>{{.Valence}} (-1 negative .. +1 positive)</dd><dt>Frames with a face</dt><dd>{{.FaceRatio}}</dd></dl>
+<dl><dt>Mean valence</dt><dd>{{.Valence}} (-1 negative .. +1 positive)</dd><dt>Frames with a face</dt><dd>{{.FaceRatio}}</dd><dt>Recordings with quality flags</dt><dd>{{.Flagged}}</dd></dl>
 {{.MeanEmotions}}
 <h3>Dominant emotion</h3>{{.Dominant}}
 {{if .Demographics}}<section id="demographics"><h3>Age and gender estimates</h3>{{.Age}}{{.Gender}}</section>
 {{else}}<p>Age and gender distributions are shown from {{.MinGroup}} recordings on, so that no participant is singled out.</p>{{end}}
 </section>
 {{end}}{{define "recording"}}<section class="recording"><h2>Recording {{.ID}}</h2>
-<dl><dt>Frames</dt><dd>{{.Summary.Frames}}</dd><dt>With a face</dt><dd>{{pct .Summary.FaceRatio}}</dd></dl>
+<dl><dt>Frames</dt><dd>{{.Summary.Frames}}</dd><dt>With a face</dt><dd>{{pct .Summary.FaceRatio}}</dd>{{if .Quality}}<dt>Quality</dt><dd class="quality">{{.Quality}}</dd>{{end}}</dl>
+{{if .Flags}}<ul class="flags">{{range .Flags}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{.Emotions}}{{.Valence}}</section>
 {{end}}{{define "end"}}<p><small>Model estimates of facial expressions, not of feelings; they carry known biases. Generated by facet.</small></p>
 </body></html>

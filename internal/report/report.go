@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/humaninsight/facet"
+	"github.com/humaninsight/facet/internal/analysis"
 )
 
 // WriteJSON writes res as indented JSON.
@@ -22,15 +23,35 @@ func WriteJSON(w io.Writer, res *facet.Result) error {
 	return enc.Encode(res)
 }
 
-// CSVHeader is the column list of the CSV format, in order.
+// CSVHeader is the column list of the CSV format, in order. Columns are
+// only ever appended, so that readers by position keep working: the face
+// quality columns (size_px .. roll) and the face's flags (codes joined by
+// ";") came after the estimates.
 var CSVHeader = []string{"t", "track", "x", "y", "w", "h", "score",
 	"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral",
-	"dominant", "valence", "age", "woman", "man"}
+	"dominant", "valence", "age", "woman", "man",
+	"size_px", "brightness", "sharpness", "yaw", "roll", "flags"}
+
+// Indexes of CSVHeader columns that CSVRows fills by position.
+const (
+	colEmotions = 7
+	colDominant = 14
+	colValence  = 15
+	colAge      = 16
+	colWoman    = 17
+	colMan      = 18
+	colSize     = 19
+	colBright   = 20
+	colSharp    = 21
+	colYaw      = 22
+	colRoll     = 23
+	colFlags    = 24
+)
 
 // CSVRows returns the rows of one frame: one per face, or one with only t
-// filled for a frame without a face.
+// filled for a frame without a face. The estimates of a face not described
+// are empty cells, never zeros.
 func CSVRows(f facet.Frame) [][]string {
-	num := func(n facet.Num) string { return facet.FormatFloat(float64(n), 4) }
 	t := num(f.T)
 	if len(f.Faces) == 0 {
 		row := make([]string, len(CSVHeader))
@@ -39,21 +60,39 @@ func CSVRows(f facet.Frame) [][]string {
 	}
 	rows := make([][]string, 0, len(f.Faces))
 	for _, fc := range f.Faces {
-		row := []string{t, strconv.Itoa(fc.Track),
-			num(fc.Box[0]), num(fc.Box[1]), num(fc.Box[2]), num(fc.Box[3]), num(fc.Score)}
-		for _, p := range fc.Emotions {
-			row = append(row, facet.FormatFloat(p, 4))
+		row := make([]string, len(CSVHeader))
+		copy(row, []string{t, strconv.Itoa(fc.Track), num(fc.Box[0]), num(fc.Box[1]), num(fc.Box[2]), num(fc.Box[3]), num(fc.Score)})
+		if fc.Emotions != nil {
+			for i, p := range fc.Emotions {
+				row[colEmotions+i] = facet.FormatFloat(p, 4)
+			}
 		}
-		row = append(row, fc.Dominant, num(fc.Valence), "", "", "")
-		if fc.Age != nil {
-			row[16] = num(*fc.Age)
+		if fc.Dominant != nil {
+			row[colDominant] = *fc.Dominant
 		}
+		row[colValence], row[colAge] = numPtr(fc.Valence), numPtr(fc.Age)
 		if fc.Gender != nil {
-			row[17], row[18] = num(fc.Gender.Woman), num(fc.Gender.Man)
+			row[colWoman], row[colMan] = num(fc.Gender.Woman), num(fc.Gender.Man)
 		}
+		if q := fc.Quality; q != nil {
+			row[colSize], row[colBright], row[colSharp] = num(q.SizePx), num(q.Brightness), num(q.Sharpness)
+			row[colYaw], row[colRoll] = numPtr(q.Yaw), numPtr(q.Roll)
+		}
+		row[colFlags] = strings.Join(fc.Flags, ";")
 		rows = append(rows, row)
 	}
 	return rows
+}
+
+// num formats a figure as the JSON does: at most 4 decimals.
+func num(n facet.Num) string { return facet.FormatFloat(float64(n), 4) }
+
+// numPtr formats a nullable figure; null is an empty cell.
+func numPtr(n *facet.Num) string {
+	if n == nil {
+		return ""
+	}
+	return num(*n)
 }
 
 // WriteText writes a short human summary of res.
@@ -73,10 +112,23 @@ func WriteText(w io.Writer, name string, res *facet.Result) error {
 		fmt.Fprintf(&b, " (%.1fx realtime)", float64(v.DurationS/s.WallS))
 	}
 	fmt.Fprintf(&b, "\nface found in %d of %d frames (%.0f%%)\n", s.FramesWithFace, s.Frames, 100*float64(s.FaceRatio))
+	if s.Quality != nil {
+		fmt.Fprintf(&b, "quality:          %s\n", qualityLine(s.Quality))
+		for _, f := range s.Quality.Flags {
+			fmt.Fprintf(&b, "caution:          %s\n", analysis.FlagText(f))
+		}
+	}
 	if s.ValenceMean == nil {
-		b.WriteString("no face: no expression, age or gender estimates\n")
+		if s.FramesWithFace > 0 {
+			b.WriteString("no face could be described: no expression, age or gender estimates\n")
+		} else {
+			b.WriteString("no face: no expression, age or gender estimates\n")
+		}
 		_, err := io.WriteString(w, b.String())
 		return err
+	}
+	if res.Settings.SmoothS > 0 {
+		fmt.Fprintf(&b, "emotions smoothed over %.4g s per face\n", res.Settings.SmoothS)
 	}
 	b.WriteString("dominant emotion: ")
 	b.WriteString(shares(s.Dominant))
@@ -84,13 +136,47 @@ func WriteText(w io.Writer, name string, res *facet.Result) error {
 	b.WriteString(shares(s.Emotions.Mean))
 	fmt.Fprintf(&b, "\nvalence (mean):   %+.2f (-1 negative .. +1 positive)\n", float64(*s.ValenceMean))
 	if s.Age != nil {
-		fmt.Fprintf(&b, "age estimate:     %.0f (p10 %.0f, p90 %.0f)\n", float64(s.Age.Median), float64(s.Age.P10), float64(s.Age.P90))
+		fmt.Fprintf(&b, "age estimate:     %s\n", ageLine(s.Age))
 	}
 	if s.Gender != nil {
-		fmt.Fprintf(&b, "gender estimate:  %s (%.2f)\n", s.Gender.Label, float64(s.Gender.Confidence))
+		fmt.Fprintf(&b, "gender estimate:  %s\n", genderLine(s.Gender))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// qualityLine is the recording's quality figures in one line of words.
+func qualityLine(q *facet.RecordingQuality) string {
+	parts := []string{fmt.Sprintf("a described face in %.0f%% of frames", 100*float64(q.DescribedRatio))}
+	if q.FaceSizePx != nil {
+		parts = append(parts, fmt.Sprintf("median face %.0f px", float64(*q.FaceSizePx)))
+	}
+	if q.Brightness != nil {
+		parts = append(parts, fmt.Sprintf("brightness %.0f of 255", float64(*q.Brightness)))
+	}
+	if q.Sharpness != nil {
+		parts = append(parts, fmt.Sprintf("sharpness %.0f", float64(*q.Sharpness)))
+	}
+	if q.TurnedAway != nil {
+		parts = append(parts, fmt.Sprintf("turned away in %.0f%% of faces", 100*float64(*q.TurnedAway)))
+	}
+	if q.Flagged != nil && *q.Flagged > 0 {
+		parts = append(parts, fmt.Sprintf("%.0f%% of faces too small or dark to describe", 100*float64(*q.Flagged)))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// ageLine states the age estimate with its interval and its basis.
+func ageLine(a *facet.AgeSummary) string {
+	return fmt.Sprintf("%.0f (middle 80%% of frames %.0f to %.0f, %d faces)", float64(a.Median), float64(a.P10), float64(a.P90), a.N)
+}
+
+// genderLine states the gender estimate, or that there is none to state.
+func genderLine(g *facet.GenderSummary) string {
+	if g.Label == facet.GenderUncertain {
+		return fmt.Sprintf("uncertain (the likelier side only %.2f, %d faces)", float64(g.Confidence), g.N)
+	}
+	return fmt.Sprintf("%s (%.2f, %d faces)", g.Label, float64(g.Confidence), g.N)
 }
 
 // shares lists the non-zero labels of e, largest first, as percentages.
