@@ -1,8 +1,10 @@
 // Command facet is the one binary of the facet service.
 //
 //	facet analyze [flags] VIDEO   analyse a video locally, no cloud
+//	facet eval [flags] MANIFEST   measure the models against labelled files
 //	facet models verify [SET...]  check installed model sets
 //	facet models fix SRC DST      rewrite a shipped ONNX model for speed
+//	facet models faceapi TGZ DIR  convert face-api's networks to ONNX
 //	facet serve                   the Azure Functions custom handler
 //	facet dev                     the whole service locally (stand-ins, host stand-in)
 //	facet demo                    the main story on the local stack, then stop
@@ -61,9 +63,11 @@ func exitCode(err error, stderr io.Writer) int {
 }
 
 const usage = `usage:
-  facet analyze [--fps N] [--models default|fast|MANIFEST.json] [--format text|json|csv|html] [-o FILE] VIDEO
+  facet analyze [--fps N] [--smooth S] [--models default|fast|MANIFEST.json] [--format text|json|csv|html] [-o FILE] VIDEO
+  facet eval [--fps N] [--smooth S] [--models default|fast|MANIFEST.json] [--format text|json] [-o FILE] MANIFEST.csv
   facet models verify [SET ...]
   facet models fix SRC DST
+  facet models faceapi PACKAGE.tgz OUTDIR
   facet serve          (the Functions custom handler; configuration from the environment)
   facet dev [--addr 127.0.0.1:7071]   (the whole service locally, with stand-ins)
   facet demo           (the main story on the local stack, then stop)`
@@ -79,6 +83,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch args[0] {
 	case "analyze", "analyse":
 		return cmdAnalyze(ctx, cfg, args[1:], stdout, stderr)
+	case "eval":
+		return cmdEval(ctx, cfg, args[1:], stdout, stderr)
 	case "models":
 		return cmdModels(cfg, args[1:], stdout)
 	case "serve":
