@@ -133,7 +133,7 @@ func (s *Set) Close() error {
 // landmarks. When the whole frame shows no face it looks again, harder:
 // see detectHarder.
 func (s *Set) Detect(img analysis.Image) ([]analysis.Detection, error) {
-	dets, err := s.detectIn(img, rect{0, 0, float64(img.W), float64(img.H)}, 0)
+	dets, err := s.detectIn(img, rect{0, 0, float64(img.W), float64(img.H)}, 0, s.det.spec.Post.ScoreThreshold)
 	if err == nil && len(dets) == 0 {
 		dets, err = s.detectHarder(img)
 	}
@@ -149,23 +149,30 @@ func (s *Set) Detect(img analysis.Image) ([]analysis.Detection, error) {
 // detector's training), and tiles of tileSide of the frame upscaled to
 // the detector's input (faces too small for it). The first that finds a
 // face wins. Frames with a face never pay for this.
+//
+// A second look at a frame that holds no face is more likely to find
+// something face-like than a face (a cartoon's eye, a pattern), so its
+// finds must score at least secondScore (the first pass keeps the
+// manifest's threshold, 0.7).
 const (
-	darkLuma = 70
-	rollTry  = 35 * math.Pi / 180
-	tileSide = 0.6
+	darkLuma    = 70
+	rollTry     = 35 * math.Pi / 180
+	tileSide    = 0.6
+	secondScore = 0.95
 )
 
-// detectHarder is the second pass for a frame with no face found.
+// detectHarder is the second pass for a frame with no face found: the
+// finds of the first view that finds a face scoring secondScore or more.
 func (s *Set) detectHarder(img analysis.Image) ([]analysis.Detection, error) {
 	whole := rect{0, 0, float64(img.W), float64(img.H)}
 	if lifted, ok := stretchDark(img); ok {
-		dets, err := s.detectIn(lifted, whole, 0)
+		dets, err := s.detectIn(lifted, whole, 0, secondScore)
 		if err != nil || len(dets) > 0 {
 			return dets, err
 		}
 	}
 	for _, a := range []float64{rollTry, -rollTry} {
-		dets, err := s.detectIn(img, whole, a)
+		dets, err := s.detectIn(img, whole, a, secondScore)
 		if err != nil || len(dets) > 0 {
 			return dets, err
 		}
@@ -174,7 +181,7 @@ func (s *Set) detectHarder(img analysis.Image) ([]analysis.Detection, error) {
 	tw, th := tileSide*float64(img.W), tileSide*float64(img.H)
 	for _, y := range []float64{0, float64(img.H) - th} {
 		for _, x := range []float64{0, float64(img.W) - tw} {
-			dets, err := s.detectIn(img, rect{x, y, tw, th}, 0)
+			dets, err := s.detectIn(img, rect{x, y, tw, th}, 0, secondScore)
 			if err != nil {
 				return nil, err
 			}
@@ -185,14 +192,14 @@ func (s *Set) detectHarder(img analysis.Image) ([]analysis.Detection, error) {
 }
 
 // detectIn runs the detector on region r of img turned by angle about its
-// centre, and returns the faces in img's normalised coordinates. A face
+// centre, and returns the faces scoring above minScore in img's normalised
+// coordinates. A face
 // found in a turned view keeps its size and gets its centre turned back:
 // the landmarks then say how it is tilted.
-func (s *Set) detectIn(img analysis.Image, r rect, angle float64) ([]analysis.Detection, error) {
+func (s *Set) detectIn(img analysis.Image, r rect, angle, minScore float64) ([]analysis.Detection, error) {
 	var dets []analysis.Detection
-	p := s.det.spec.Post
 	err := s.det.runCrops(img, []crop{{r: r, angle: angle}}, func(_ int, o [][]float32) {
-		dets = decodeUltraface(o[0], o[1], p.ScoreThreshold, p.IoUThreshold)
+		dets = decodeUltraface(o[0], o[1], minScore, s.det.spec.Post.IoUThreshold)
 	})
 	if r.x == 0 && r.y == 0 && r.w == float64(img.W) && r.h == float64(img.H) && angle == 0 {
 		return dets, err

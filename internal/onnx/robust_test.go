@@ -2,11 +2,16 @@ package onnx
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/humaninsight/facet/internal/analysis"
+	"github.com/humaninsight/facet/internal/testenv"
 )
 
 // foundFile records the face-found rates measured on the generated
@@ -45,7 +50,41 @@ func TestFaceFoundOnVariants(t *testing.T) {
 			}
 		}
 	}
+	for name, s := range sets {
+		got[name]["no-face false positives"] = falsePositives(t, s)
+		if v := got[name]["no-face false positives"]; v > 0 {
+			t.Errorf("%s: a face found in %.3f of frames without one", name, v)
+		}
+	}
 	checkFigures(t, foundFile, got, 1.0/float64(len(srcs)*len(positions)))
+}
+
+// falsePositives returns the share of frames without a face in which s
+// finds one: 20 frames of a cartoon (../shared/media/pyfeat_no_face.mp4)
+// at 320x240, where the second pass must not see faces either.
+func falsePositives(t *testing.T, s *Set) float64 {
+	t.Helper()
+	video := testenv.Shared(t, "media/pyfeat_no_face.mp4")
+	dir := t.TempDir()
+	cmd := exec.Command("ffmpeg", "-v", "error", "-i", video, "-vf", "fps=5,scale=320:240", "-frames:v", "20", filepath.Join(dir, "c%02d.png"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v: %s", err, out)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "c*.png"))
+	if len(files) == 0 {
+		t.Fatal("no cartoon frames")
+	}
+	n := 0
+	for _, f := range files {
+		dets, err := s.Detect(loadPNG(t, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(dets) > 0 {
+			n++
+		}
+	}
+	return float64(n) / float64(len(files))
 }
 
 // checkFigures compares measured rates with the recorded ones: a rate more
@@ -68,13 +107,17 @@ func checkFigures(t *testing.T, file string, got map[string]map[string]float64, 
 	if err := json.Unmarshal(b, &want); err != nil {
 		t.Fatal(err)
 	}
-	for set, rates := range got {
-		for k, v := range rates {
+	for _, set := range slices.Sorted(maps.Keys(got)) {
+		rates := got[set]
+		for _, k := range slices.Sorted(maps.Keys(rates)) {
+			v := rates[k]
 			w, ok := want[set][k]
 			switch {
 			case !ok:
 				t.Errorf("%s %s: %.3f measured, none recorded in %s", set, k, v, file)
-			case v < w-slack-1e-9:
+			case strings.Contains(k, "false positives") && v > w+1e-9:
+				t.Errorf("%s %s: %.3f, above the recorded %.3f", set, k, v, w)
+			case !strings.Contains(k, "false positives") && v < w-slack-1e-9:
 				t.Errorf("%s %s: %.3f, below the recorded %.3f", set, k, v, w)
 			}
 			t.Logf("%s %-12s %.3f (recorded %.3f)", set, k, v, w)
