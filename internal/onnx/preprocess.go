@@ -43,7 +43,7 @@ func cropRect(c CropSpec, box analysis.Box, w, h int) rect {
 // fill resamples region r of img (bilinear, pixel centres aligned as
 // OpenCV's resize does) to the model's input size and writes it, converted
 // and normalised, into dst (one batch item). It runs for every frame and
-// face, so it interpolates in 8-bit fixed point with per-column and per-row
+// face, so it interpolates in fixed point (wOne) with per-column and per-row
 // tables, and writes each layout in its own loop.
 func fill(dst []float32, img analysis.Image, r rect, in InputSpec) {
 	fillBox(dst, img, r, nil, in)
@@ -65,15 +65,20 @@ func fillBox(dst []float32, img analysis.Image, r rect, inner *rect, in InputSpe
 	if in.Resize == "legacy" {
 		shift = 0
 	}
-	lo, hi := [2]int{0, 0}, [2]int{img.W, img.H} // pixels in [lo, hi) are kept
+	// Padded, pixels in [lo, hi) are the face's, and positions are
+	// clamped to the padded square's pixels [clo, chi], as they would be
+	// in the padded picture face-api resizes.
+	var lo, hi, clo, chi [2]int
 	if inner != nil {
 		lo = [2]int{int(math.Floor(inner.x)), int(math.Floor(inner.y))}
 		hi = [2]int{int(math.Floor(inner.x + inner.w)), int(math.Floor(inner.y + inner.h))}
+		clo = [2]int{int(math.Floor(r.x)), int(math.Floor(r.y))}
+		chi = [2]int{clo[0] + int(math.Round(r.w)) - 1, clo[1] + int(math.Round(r.h)) - 1}
 	}
 	cols := make([]col, iw)
 	sx := r.w / float64(iw)
 	for ox := range cols {
-		x0, x1, w0, w1 := taps(r.x+(float64(ox)+shift)*sx-shift, img.W, inner != nil, lo[0], hi[0])
+		x0, x1, w0, w1 := taps(r.x+(float64(ox)+shift)*sx-shift, img.W, inner != nil, lo[0], hi[0], clo[0], chi[0])
 		cols[ox] = col{x0 * 3, x1 * 3, w0, w1}
 	}
 	stride := img.W * 3
@@ -82,10 +87,10 @@ func fillBox(dst []float32, img analysis.Image, r rect, inner *rect, in InputSpe
 	if in.Color == "GRAY" {
 		nch = 1
 	}
-	// Normalisation folds the fixed-point scale (65536) in: x = v*a + b.
+	// Normalisation folds the fixed-point scale (wOne squared) in: x = v*a + b.
 	var a, b [3]float32
 	for c := range nch {
-		a[c] = in.Scale / in.Std[c] / 65536
+		a[c] = in.Scale / in.Std[c] / (wOne * wOne)
 		b[c] = -in.Mean[c] / in.Std[c]
 	}
 	// Output channel k reads source channel src[k].
@@ -95,10 +100,10 @@ func fillBox(dst []float32, img analysis.Image, r rect, inner *rect, in InputSpe
 	}
 	plane := ih * iw
 	for oy := range ih {
-		y0, y1, w0y, w1y := taps(r.y+(float64(oy)+shift)*sy-shift, img.H, inner != nil, lo[1], hi[1])
+		y0, y1, w0y, w1y := taps(r.y+(float64(oy)+shift)*sy-shift, img.H, inner != nil, lo[1], hi[1], clo[1], chi[1])
 		row0 := img.Pix[y0*stride : (y0+1)*stride]
 		row1 := img.Pix[y1*stride : (y1+1)*stride]
-		// px returns source channel k of output column c, times 65536.
+		// px returns source channel k of output column c, times wOne squared.
 		px := func(c col, k int) float32 {
 			i0, i1 := c.i0+k, c.i1+k
 			return float32((int32(row0[i0])*c.w0+int32(row0[i1])*c.w1)*w0y + (int32(row1[i0])*c.w0+int32(row1[i1])*c.w1)*w1y)
@@ -132,19 +137,28 @@ func fillBox(dst []float32, img analysis.Image, r rect, inner *rect, in InputSpe
 	}
 }
 
+// wOne is the fixed-point weight of a whole pixel: 11 bits, as OpenCV's
+// own bilinear resize uses, so an interpolated value is within 1/2048 of a
+// grey level of the exact one (8 bits gave up to a quarter level, enough
+// to move an ambiguous face's reading by 2e-3). 255 * wOne * wOne fits an
+// int32.
+const wOne = 2048
+
 // taps returns the two source pixels of position f on an axis of n pixels
-// and their weights (out of 256). Unpadded, f is clamped into the frame (its
-// edge repeats); padded, a pixel outside [lo, hi) weighs nothing, as the
+// and their weights (out of wOne). Unpadded, f is clamped into the frame (its
+// edge repeats); padded, the pixels are clamped into the padded square
+// [clo, chi] and one outside the face's [lo, hi) weighs nothing, as the
 // black padding would.
-func taps(f float64, n int, padded bool, lo, hi int) (i0, i1 int, w0, w1 int32) {
+func taps(f float64, n int, padded bool, lo, hi, clo, chi int) (i0, i1 int, w0, w1 int32) {
 	if !padded {
 		f = math.Min(math.Max(f, 0), float64(n-1))
 	}
 	fl := math.Floor(f)
-	w1 = int32(math.Round((f - fl) * 256))
-	w0 = 256 - w1
+	w1 = int32(math.Round((f - fl) * wOne))
+	w0 = wOne - w1
 	a, b := int(fl), int(fl)+1
 	if padded {
+		a, b = min(max(a, clo), chi), min(max(b, clo), chi)
 		if a < lo || a >= hi {
 			w0 = 0
 		}
@@ -156,7 +170,7 @@ func taps(f float64, n int, padded bool, lo, hi int) (i0, i1 int, w0, w1 int32) 
 }
 
 // col is one output column's two source byte offsets and their weights
-// (out of 256).
+// (out of wOne).
 type col struct {
 	i0, i1 int
 	w0, w1 int32
@@ -214,6 +228,10 @@ func faceCrop(c CropSpec, d analysis.Detection, w, h int) crop {
 	cx, cy := (b.X1+b.X2)/2*fw, (b.Y1+b.Y2)/2*fh
 	out := crop{r: rect{cx - cw/2, cy - ch/2, cw, ch}, angle: angle}
 	if c.Pad == "zero" {
+		// face-api's padToSquare puts the smaller half of an odd padding
+		// first (Math.round gives the larger to the end).
+		out.r.x = b.X1*fw - math.Floor((cw-bw)/2)
+		out.r.y = b.Y1*fh - math.Floor((ch-bh)/2)
 		out.inner = &rect{b.X1 * fw, b.Y1 * fh, bw, bh}
 	}
 	return out
