@@ -128,6 +128,18 @@ type ProjectSettings struct {
 	MaxUploadBytes   int64   `json:"maxUploadBytes"`   // largest upload accepted
 	DeletionGraceS   int     `json:"deletionGraceS"`   // delay between close and deletion
 	MaxRetentionDays int     `json:"maxRetentionDays"` // videos are deleted after this at the latest
+	// SmoothS is the emotion smoothing window of the project's analyses
+	// (0 = raw per-frame scores); nil, in projects made before it
+	// existed, means DefaultSmoothS.
+	SmoothS *float64 `json:"smoothS,omitempty"`
+}
+
+// Smooth returns the smoothing window the project's analyses use.
+func (s ProjectSettings) Smooth() float64 {
+	if s.SmoothS == nil {
+		return DefaultSmoothS
+	}
+	return *s.SmoothS
 }
 
 // DefaultSettings are a new project's settings where the client gives none.

@@ -124,6 +124,10 @@ type Settings struct {
 // expressions (0.5 to 4 s), so real changes survive.
 const DefaultSmoothS = 0.5
 
+// MaxSmoothS is the widest smoothing window accepted: a wider one would
+// blend separate expressions into one.
+const MaxSmoothS = 5.0
+
 // ModelRef names one model used, with the sha256 of its file.
 type ModelRef struct {
 	Role   string `json:"role"`

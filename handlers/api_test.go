@@ -238,11 +238,23 @@ func TestFlowInMemory(t *testing.T) {
 	}
 
 	// Re-analysis makes a second run with other settings.
-	re := f.must(202, "POST", "/api/recordings/"+f.rec+"/reanalyze", f.keyA, map[string]any{"settings": map[string]any{"sampleFps": 1}})
+	re := f.must(202, "POST", "/api/recordings/"+f.rec+"/reanalyze", f.keyA, map[string]any{"settings": map[string]any{"sampleFps": 1, "smoothS": 0}})
 	f.drain()
 	run := f.must(200, "GET", "/api/recordings/"+f.rec+"/analyses/"+re["analysisId"].(string), f.keyA, nil)
 	if n := len(run["frames"].([]any)); n != 6 {
 		t.Errorf("re-analysis at 1 fps: %d frames", n)
+	}
+	// Raw scores on request; the project's runs are smoothed by default.
+	if s := run["settings"].(map[string]any); s["smooth_s"] != 0.0 {
+		t.Errorf("re-analysis with smoothS 0: settings %v", s)
+	}
+	first := f.must(200, "GET", "/api/recordings/"+f.rec, f.keyA, nil)["analyses"].([]any)
+	for _, a := range first {
+		if id := a.(map[string]any)["id"]; id != re["analysisId"] {
+			if s := f.must(200, "GET", "/api/recordings/"+f.rec+"/analyses/"+id.(string), f.keyA, nil)["settings"].(map[string]any); s["smooth_s"] != facet.DefaultSmoothS {
+				t.Errorf("first run's settings %v, want smooth_s %v", s, facet.DefaultSmoothS)
+			}
+		}
 	}
 	if got := f.must(200, "GET", "/api/recordings/"+f.rec, f.keyA, nil)["analyses"].([]any); len(got) != 2 {
 		t.Errorf("after re-analysis: %d runs", len(got))
@@ -403,6 +415,9 @@ func statusRows() []statusRow {
 		}},
 		{"POST /api/projects", "setting out of range", 400, func(f *fixture) (string, string, string, any) {
 			return "POST", "/api/projects", f.keyA, proj(map[string]any{"settings": map[string]any{"sampleFps": 500}})
+		}},
+		{"POST /api/projects", "smoothing window out of range", 400, func(f *fixture) (string, string, string, any) {
+			return "POST", "/api/projects", f.keyA, proj(map[string]any{"settings": map[string]any{"smoothS": 6}})
 		}},
 		{"GET /api/projects", "valid", 200, func(f *fixture) (string, string, string, any) { return "GET", "/api/projects?limit=2", f.keyA, nil }},
 		{"GET /api/projects", "limit outside 1..500", 400, func(f *fixture) (string, string, string, any) { return "GET", "/api/projects?limit=501", f.keyA, nil }},

@@ -22,10 +22,6 @@ func newEngine(cfg config) *engine.Engine {
 // progressAfterS is the video length from which progress goes to stderr.
 const progressAfterS = 5
 
-// maxSmoothS is the longest --smooth accepted: a wider window would blend
-// separate expressions into one.
-const maxSmoothS = 5
-
 func cmdAnalyze(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -54,8 +50,8 @@ func cmdAnalyze(ctx context.Context, cfg config, args []string, stdout, stderr i
 	if *fps < 0 || *fps > 120 {
 		return usagef("analyze: --fps %g: want 0 (every frame) to 120", *fps)
 	}
-	if *smooth < 0 || *smooth > maxSmoothS {
-		return usagef("analyze: --smooth %g: want 0 (raw scores) to %g seconds", *smooth, float64(maxSmoothS))
+	if *smooth < 0 || *smooth > facet.MaxSmoothS {
+		return usagef("analyze: --smooth %g: want 0 (raw scores) to %g seconds", *smooth, float64(facet.MaxSmoothS))
 	}
 	switch *format {
 	case "text", "json", "csv", "html":

@@ -59,8 +59,8 @@ func parseEvalFlags(args []string) (evalOptions, error) {
 	if o.fps < 0 || o.fps > 120 {
 		return o, usagef("eval: --fps %g: want 0 (every frame) to 120", o.fps)
 	}
-	if o.smooth < 0 || o.smooth > maxSmoothS {
-		return o, usagef("eval: --smooth %g: want 0 (raw scores) to %g seconds", o.smooth, float64(maxSmoothS))
+	if o.smooth < 0 || o.smooth > facet.MaxSmoothS {
+		return o, usagef("eval: --smooth %g: want 0 (raw scores) to %g seconds", o.smooth, float64(facet.MaxSmoothS))
 	}
 	if o.format != "text" && o.format != "json" {
 		return o, usagef("eval: --format %q: want text or json", o.format)

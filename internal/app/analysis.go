@@ -137,7 +137,7 @@ func (a *App) BlobCreated(ctx context.Context, ev BlobEvent) (Outcome, error) {
 	rec.Video = facet.VideoState{Present: true, SizeBytes: ev.ContentLength, ETag: strings.Trim(ev.ETag, `"`), UploadedAt: &now}
 	// The first run's id follows from the upload, so a retried event
 	// makes the same run, not a second one.
-	an := a.newAnalysis(rec, "an_"+shortHash(rec.ID+"|"+rec.Video.ETag), facet.Settings{SampleFPS: p.Settings.SampleFPS, Models: p.Settings.Models, SmoothS: facet.DefaultSmoothS})
+	an := a.newAnalysis(rec, "an_"+shortHash(rec.ID+"|"+rec.Video.ETag), facet.Settings{SampleFPS: p.Settings.SampleFPS, Models: p.Settings.Models, SmoothS: p.Settings.Smooth()})
 	if _, err := create(ctx, a.Store, facet.CAnalyses, rec.ID, an); err != nil && !isCode(err, facet.EConflict) {
 		return "", err
 	}

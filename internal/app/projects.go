@@ -38,6 +38,7 @@ type SettingsPatch struct {
 	MaxUploadBytes   *int64   `json:"maxUploadBytes"`
 	DeletionGraceS   *int     `json:"deletionGraceS"`
 	MaxRetentionDays *int     `json:"maxRetentionDays"`
+	SmoothS          *float64 `json:"smoothS"`
 }
 
 // NewProject is a client's request to create a project.
@@ -79,6 +80,10 @@ func (a *App) apply(s facet.ProjectSettings, p *SettingsPatch) (facet.ProjectSet
 	if p.MaxRetentionDays != nil {
 		s.MaxRetentionDays = *p.MaxRetentionDays
 	}
+	if p.SmoothS != nil {
+		v := *p.SmoothS
+		s.SmoothS = &v
+	}
 	switch {
 	case s.SampleFPS < 0 || s.SampleFPS > 30:
 		return s, facet.Errorf(facet.EInvalid, "settings.sampleFps: 0 (every frame) to 30")
@@ -88,6 +93,8 @@ func (a *App) apply(s facet.ProjectSettings, p *SettingsPatch) (facet.ProjectSet
 		return s, facet.Errorf(facet.EInvalid, "settings.maxUploadBytes: 1 MiB to 10 GiB")
 	case s.DeletionGraceS < 0 || s.DeletionGraceS > 30*86400:
 		return s, facet.Errorf(facet.EInvalid, "settings.deletionGraceS: 0 to 2592000 (30 days)")
+	case s.Smooth() < 0 || s.Smooth() > facet.MaxSmoothS:
+		return s, facet.Errorf(facet.EInvalid, "settings.smoothS: 0 (raw scores) to %g seconds", facet.MaxSmoothS)
 	case s.MaxRetentionDays < 1 || s.MaxRetentionDays > MaxRetentionDays:
 		return s, facet.Errorf(facet.EInvalid, "settings.maxRetentionDays: 1 to %d", MaxRetentionDays)
 	case s.Models == "" || strings.ContainsAny(s.Models, "/\\.") || len(s.Models) > 40:

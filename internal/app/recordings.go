@@ -198,6 +198,7 @@ func (a *App) deleteAnalysis(ctx context.Context, an *facet.Analysis) error {
 type AnalysisSettings struct {
 	SampleFPS *float64 `json:"sampleFps"`
 	Models    *string  `json:"models"`
+	SmoothS   *float64 `json:"smoothS"`
 }
 
 // Reanalyze queues a new analysis run of a recording whose video exists.
@@ -218,11 +219,11 @@ func (a *App) Reanalyze(ctx context.Context, c *facet.Client, recID string, in A
 	case rec.Status == facet.RecAwaitingUpload || rec.Status == facet.RecExpired || !rec.Video.Present:
 		return nil, facet.Errorf(facet.EConflict, "no video has been uploaded")
 	}
-	s, err := a.apply(p.Settings, &SettingsPatch{SampleFPS: in.SampleFPS, Models: in.Models})
+	s, err := a.apply(p.Settings, &SettingsPatch{SampleFPS: in.SampleFPS, Models: in.Models, SmoothS: in.SmoothS})
 	if err != nil {
 		return nil, err
 	}
-	an := a.newAnalysis(rec, newID("an"), facet.Settings{SampleFPS: s.SampleFPS, Models: s.Models, SmoothS: facet.DefaultSmoothS})
+	an := a.newAnalysis(rec, newID("an"), facet.Settings{SampleFPS: s.SampleFPS, Models: s.Models, SmoothS: s.Smooth()})
 	if _, err := create(ctx, a.Store, facet.CAnalyses, rec.ID, an); err != nil {
 		return nil, err
 	}
