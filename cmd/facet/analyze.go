@@ -22,21 +22,30 @@ func newEngine(cfg config) *engine.Engine {
 // progressAfterS is the video length from which progress goes to stderr.
 const progressAfterS = 5
 
-func cmdAnalyze(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
+// analyzeOpts are the parsed flags and the video of `facet analyze`.
+type analyzeOpts struct {
+	video, models, format, out string
+	fps, smooth                float64
+	quiet                      bool
+}
+
+// parseAnalyze reads analyze's flags, which may come before or after the
+// video.
+func parseAnalyze(args []string) (analyzeOpts, error) {
+	var o analyzeOpts
 	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fps := fs.Float64("fps", engine.DefaultSampleFPS, "frames per second to analyse (0 = every frame)")
-	models := fs.String("models", "default", "model set: default, fast or a manifest .json")
-	smooth := fs.Float64("smooth", facet.DefaultSmoothS, "seconds over which each face's emotions are smoothed (0 = raw scores)")
-	format := fs.String("format", "text", "output: text, json, csv or html")
-	out := fs.String("o", "", "write the output to this file instead of stdout")
-	quiet := fs.Bool("q", false, "no progress on stderr")
-	// Flags may come before or after the video: parse up to each
-	// positional argument, then go on after it.
+	fs.Float64Var(&o.fps, "fps", engine.DefaultSampleFPS, "frames per second to analyse (0 = every frame)")
+	fs.StringVar(&o.models, "models", "default", "model set: default, fast or a manifest .json")
+	fs.Float64Var(&o.smooth, "smooth", facet.DefaultSmoothS, "seconds over which each face's emotions are smoothed (0 = raw scores)")
+	fs.StringVar(&o.format, "format", "text", "output: text, json, csv or html")
+	fs.StringVar(&o.out, "o", "", "write the output to this file instead of stdout")
+	fs.BoolVar(&o.quiet, "q", false, "no progress on stderr")
+	// Parse up to each positional argument, then go on after it.
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return usagef("analyze: %v\n%s", err, usage)
+			return o, usagef("analyze: %v\n%s", err, usage)
 		}
 		if fs.NArg() == 0 {
 			break
@@ -45,31 +54,38 @@ func cmdAnalyze(ctx context.Context, cfg config, args []string, stdout, stderr i
 		args = fs.Args()[1:]
 	}
 	if len(pos) != 1 {
-		return usagef("analyze: want exactly one VIDEO, got %d\n%s", len(pos), usage)
+		return o, usagef("analyze: want exactly one VIDEO, got %d\n%s", len(pos), usage)
 	}
-	if *fps < 0 || *fps > 120 {
-		return usagef("analyze: --fps %g: want 0 (every frame) to 120", *fps)
+	if o.fps < 0 || o.fps > 120 {
+		return o, usagef("analyze: --fps %g: want 0 (every frame) to 120", o.fps)
 	}
-	if *smooth < 0 || *smooth > facet.MaxSmoothS {
-		return usagef("analyze: --smooth %g: want 0 (raw scores) to %g seconds", *smooth, float64(facet.MaxSmoothS))
+	if o.smooth < 0 || o.smooth > facet.MaxSmoothS {
+		return o, usagef("analyze: --smooth %g: want 0 (raw scores) to %g seconds", o.smooth, float64(facet.MaxSmoothS))
 	}
-	switch *format {
+	switch o.format {
 	case "text", "json", "csv", "html":
 	default:
-		return usagef("analyze: --format %q: want text, json, csv or html", *format)
+		return o, usagef("analyze: --format %q: want text, json, csv or html", o.format)
 	}
-	video := pos[0]
-	if _, err := os.Stat(video); err != nil {
-		return usagef("analyze: %v", err)
+	o.video = pos[0]
+	if _, err := os.Stat(o.video); err != nil {
+		return o, usagef("analyze: %v", err)
 	}
+	return o, nil
+}
 
+func cmdAnalyze(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
+	o, err := parseAnalyze(args)
+	if err != nil {
+		return err
+	}
 	eng := newEngine(cfg)
 	defer eng.Close()
 
 	w := stdout
 	var file *os.File
-	if *out != "" {
-		f, err := os.Create(*out)
+	if o.out != "" {
+		f, err := os.Create(o.out)
 		if err != nil {
 			return err
 		}
@@ -78,11 +94,12 @@ func cmdAnalyze(ctx context.Context, cfg config, args []string, stdout, stderr i
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
 
-	req := engine.Request{Input: video, SampleFPS: *fps, Models: *models, Smooth: *smooth, KeepFrames: *format == "json"}
+	video := o.video
+	req := engine.Request{Input: video, SampleFPS: o.fps, Models: o.models, Smooth: o.smooth, KeepFrames: o.format == "json"}
 	var duration float64
 	req.Probed = func(v facet.VideoInfo) { duration = float64(v.DurationS) }
 	var cw *csv.Writer
-	if *format == "csv" {
+	if o.format == "csv" {
 		// CSV streams frame by frame: memory stays flat for any length.
 		cw = csv.NewWriter(bw)
 		cw.Write(report.CSVHeader)
@@ -96,7 +113,7 @@ func cmdAnalyze(ctx context.Context, cfg config, args []string, stdout, stderr i
 				return err
 			}
 		}
-		if !*quiet && duration > progressAfterS {
+		if !o.quiet && duration > progressAfterS {
 			if pct := int(100 * float64(f.T) / duration / 10); pct > lastPct {
 				lastPct = pct
 				fmt.Fprintf(stderr, "analysing %s: %d%% (%.0f of %.0f s)\n", filepath.Base(video), min(pct*10, 100), float64(f.T), duration)
@@ -106,7 +123,7 @@ func cmdAnalyze(ctx context.Context, cfg config, args []string, stdout, stderr i
 	}
 	res, _, err := eng.Analyze(ctx, req)
 	if err == nil {
-		switch *format {
+		switch o.format {
 		case "json":
 			err = report.WriteJSON(bw, res)
 		case "text":
@@ -129,7 +146,7 @@ func cmdAnalyze(ctx context.Context, cfg config, args []string, stdout, stderr i
 			err = cerr
 		}
 		if err != nil {
-			os.Remove(*out) // no half-written result left behind
+			os.Remove(o.out) // no half-written result left behind
 		}
 	}
 	return err

@@ -182,7 +182,18 @@ func (s Spec) validate() error {
 	if len(s.SHA256) != 64 {
 		return fmt.Errorf("sha256 must be 64 hex digits")
 	}
-	in := s.Input
+	if err := s.Input.validate(); err != nil {
+		return err
+	}
+	if err := s.Crop.validate(); err != nil {
+		return err
+	}
+	return s.validatePost()
+}
+
+// validate checks an input's shape, colour order, layout and
+// normalisation against each other.
+func (in InputSpec) validate() error {
 	if in.Name == "" || len(in.Shape) != 4 {
 		return fmt.Errorf("input needs a name and a 4-d shape")
 	}
@@ -222,21 +233,32 @@ func (s Spec) validate() error {
 			return fmt.Errorf("input std must not be 0")
 		}
 	}
-	switch s.Crop.Kind {
+	return nil
+}
+
+// validate checks a crop rule's fields.
+func (c CropSpec) validate() error {
+	switch c.Kind {
 	case "frame":
 	case "face":
-		if s.Crop.Scale <= 0 {
+		if c.Scale <= 0 {
 			return fmt.Errorf("face crop needs a scale > 0")
 		}
-		if s.Crop.Anchor != "" && s.Crop.Anchor != "center" && s.Crop.Anchor != "top-left" {
-			return fmt.Errorf("crop anchor %q: want center or top-left", s.Crop.Anchor)
+		if c.Anchor != "" && c.Anchor != "center" && c.Anchor != "top-left" {
+			return fmt.Errorf("crop anchor %q: want center or top-left", c.Anchor)
 		}
-		if s.Crop.Pad != "" && (s.Crop.Pad != "zero" || s.Crop.Anchor == "top-left") {
-			return fmt.Errorf("crop pad %q: want zero, on a centred crop", s.Crop.Pad)
+		if c.Pad != "" && (c.Pad != "zero" || c.Anchor == "top-left") {
+			return fmt.Errorf("crop pad %q: want zero, on a centred crop", c.Pad)
 		}
 	default:
-		return fmt.Errorf("crop kind %q: want frame or face", s.Crop.Kind)
+		return fmt.Errorf("crop kind %q: want frame or face", c.Kind)
 	}
+	return nil
+}
+
+// validatePost checks that the post-processing fits the outputs, the role
+// and the labels.
+func (s Spec) validatePost() error {
 	want := map[string]int{"ultraface": 2, "probs": 1, "softmax": 1, "ssrnet": 9, "age-gender": 2, "landmarks68": 1}
 	n, ok := want[s.Post.Kind]
 	if !ok {
@@ -249,11 +271,10 @@ func (s Spec) validate() error {
 		return fmt.Errorf("post %s takes %d outputs, got %d", s.Post.Kind, n, len(s.Outputs))
 	}
 	roleOK := map[string][]string{
-		RoleDetector: {"ultraface"},
-		RoleEmotion:  {"probs", "softmax"},
-		RoleAge:      {"ssrnet"},
-		RoleGender:   {"probs", "softmax", "ssrnet"},
-		// RoleAgeGender and RoleLandmarks each have one kind.
+		RoleDetector:  {"ultraface"},
+		RoleEmotion:   {"probs", "softmax"},
+		RoleAge:       {"ssrnet"},
+		RoleGender:    {"probs", "softmax", "ssrnet"},
 		RoleAgeGender: {"age-gender"},
 		RoleLandmarks: {"landmarks68"},
 	}

@@ -55,30 +55,13 @@ func fill(dst []float32, img analysis.Image, r rect, in InputSpec) {
 // output index times the scale, with no half-pixel shift (TensorFlow's
 // resize_bilinear without half_pixel_centers, which face-api uses).
 func fillBox(dst []float32, img analysis.Image, r rect, inner *rect, in InputSpec) {
-	var ih, iw int
-	if in.Layout == "NCHW" {
-		ih, iw = int(in.Shape[2]), int(in.Shape[3])
-	} else {
-		ih, iw = int(in.Shape[1]), int(in.Shape[2])
-	}
-	shift := 0.5 // OpenCV: pixel centres at +0.5
-	if in.Resize == "legacy" {
-		shift = 0
-	}
-	// Padded, pixels in [lo, hi) are the face's, and positions are
-	// clamped to the padded square's pixels [clo, chi], as they would be
-	// in the padded picture face-api resizes.
-	var lo, hi, clo, chi [2]int
-	if inner != nil {
-		lo = [2]int{int(math.Floor(inner.x)), int(math.Floor(inner.y))}
-		hi = [2]int{int(math.Floor(inner.x + inner.w)), int(math.Floor(inner.y + inner.h))}
-		clo = [2]int{int(math.Floor(r.x)), int(math.Floor(r.y))}
-		chi = [2]int{clo[0] + int(math.Round(r.w)) - 1, clo[1] + int(math.Round(r.h)) - 1}
-	}
+	ih, iw := inputSize(in)
+	shift := pixelShift(in)
+	xs, ys := spans(r, inner)
 	cols := make([]col, iw)
 	sx := r.w / float64(iw)
 	for ox := range cols {
-		x0, x1, w0, w1 := taps(r.x+(float64(ox)+shift)*sx-shift, img.W, inner != nil, lo[0], hi[0], clo[0], chi[0])
+		x0, x1, w0, w1 := xs.taps(r.x+(float64(ox)+shift)*sx-shift, img.W)
 		cols[ox] = col{x0 * 3, x1 * 3, w0, w1}
 	}
 	stride := img.W * 3
@@ -93,14 +76,10 @@ func fillBox(dst []float32, img analysis.Image, r rect, inner *rect, in InputSpe
 		a[c] = in.Scale / in.Std[c] / (wOne * wOne)
 		b[c] = -in.Mean[c] / in.Std[c]
 	}
-	// Output channel k reads source channel src[k].
-	src := [3]int{0, 1, 2}
-	if in.Color == "BGR" {
-		src = [3]int{2, 1, 0}
-	}
+	src := channelOrder(in)
 	plane := ih * iw
 	for oy := range ih {
-		y0, y1, w0y, w1y := taps(r.y+(float64(oy)+shift)*sy-shift, img.H, inner != nil, lo[1], hi[1], clo[1], chi[1])
+		y0, y1, w0y, w1y := ys.taps(r.y+(float64(oy)+shift)*sy-shift, img.H)
 		row0 := img.Pix[y0*stride : (y0+1)*stride]
 		row1 := img.Pix[y1*stride : (y1+1)*stride]
 		// px returns source channel k of output column c, times wOne squared.
@@ -144,12 +123,57 @@ func fillBox(dst []float32, img analysis.Image, r rect, inner *rect, in InputSpe
 // int32.
 const wOne = 2048
 
+// inputSize returns the model input's height and width.
+func inputSize(in InputSpec) (h, w int) {
+	if in.Layout == "NCHW" {
+		return int(in.Shape[2]), int(in.Shape[3])
+	}
+	return int(in.Shape[1]), int(in.Shape[2])
+}
+
+// pixelShift is where pixel centres sit: +0.5 for OpenCV's resize, 0 for
+// TensorFlow 1's legacy one.
+func pixelShift(in InputSpec) float64 {
+	if in.Resize == "legacy" {
+		return 0
+	}
+	return 0.5
+}
+
+// channelOrder says which source channel each output channel reads.
+func channelOrder(in InputSpec) [3]int {
+	if in.Color == "BGR" {
+		return [3]int{2, 1, 0}
+	}
+	return [3]int{0, 1, 2}
+}
+
+// span is how one axis of a crop reads the frame. Padded, pixels in
+// [lo, hi) are the face's and positions are clamped to the padded
+// square's pixels [clo, chi], as in the padded picture face-api resizes.
+type span struct {
+	padded           bool
+	lo, hi, clo, chi int
+}
+
+// spans returns the x and y spans of crop r with face box inner (nil: not
+// padded).
+func spans(r rect, inner *rect) (x, y span) {
+	if inner == nil {
+		return span{}, span{}
+	}
+	x = span{true, int(math.Floor(inner.x)), int(math.Floor(inner.x + inner.w)), int(math.Floor(r.x)), 0}
+	y = span{true, int(math.Floor(inner.y)), int(math.Floor(inner.y + inner.h)), int(math.Floor(r.y)), 0}
+	x.chi, y.chi = x.clo+int(math.Round(r.w))-1, y.clo+int(math.Round(r.h))-1
+	return x, y
+}
+
 // taps returns the two source pixels of position f on an axis of n pixels
-// and their weights (out of wOne). Unpadded, f is clamped into the frame (its
-// edge repeats); padded, the pixels are clamped into the padded square
-// [clo, chi] and one outside the face's [lo, hi) weighs nothing, as the
-// black padding would.
-func taps(f float64, n int, padded bool, lo, hi, clo, chi int) (i0, i1 int, w0, w1 int32) {
+// and their weights (out of wOne). Unpadded, f is clamped into the frame
+// (its edge repeats); padded, the pixels are clamped into the padded square
+// and one outside the face weighs nothing, as the black padding would.
+func (sp span) taps(f float64, n int) (i0, i1 int, w0, w1 int32) {
+	padded, lo, hi, clo, chi := sp.padded, sp.lo, sp.hi, sp.clo, sp.chi
 	if !padded {
 		f = math.Min(math.Max(f, 0), float64(n-1))
 	}
@@ -243,24 +267,13 @@ func faceCrop(c CropSpec, d analysis.Detection, w, h int) crop {
 // outside it; with c.inner, offsets outside the box's size read black. It
 // runs only for tilted faces, so it favours clarity over fill's tables.
 func fillRotated(dst []float32, img analysis.Image, c crop, in InputSpec) {
-	var ih, iw int
-	if in.Layout == "NCHW" {
-		ih, iw = int(in.Shape[2]), int(in.Shape[3])
-	} else {
-		ih, iw = int(in.Shape[1]), int(in.Shape[2])
-	}
+	ih, iw := inputSize(in)
 	r := c.r
-	shift := 0.5
-	if in.Resize == "legacy" {
-		shift = 0
-	}
+	shift := pixelShift(in)
 	cos, sin := math.Cos(c.angle), math.Sin(c.angle)
 	cx, cy := r.x+r.w/2, r.y+r.h/2
 	sx, sy := r.w/float64(iw), r.h/float64(ih)
-	src := [3]int{0, 1, 2}
-	if in.Color == "BGR" {
-		src = [3]int{2, 1, 0}
-	}
+	src := channelOrder(in)
 	plane := ih * iw
 	for oy := range ih {
 		v := (float64(oy)+shift)*sy - r.h/2
