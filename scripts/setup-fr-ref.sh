@@ -25,18 +25,8 @@ FILES=(
 
 say() { printf 'setup-fr-ref: %s\n' "$*"; }
 
-# npm_ci DIR: install unless node_modules matches the lock already (as in
-# scripts/setup.sh). Install scripts stay off (tools/fr-ref/.npmrc says so
-# too): onnxruntime-node's postinstall would download GPU libraries the
-# harness does not use.
-npm_ci() {
-  local dir=$1
-  if [ ! -f "$dir/node_modules/.package-lock.json" ] || ! cmp -s "$dir/package-lock.json" "$dir/.installed-lock"; then
-    say "npm ci in $dir"
-    (cd "$dir" && npm ci --no-audit --no-fund --ignore-scripts --silent >/dev/null)
-    cp "$dir/package-lock.json" "$dir/.installed-lock"
-  fi
-}
+. scripts/lib.sh # npm_ci (tools/fr-ref/.npmrc turns install scripts off:
+# onnxruntime-node's postinstall would download GPU libraries)
 
 # extract MEMBER SHA256: one file of the tarball into $DEST, atomically,
 # unless it is there already with that sha256.

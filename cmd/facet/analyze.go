@@ -22,6 +22,22 @@ func newEngine(cfg config) *engine.Engine {
 // progressAfterS is the video length from which progress goes to stderr.
 const progressAfterS = 5
 
+// parseInterleaved parses fs from args where flags may come before or
+// after the positional arguments, and returns those.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
 // analyzeOpts are the parsed flags and the video of `facet analyze`.
 type analyzeOpts struct {
 	video, models, format, out string
@@ -41,17 +57,9 @@ func parseAnalyze(args []string) (analyzeOpts, error) {
 	fs.StringVar(&o.format, "format", "text", "output: text, json, csv or html")
 	fs.StringVar(&o.out, "o", "", "write the output to this file instead of stdout")
 	fs.BoolVar(&o.quiet, "q", false, "no progress on stderr")
-	// Parse up to each positional argument, then go on after it.
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return o, usagef("analyze: %v\n%s", err, usage)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return o, usagef("analyze: %v\n%s", err, usage)
 	}
 	if len(pos) != 1 {
 		return o, usagef("analyze: want exactly one VIDEO, got %d\n%s", len(pos), usage)

@@ -41,16 +41,9 @@ func parseEvalFlags(args []string) (evalOptions, error) {
 	fs.StringVar(&o.out, "o", "", "write the output to this file instead of stdout")
 	fs.BoolVar(&o.quiet, "q", false, "no progress on stderr")
 	// Flags may come before or after the manifest, as with analyze.
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return o, usagef("eval: %v\n%s", err, usage)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return o, usagef("eval: %v\n%s", err, usage)
 	}
 	if len(pos) != 1 {
 		return o, usagef("eval: want exactly one MANIFEST.csv, got %d\n%s", len(pos), usage)

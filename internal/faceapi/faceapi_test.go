@@ -1,16 +1,12 @@
 package faceapi
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"image"
 	"image/color"
 	"image/png"
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -57,10 +53,6 @@ func TestMatchesFaceAPI(t *testing.T) {
 	tgz := testenv.File(t, packageTgz)
 	lib := testenv.File(t, ".cache/lib/libonnxruntime.so.1")
 	testenv.File(t, "tools/faceapi-ref/node_modules/@vladmandic/face-api/package.json")
-	node, err := exec.LookPath("node")
-	if err != nil {
-		testenv.Skip(t, "node is not installed")
-	}
 	crops := testCrops(t)
 	f, err := os.Open(tgz)
 	if err != nil {
@@ -71,7 +63,7 @@ func TestMatchesFaceAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, batch := runReference(t, node, crops)
+	ref, batch := runReference(t, crops)
 	input := checkPreprocessing(t, crops, batch)
 	if err := onnx.Init(lib); err != nil {
 		testenv.Skip(t, err.Error())
@@ -149,7 +141,7 @@ func noise(name string, w, h int, seed uint64) crop {
 
 // runReference runs tools/faceapi-ref on the crops as one batch and returns
 // its outputs and face-api's resized batch (NHWC, before normalisation).
-func runReference(t *testing.T, node string, crops []crop) (refOutput, []float32) {
+func runReference(t *testing.T, crops []crop) (refOutput, []float32) {
 	dir := t.TempDir()
 	type input struct {
 		Name   string `json:"name"`
@@ -168,35 +160,12 @@ func runReference(t *testing.T, node string, crops []crop) (refOutput, []float32
 		}
 		spec.Inputs = append(spec.Inputs, input{c.name, c.w, c.h, c.name + ".rgb"})
 	}
-	js, _ := json.Marshal(spec)
-	if err := os.WriteFile(filepath.Join(dir, "spec.json"), js, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, filepath.Join(testenv.RepoRoot(), "tools/faceapi-ref/ref.mjs"), filepath.Join(dir, "spec.json"))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("faceapi-ref: %v\n%s", err, stderr.String())
-	}
 	var ref refOutput
-	if err := json.Unmarshal(out, &ref); err != nil {
-		t.Fatalf("faceapi-ref output: %v", err)
-	}
+	testenv.NodeJSON(t, "tools/faceapi-ref/ref.mjs", dir, spec, &ref)
 	if len(ref.Results) != len(crops) {
 		t.Fatalf("faceapi-ref: %d results for %d inputs", len(ref.Results), len(crops))
 	}
-	raw, err := os.ReadFile(filepath.Join(dir, "batch.f32"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	batch := make([]float32, len(raw)/4)
-	for i := range batch {
-		batch[i] = math.Float32frombits(uint32(raw[4*i]) | uint32(raw[4*i+1])<<8 | uint32(raw[4*i+2])<<16 | uint32(raw[4*i+3])<<24)
-	}
-	return ref, batch
+	return ref, testenv.Float32s(t, filepath.Join(dir, "batch.f32"))
 }
 
 // padResize is face-api's NetInput.toBatchTensor(112, true) for one crop:

@@ -1,15 +1,10 @@
 package onnx
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/humaninsight/facet/internal/analysis"
 	"github.com/humaninsight/facet/internal/testenv"
@@ -23,10 +18,6 @@ import (
 // proves the networks equal on identical input; this proves the input.
 func TestFaceAPIPipelineMatchesReference(t *testing.T) {
 	s := openSet(t, "default")
-	node, err := exec.LookPath("node")
-	if err != nil {
-		testenv.Skip(t, "node not found")
-	}
 	testenv.File(t, "tools/faceapi-ref/node_modules/@vladmandic/face-api/package.json")
 	expr := s.emotionNamed(t, "face-api face_expression")
 	cases := []struct {
@@ -61,7 +52,9 @@ func TestFaceAPIPipelineMatchesReference(t *testing.T) {
 		}
 		spec.Inputs = append(spec.Inputs, input{c.name, w, h, c.name + ".rgb"})
 	}
-	ref, batch := runFaceAPIRef(t, node, dir, spec)
+	var ref faceAPIRef
+	testenv.NodeJSON(t, "tools/faceapi-ref/ref.mjs", dir, spec, &ref)
+	batch := testenv.Float32s(t, filepath.Join(dir, "batch.f32"))
 	// face-api's expression order, and where each goes in facet's.
 	toFacet := []int{6, 3, 4, 0, 2, 1, 5} // neutral happy sad angry fearful disgusted surprised
 	// facet interpolates with 11-bit weights (fill's fixed point), face-api
@@ -128,36 +121,4 @@ type faceAPIRef struct {
 		Gender      []float64 `json:"gender"`      // male, female
 		Expressions []float64 `json:"expressions"` // face-api's order
 	} `json:"results"`
-}
-
-// runFaceAPIRef runs the harness on spec in dir and returns its results
-// and the resized batch it fed (NHWC, 0..255).
-func runFaceAPIRef(t *testing.T, node, dir string, spec any) (faceAPIRef, []float32) {
-	t.Helper()
-	js, _ := json.Marshal(spec)
-	if err := os.WriteFile(filepath.Join(dir, "spec.json"), js, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, filepath.Join(testenv.RepoRoot(), "tools/faceapi-ref/ref.mjs"), filepath.Join(dir, "spec.json"))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("faceapi-ref: %v\n%s", err, stderr.String())
-	}
-	var ref faceAPIRef
-	if err := json.Unmarshal(out, &ref); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(filepath.Join(dir, "batch.f32"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	batch := make([]float32, len(raw)/4)
-	for i := range batch {
-		batch[i] = math.Float32frombits(uint32(raw[4*i]) | uint32(raw[4*i+1])<<8 | uint32(raw[4*i+2])<<16 | uint32(raw[4*i+3])<<24)
-	}
-	return ref, batch
 }

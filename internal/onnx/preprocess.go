@@ -18,13 +18,7 @@ func cropRect(c CropSpec, box analysis.Box, w, h int) rect {
 	}
 	bx, by := box.X1*fw, box.Y1*fh
 	bw, bh := (box.X2-box.X1)*fw, (box.Y2-box.Y1)*fh
-	cw, ch := bw, bh
-	if c.Square {
-		cw = max(bw, bh)
-		ch = cw
-	}
-	cw *= c.Scale
-	ch *= c.Scale
+	cw, ch := c.size(bw, bh)
 	var x, y float64
 	if c.Anchor == "top-left" {
 		x, y = bx, by
@@ -38,6 +32,17 @@ func cropRect(c CropSpec, box analysis.Box, w, h int) rect {
 		x2, y2 = x1+1, y1+1
 	}
 	return rect{x1, y1, x2 - x1, y2 - y1}
+}
+
+// size returns the crop's width and height for a bw x bh box: squared on
+// the longer side when Square, then scaled.
+func (c CropSpec) size(bw, bh float64) (w, h float64) {
+	w, h = bw, bh
+	if c.Square {
+		w = max(bw, bh)
+		h = w
+	}
+	return w * c.Scale, h * c.Scale
 }
 
 // fill resamples region r of img (bilinear, pixel centres aligned as
@@ -242,13 +247,7 @@ func faceCrop(c CropSpec, d analysis.Detection, w, h int) crop {
 		b = analysis.Box{X1: clamp01(b.X1), Y1: clamp01(b.Y1), X2: clamp01(b.X2), Y2: clamp01(b.Y2)}
 	}
 	bw, bh := (b.X2-b.X1)*fw, (b.Y2-b.Y1)*fh
-	cw, ch := bw, bh
-	if c.Square {
-		cw = max(bw, bh)
-		ch = cw
-	}
-	cw *= c.Scale
-	ch *= c.Scale
+	cw, ch := c.size(bw, bh)
 	cx, cy := (b.X1+b.X2)/2*fw, (b.Y1+b.Y2)/2*fh
 	out := crop{r: rect{cx - cw/2, cy - ch/2, cw, ch}, angle: angle}
 	if c.Pad == "zero" {
