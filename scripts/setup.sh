@@ -107,6 +107,7 @@ done
 # ONNX by facet itself (see README, Models), and the Node harnesses the
 # reference tests compare each model with.
 scripts/setup-faceapi.sh
+scripts/setup-human.sh
 [ ! -x scripts/setup-fr-ref.sh ] || scripts/setup-fr-ref.sh
 
 # Every file of the default set must now match the manifest's sha256.

@@ -118,7 +118,7 @@ func TestSyntheticVideo(t *testing.T) {
 			if sh := dominantShare(first, "happy"); sh < 0.5 {
 				t.Errorf("first half happy share %.2f, want dominant", sh)
 			}
-			if res.Video.Width != 640 || res.Video.Height != 480 || res.Video.Codec != "h264" || res.Settings.Models != set || len(res.Models) != map[string]int{"default": 5, "fast": 4}[set] {
+			if res.Video.Width != 640 || res.Video.Height != 480 || res.Video.Codec != "h264" || res.Settings.Models != set || len(res.Models) != map[string]int{"default": 6, "fast": 4}[set] {
 				t.Errorf("video %+v settings %+v models %d", res.Video, res.Settings, len(res.Models))
 			}
 			if s.ValenceMean == nil || s.Age == nil || s.Gender == nil {
