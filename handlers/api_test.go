@@ -327,7 +327,7 @@ func TestTenantIsolation(t *testing.T) {
 	}
 	before := snapshot(t, f.env)
 	for _, r := range Routes() {
-		if r.Auth != "client" {
+		if r.Auth != AccessClient {
 			continue
 		}
 		key := r.Method + " " + r.Path

@@ -32,52 +32,77 @@ type Handler struct {
 	Log          *slog.Logger
 }
 
+// Access says who may call a route. Its zero value lets nobody in, so a
+// route whose access was left out is closed, never public.
+type Access int
+
+// Route access levels.
+const (
+	AccessNone   Access = iota // the zero value: every request refused
+	AccessPublic               // anyone: participants' links and pages
+	AccessClient               // a client's API key (Authorization: Bearer)
+	AccessAdmin                // the operator's key (X-Admin-Key)
+)
+
+// String names the access level as README's route table does.
+func (a Access) String() string {
+	switch a {
+	case AccessPublic:
+		return "public"
+	case AccessClient:
+		return "client"
+	case AccessAdmin:
+		return "admin"
+	}
+	return "none"
+}
+
 // Route is one API route: the function that serves it in the Functions
 // host (functions/<Function>/function.json) and its handler.
 type Route struct {
 	Function string // function folder name
 	Method   string
 	Path     string // Go ServeMux pattern path, e.g. /api/projects/{id}
-	Auth     string // "client", "admin" or "public"
+	Auth     Access
 	serve    func(h *Handler, w http.ResponseWriter, r *http.Request, c *facet.Client) error
 }
 
 // Routes is every HTTP route; a test checks it against functions/*.
 func Routes() []Route {
 	return []Route{
-		{"Clients", "POST", "/api/clients", "admin", (*Handler).createClient},
-		{"ClientMe", "GET", "/api/clients/me", "client", (*Handler).getMe},
-		{"ClientMe", "DELETE", "/api/clients/me", "client", (*Handler).eraseMe},
-		{"ClientKeys", "POST", "/api/clients/me/keys", "client", (*Handler).rotateKey},
-		{"ClientAudit", "GET", "/api/clients/me/audit", "client", (*Handler).myAudit},
-		{"ClientByID", "DELETE", "/api/clients/{id}", "admin", (*Handler).eraseClient},
-		{"ClientAuditByID", "GET", "/api/clients/{id}/audit", "admin", (*Handler).clientAudit},
-		{"Projects", "GET", "/api/projects", "client", (*Handler).listProjects},
-		{"Projects", "POST", "/api/projects", "client", (*Handler).createProject},
-		{"Project", "GET", "/api/projects/{id}", "client", (*Handler).getProject},
-		{"Project", "PATCH", "/api/projects/{id}", "client", (*Handler).patchProject},
-		{"Project", "DELETE", "/api/projects/{id}", "client", (*Handler).removeProject},
-		{"ProjectClose", "POST", "/api/projects/{id}/close", "client", (*Handler).closeProject},
-		{"ProjectReopen", "POST", "/api/projects/{id}/reopen", "client", (*Handler).reopenProject},
-		{"ProjectAudit", "GET", "/api/projects/{id}/audit", "client", (*Handler).projectAudit},
-		{"ProjectExportCSV", "GET", "/api/projects/{id}/export.csv", "client", (*Handler).exportCSV},
-		{"ProjectReport", "GET", "/api/projects/{id}/report", "client", (*Handler).report},
-		{"ProjectExportJSON", "GET", "/api/projects/{id}/export.json", "client", (*Handler).exportJSON},
-		{"ProjectInvitations", "GET", "/api/projects/{id}/invitations", "client", (*Handler).listInvitations},
-		{"ProjectInvitations", "POST", "/api/projects/{id}/invitations", "client", (*Handler).createInvitation},
-		{"ProjectRecordings", "GET", "/api/projects/{id}/recordings", "client", (*Handler).listRecordings},
-		{"ProjectRecordings", "POST", "/api/projects/{id}/recordings", "client", (*Handler).createRecording},
-		{"Invitation", "GET", "/api/invitations/{key}", "public", (*Handler).getInvitation},
-		{"Invitation", "DELETE", "/api/invitations/{key}", "client", (*Handler).revokeInvitation},
-		{"InvitationConsent", "POST", "/api/invitations/{key}/consent", "public", (*Handler).consent},
-		{"Recording", "GET", "/api/recordings/{id}", "client", (*Handler).getRecording},
-		{"Recording", "DELETE", "/api/recordings/{id}", "client", (*Handler).removeRecording},
-		{"RecordingAnalysis", "GET", "/api/recordings/{id}/analyses/{analysisId}", "client", (*Handler).getAnalysis},
-		{"RecordingAnalysis", "DELETE", "/api/recordings/{id}/analyses/{analysisId}", "client", (*Handler).deleteAnalysis},
-		{"RecordingReanalyze", "POST", "/api/recordings/{id}/reanalyze", "client", (*Handler).reanalyze},
-		{"RecordingVideo", "GET", "/api/recordings/{id}/video", "client", (*Handler).getVideo},
-		{"ParticipantPage", "GET", "/p/{token}", "public", (*Handler).participantPage},
-		{"ParticipantAssets", "GET", "/p/assets/{name}", "public", (*Handler).participantAsset},
+		{"Clients", "POST", "/api/clients", AccessAdmin, (*Handler).createClient},
+		{"ClientMe", "GET", "/api/clients/me", AccessClient, (*Handler).getMe},
+		{"ClientMe", "DELETE", "/api/clients/me", AccessClient, (*Handler).eraseMe},
+		{"ClientKeys", "POST", "/api/clients/me/keys", AccessClient, (*Handler).rotateKey},
+		{"ClientAudit", "GET", "/api/clients/me/audit", AccessClient, (*Handler).myAudit},
+		{"ClientByID", "DELETE", "/api/clients/{id}", AccessAdmin, (*Handler).eraseClient},
+		{"ClientAuditByID", "GET", "/api/clients/{id}/audit", AccessAdmin, (*Handler).clientAudit},
+		{"Projects", "GET", "/api/projects", AccessClient, (*Handler).listProjects},
+		{"Projects", "POST", "/api/projects", AccessClient, (*Handler).createProject},
+		{"Project", "GET", "/api/projects/{id}", AccessClient, (*Handler).getProject},
+		{"Project", "PATCH", "/api/projects/{id}", AccessClient, (*Handler).patchProject},
+		{"Project", "DELETE", "/api/projects/{id}", AccessClient, (*Handler).removeProject},
+		{"ProjectClose", "POST", "/api/projects/{id}/close", AccessClient, (*Handler).closeProject},
+		{"ProjectReopen", "POST", "/api/projects/{id}/reopen", AccessClient, (*Handler).reopenProject},
+		{"ProjectAudit", "GET", "/api/projects/{id}/audit", AccessClient, (*Handler).projectAudit},
+		{"ProjectExportCSV", "GET", "/api/projects/{id}/export.csv", AccessClient, (*Handler).exportCSV},
+		{"ProjectReport", "GET", "/api/projects/{id}/report", AccessClient, (*Handler).report},
+		{"ProjectExportJSON", "GET", "/api/projects/{id}/export.json", AccessClient, (*Handler).exportJSON},
+		{"ProjectInvitations", "GET", "/api/projects/{id}/invitations", AccessClient, (*Handler).listInvitations},
+		{"ProjectInvitations", "POST", "/api/projects/{id}/invitations", AccessClient, (*Handler).createInvitation},
+		{"ProjectRecordings", "GET", "/api/projects/{id}/recordings", AccessClient, (*Handler).listRecordings},
+		{"ProjectRecordings", "POST", "/api/projects/{id}/recordings", AccessClient, (*Handler).createRecording},
+		{"Invitation", "GET", "/api/invitations/{key}", AccessPublic, (*Handler).getInvitation},
+		{"Invitation", "DELETE", "/api/invitations/{key}", AccessClient, (*Handler).revokeInvitation},
+		{"InvitationConsent", "POST", "/api/invitations/{key}/consent", AccessPublic, (*Handler).consent},
+		{"Recording", "GET", "/api/recordings/{id}", AccessClient, (*Handler).getRecording},
+		{"Recording", "DELETE", "/api/recordings/{id}", AccessClient, (*Handler).removeRecording},
+		{"RecordingAnalysis", "GET", "/api/recordings/{id}/analyses/{analysisId}", AccessClient, (*Handler).getAnalysis},
+		{"RecordingAnalysis", "DELETE", "/api/recordings/{id}/analyses/{analysisId}", AccessClient, (*Handler).deleteAnalysis},
+		{"RecordingReanalyze", "POST", "/api/recordings/{id}/reanalyze", AccessClient, (*Handler).reanalyze},
+		{"RecordingVideo", "GET", "/api/recordings/{id}/video", AccessClient, (*Handler).getVideo},
+		{"ParticipantPage", "GET", "/p/{token}", AccessPublic, (*Handler).participantPage},
+		{"ParticipantAssets", "GET", "/p/assets/{name}", AccessPublic, (*Handler).participantAsset},
 	}
 }
 
@@ -113,23 +138,28 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, rt Route) {
 	w.Header().Set("Cache-Control", "no-store")
 	var c *facet.Client
 	switch rt.Auth {
-	case "admin":
+	case AccessPublic:
+	case AccessAdmin:
 		key := r.Header.Get("X-Admin-Key")
 		if h.AdminKey == "" || subtle.ConstantTimeCompare([]byte(key), []byte(h.AdminKey)) != 1 {
 			writeError(w, facet.Errorf(facet.EUnauthorized, "missing or invalid X-Admin-Key"))
 			return
 		}
-	case "client":
-		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	case AccessClient:
+		key, ok := bearer(r.Header.Get("Authorization"))
 		if !ok {
 			writeError(w, facet.Errorf(facet.EUnauthorized, "missing Authorization: Bearer <API key>"))
 			return
 		}
 		var err error
-		if c, err = h.App.Authenticate(r.Context(), strings.TrimSpace(key)); err != nil {
+		if c, err = h.App.Authenticate(r.Context(), key); err != nil {
 			writeError(w, err)
 			return
 		}
+	default: // deny by default: a route without access is a bug
+		h.Log.Error("route without access refused", "function", rt.Function, "method", r.Method)
+		writeError(w, facet.Errorf(facet.EUnauthorized, "this route is not open to any caller"))
+		return
 	}
 	if err := rt.serve(h, w, r, c); err != nil {
 		if facet.ErrorCode(err) == facet.EInternal || facet.ErrorCode(err) == facet.EUnavailable {
@@ -137,6 +167,17 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, rt Route) {
 		}
 		writeError(w, err)
 	}
+}
+
+// bearer returns the credentials of an Authorization header in the Bearer
+// scheme, whose name is case-insensitive (RFC 9110, section 11.1).
+func bearer(h string) (string, bool) {
+	scheme, cred, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	cred = strings.TrimSpace(cred)
+	return cred, cred != ""
 }
 
 // status maps error codes to HTTP statuses.

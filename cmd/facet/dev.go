@@ -169,10 +169,9 @@ func cmdDev(ctx context.Context, cfg config, args []string, stdout, stderr io.Wr
 	cfg.ServiceBusConn, cfg.ServiceBusFQDN = localstack.ServiceBusConnectionString(sb.Port), ""
 	cfg.CreateResources = true
 	cfg.UploadCreateWrite = true // Azurite refuses Put Block through a create-only link
-	if cfg.AdminKey == "" {
-		b := make([]byte, 16)
-		rand.Read(b)
-		cfg.AdminKey = "dev-" + hex.EncodeToString(b)
+	keyNote, err := devAdminKey(&cfg, filepath.Join(root, ".cache", "dev", "admin-key"))
+	if err != nil {
+		return err
 	}
 	if !strings.Contains(cfg.PublicBaseURL, "://") || cfg.PublicBaseURL == "http://127.0.0.1:7071" {
 		cfg.PublicBaseURL = "http://" + *addr
@@ -189,9 +188,34 @@ func cmdDev(ctx context.Context, cfg config, args []string, stdout, stderr io.Wr
   Blob Storage (Azurite):    %s
   Cosmos DB stand-in:        %s
   Service Bus stand-in:      127.0.0.1:%d
-  FACET_ADMIN_KEY=%s
-`, l.URL, l.HandlerURL, blobURL, cfg.CosmosEndpoint, sb.Port, cfg.AdminKey)
+  operator key (X-Admin-Key): %s
+`, l.URL, l.HandlerURL, blobURL, cfg.CosmosEndpoint, sb.Port, keyNote)
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "facet dev: stopping")
 	return nil
+}
+
+// devAdminKey makes sure the local stack has an operator key and says
+// where it comes from, never what it is: output ends up in terminals,
+// logs and screenshots. Without FACET_ADMIN_KEY a random key is made and
+// written to file (mode 0600), where an operator reads it.
+func devAdminKey(cfg *config, file string) (string, error) {
+	if cfg.AdminKey != "" {
+		return "from FACET_ADMIN_KEY", nil
+	}
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	cfg.AdminKey = "dev-" + hex.EncodeToString(b)
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return "", fmt.Errorf("dev: admin key: %w", err)
+	}
+	if err := os.WriteFile(file, []byte(cfg.AdminKey+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("dev: admin key: %w", err)
+	}
+	if err := os.Chmod(file, 0o600); err != nil { // a file from an earlier run keeps its mode
+		return "", fmt.Errorf("dev: admin key: %w", err)
+	}
+	return "generated for this run, in " + file + " (or set FACET_ADMIN_KEY)", nil
 }
