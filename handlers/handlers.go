@@ -6,12 +6,15 @@
 package handlers
 
 import (
+	"crypto/rand"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -136,6 +139,17 @@ func (h *Handler) ServeMux() *http.ServeMux {
 
 func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, rt Route) {
 	w.Header().Set("Cache-Control", "no-store")
+	reqID := newRequestID()
+	w.Header().Set("X-Request-Id", reqID)
+	// Ids in the path are checked here, once: one that cannot exist is
+	// unknown (404), and never reaches a store whose own refusal would
+	// speak of its internals.
+	for _, name := range []string{"id", "analysisId"} {
+		if v := r.PathValue(name); strings.Contains(rt.Path, "{"+name+"}") && !facet.ValidID(v) {
+			writeError(w, facet.Errorf(facet.ENotFound, "no such %s", pathThing(rt.Path, name)))
+			return
+		}
+	}
 	var c *facet.Client
 	switch rt.Auth {
 	case AccessPublic:
@@ -162,11 +176,31 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, rt Route) {
 		return
 	}
 	if err := rt.serve(h, w, r, c); err != nil {
-		if facet.ErrorCode(err) == facet.EInternal || facet.ErrorCode(err) == facet.EUnavailable {
-			h.Log.Error("request failed", "function", rt.Function, "method", r.Method, "error", err)
+		if _, known := status[facet.ErrorCode(err)]; !known || facet.ErrorCode(err) == facet.EInternal || facet.ErrorCode(err) == facet.EUnavailable {
+			h.Log.Error("request failed", "function", rt.Function, "method", r.Method, "request", reqID, "error", err)
 		}
 		writeError(w, err)
 	}
+}
+
+// newRequestID returns a random id that ties an answer to its log line.
+func newRequestID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// pathThing names what a path parameter identifies, from the segment
+// before it: /api/recordings/{id} -> recording.
+func pathThing(path, name string) string {
+	singular := map[string]string{"clients": "client", "projects": "project", "recordings": "recording", "analyses": "analysis"}
+	parts := strings.Split(path, "/")
+	for i, p := range parts {
+		if p == "{"+name+"}" && i > 0 && singular[parts[i-1]] != "" {
+			return singular[parts[i-1]]
+		}
+	}
+	return "resource"
 }
 
 // bearer returns the credentials of an Authorization header in the Bearer
@@ -201,10 +235,19 @@ func writeError(w http.ResponseWriter, err error) {
 		st, code = http.StatusInternalServerError, facet.EInternal
 	}
 	msg := facet.ErrorMessage(err)
-	if code == facet.EUnavailable {
+	switch code {
+	case facet.EUnavailable:
 		msg = "a backing service is unavailable: retry later"
+	case facet.EInternal:
+		// The cause is in the log under the request id; its text (store
+		// and type names, internal paths) is no business of the caller's.
+		msg = "internal error"
 	}
-	writeJSON(w, st, map[string]any{"error": map[string]string{"code": code, "message": msg}})
+	body := map[string]string{"code": code, "message": msg}
+	if id := w.Header().Get("X-Request-Id"); id != "" && st >= 500 {
+		body["requestId"] = id
+	}
+	writeJSON(w, st, map[string]any{"error": body})
 }
 
 func writeJSON(w http.ResponseWriter, st int, v any) {
@@ -245,7 +288,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	case errors.As(err, &maxErr):
 		return facet.Errorf(facet.ETooLarge, "request body over %d bytes", MaxBody)
 	case errors.As(err, &typeErr):
-		return facet.Errorf(facet.EInvalid, "field %s: want %s, got %s", fieldName(typeErr), typeErr.Type.String(), typeErr.Value)
+		return facet.Errorf(facet.EInvalid, "field %s: want %s, got %s", fieldName(typeErr), jsonKind(typeErr.Type), typeErr.Value)
 	case errors.As(err, &synErr):
 		return facet.Errorf(facet.EInvalid, "malformed JSON at byte %d: %v", synErr.Offset, err)
 	case errors.Is(err, io.EOF):
@@ -256,6 +299,28 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		return facet.Errorf(facet.EInvalid, "malformed JSON: unexpected end")
 	}
 	return facet.Errorf(facet.EInvalid, "malformed JSON: %v", err)
+}
+
+// jsonKind names a Go type as the JSON value it decodes from, so that
+// messages speak of the API, not of Go types.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	}
+	return "an object"
 }
 
 func fieldName(e *json.UnmarshalTypeError) string {

@@ -14,6 +14,8 @@ import (
 var (
 	refPattern   = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
 	tokenPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{32}$`)
+	// invitationIDPattern is an invitation's id: the sha256 hex of its token.
+	invitationIDPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
 func validRef(ref string) error {
@@ -79,7 +81,7 @@ func (a *App) Invitations(ctx context.Context, c *facet.Client, projectID string
 
 // RevokeInvitation makes an unused invitation unusable.
 func (a *App) RevokeInvitation(ctx context.Context, c *facet.Client, id string) (*facet.Invitation, error) {
-	if len(id) != 64 {
+	if !invitationIDPattern.MatchString(id) { // the sha256 hex of a token
 		return nil, notFound("invitation")
 	}
 	inv, etag, err := get[facet.Invitation](ctx, a.Store, facet.CInvitations, id, id)

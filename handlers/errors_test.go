@@ -1,0 +1,82 @@
+package handlers
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/humaninsight/facet"
+)
+
+// TestInternalErrorsSayNothing: an internal error's text (store names,
+// Go types, paths) never reaches the client; a fixed message and the
+// request id of the log line do.
+func TestInternalErrorsSayNothing(t *testing.T) {
+	for _, err := range []error{
+		facet.Errorf(facet.EInternal, "cosmosdb: read recordings: item is not a JSON object"),
+		errors.New("inmem: recordings: dial tcp 127.0.0.1:8081: connection refused"),
+		facet.Errorf("no-such-code", "azureblob: weird"),
+	} {
+		w := httptest.NewRecorder()
+		w.Header().Set("X-Request-Id", "0123456789abcdef")
+		writeError(w, err)
+		var body struct{ Error map[string]string }
+		if e := json.Unmarshal(w.Body.Bytes(), &body); e != nil {
+			t.Fatal(e)
+		}
+		if w.Code != 500 || body.Error["message"] != "internal error" || body.Error["requestId"] != "0123456789abcdef" || body.Error["code"] != facet.EInternal {
+			t.Errorf("%v: %d %v", err, w.Code, body.Error)
+		}
+		for _, leak := range []string{"cosmosdb", "inmem", "azureblob", "tcp", "JSON object"} {
+			if strings.Contains(w.Body.String(), leak) {
+				t.Errorf("%v: answer names %q: %s", err, leak, w.Body.String())
+			}
+		}
+	}
+}
+
+// TestMalformedIDsAreUnknown: an id that cannot exist answers 404, as
+// README's status table says, without reaching the store (whose refusal
+// named the adapter and the container).
+func TestMalformedIDsAreUnknown(t *testing.T) {
+	e := newEnv(t)
+	_, key := e.newClient("Malformed Ltd")
+	for _, path := range []string{
+		"/api/recordings/rec_%23abc",
+		"/api/recordings/rec_0123456789abcdef01234567/analyses/an_%3Fx",
+		"/api/projects/pr_%5C..%5Cx",
+		"/api/projects/..%2F..",
+	} {
+		st, out := e.call("GET", path, key, nil)
+		body, _ := json.Marshal(out)
+		if st != http.StatusNotFound || strings.Contains(string(body), "inmem") || strings.Contains(string(body), "holds one of") {
+			t.Errorf("GET %s: %d %s", path, st, body)
+		}
+	}
+	// An invitation's id is 64 hex digits; 64 other characters are unknown.
+	bad := "/api/invitations/" + strings.Repeat("a", 61) + "%23bc"
+	if st, out := e.call("DELETE", bad, key, nil); st != http.StatusNotFound {
+		t.Errorf("DELETE %s: %d %v", bad, st, out)
+	}
+}
+
+// TestTypeErrorsNameJSONKinds: a body of the wrong JSON kind is refused in
+// the API's terms, not Go's.
+func TestTypeErrorsNameJSONKinds(t *testing.T) {
+	e := newEnv(t)
+	_, key := e.newClient("Kinds Ltd")
+	for body, want := range map[string]string{
+		`[]`:          "want an object",
+		`{"name": 7}`: `field "name": want a string`,
+		`{"name": "x", "settings": {"sampleFps": "five"}}`: "want a number",
+	} {
+		st, out := e.call("POST", "/api/projects", key, body)
+		got, _ := out["error"].(map[string]any)["message"].(string)
+		if st != http.StatusBadRequest || !strings.Contains(got, want) || strings.Contains(got, "app.") || strings.Contains(got, "facet.") || strings.Contains(got, "float64") {
+			t.Errorf("%s: %d %s; want 400 saying %q", body, st, got, want)
+		}
+	}
+}
