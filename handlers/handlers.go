@@ -132,6 +132,7 @@ func (h *Handler) ServeMux() *http.ServeMux {
 	}
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Request-Id", newRequestID())
 		writeError(w, facet.Errorf(facet.ENotFound, "no such route: %s %s", r.Method, r.URL.Path))
 	})
 	return mux
