@@ -80,3 +80,68 @@ func TestTypeErrorsNameJSONKinds(t *testing.T) {
 		}
 	}
 }
+
+// TestInputDetails: text is refused rather than mangled, lengths count
+// characters, two equal keys are refused rather than one chosen, and a
+// consent date from before the service is refused.
+func TestInputDetails(t *testing.T) {
+	e := newEnv(t)
+	_, key := e.newClient("Details Ltd")
+	project := func(name string) (int, string) {
+		body := `{"name": "` + name + `", "privacyMode": "retain", "useContext": "media-testing"}`
+		st, out := e.call("POST", "/api/projects", key, body)
+		errBody, _ := out["error"].(map[string]any)
+		msg, _ := errBody["message"].(string)
+		return st, msg
+	}
+	if st, msg := project(strings.Repeat("😀", 60)); st != http.StatusCreated {
+		t.Errorf("60 emoji: %d %s", st, msg)
+	}
+	for name, want := range map[string]string{
+		"bad\xff\xfename":        "not valid UTF-8",
+		`nul\u0000name`:          "control",
+		`\u202etxt.exe`:          "control or formatting",
+		`two\nlines`:             "control",
+		strings.Repeat("é", 201): "at most 200 characters",
+	} {
+		if st, msg := project(name); st != http.StatusBadRequest || !strings.Contains(msg, want) {
+			t.Errorf("name %q: %d %q, want 400 saying %q", name, st, msg, want)
+		}
+	}
+
+	p := e.newProject(key, nil)
+	inv := e.must(201, "POST", "/api/projects/"+p+"/invitations", key, map[string]any{})
+	token := inv["token"].(string)
+	pub := e.must(200, "GET", "/api/invitations/"+token, "", nil)
+	dup := `{"accept": false, "consentVersion": "` + pub["consentVersion"].(string) + `", "accept": true}`
+	if st, out := e.call("POST", "/api/invitations/"+token+"/consent", "", dup); st != http.StatusBadRequest {
+		t.Errorf("duplicated accept: %d %v", st, out)
+	}
+	// The link still works: nothing was consumed.
+	e.must(201, "POST", "/api/invitations/"+token+"/consent", "", map[string]any{"accept": true, "consentVersion": pub["consentVersion"]})
+
+	st, out := e.call("POST", "/api/projects/"+p+"/recordings", key, map[string]any{
+		"consent": map[string]any{"obtainedAt": "0001-01-01T00:00:00Z", "method": "signed-form"}})
+	if st != http.StatusBadRequest {
+		t.Errorf("obtainedAt in year 1: %d %v", st, out)
+	}
+}
+
+func TestDuplicateKey(t *testing.T) {
+	for data, want := range map[string]string{
+		`{"a": 1, "b": 2}`:                           "",
+		`{"a": 1, "a": 2}`:                           "a",
+		`{"a": {"b": 1, "b": 2}}`:                    "b",
+		`{"a": [{"x": 1}, {"x": 2}], "b": {"x": 3}}`: "",
+		`{"a": [1, {"c": 1, "c": 1}]}`:               "c",
+		`{"a": {"b": 1}, "a": 2}`:                    "a",
+		`{"a": "a", "b": "a"}`:                       "",
+		`[{"a": 1}, {"a": 1}]`:                       "",
+		`{"a": 1,`:                                   "",
+	} {
+		got, ok := duplicateKey([]byte(data))
+		if got != want || ok != (want != "") {
+			t.Errorf("duplicateKey(%s) = %q, %v; want %q", data, got, ok, want)
+		}
+	}
+}

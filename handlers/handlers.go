@@ -6,6 +6,7 @@
 package handlers
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
@@ -17,6 +18,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/humaninsight/facet"
 	"github.com/humaninsight/facet/internal/app"
@@ -265,10 +267,25 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return facet.Errorf(facet.EInvalid, "Content-Type must be application/json")
 	}
-	body := http.MaxBytesReader(w, r.Body, MaxBody)
-	dec := json.NewDecoder(body)
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.As(err, &maxErr):
+		return facet.Errorf(facet.ETooLarge, "request body over %d bytes", MaxBody)
+	case err != nil:
+		return facet.Errorf(facet.EInvalid, "the request body could not be read")
+	case !utf8.Valid(raw):
+		// encoding/json would store replacement characters instead.
+		return facet.Errorf(facet.EInvalid, "the request body is not valid UTF-8")
+	}
+	if key, ok := duplicateKey(raw); ok {
+		// Decoders disagree on which of two equal keys wins ({"accept":
+		// false, "accept": true}): refuse rather than guess.
+		return facet.Errorf(facet.EInvalid, "field %q appears twice", key)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	err = dec.Decode(v)
 	if err == nil && dec.More() {
 		err = errors.New("trailing data after the JSON object")
 	}
@@ -281,13 +298,10 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		return nil
 	}
 	var (
-		maxErr  *http.MaxBytesError
 		typeErr *json.UnmarshalTypeError
 		synErr  *json.SyntaxError
 	)
 	switch {
-	case errors.As(err, &maxErr):
-		return facet.Errorf(facet.ETooLarge, "request body over %d bytes", MaxBody)
 	case errors.As(err, &typeErr):
 		return facet.Errorf(facet.EInvalid, "field %s: want %s, got %s", fieldName(typeErr), jsonKind(typeErr.Type), typeErr.Value)
 	case errors.As(err, &synErr):
@@ -300,6 +314,51 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		return facet.Errorf(facet.EInvalid, "malformed JSON: unexpected end")
 	}
 	return facet.Errorf(facet.EInvalid, "malformed JSON: %v", err)
+}
+
+// duplicateKey reports the first key that appears twice in one object of
+// data (at any depth). Malformed JSON reports none: the decoder says
+// what is wrong with it.
+func duplicateKey(data []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	type frame struct {
+		keys   map[string]bool
+		object bool
+		key    bool // the next string token is a key
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if s, ok := tok.(string); ok && top != nil && top.object && top.key {
+			if top.keys[s] {
+				return s, true
+			}
+			top.keys[s] = true
+			top.key = false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{keys: map[string]bool{}, object: true, key: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		// A value ended: in an object the next token is a key again.
+		if len(stack) > 0 && stack[len(stack)-1].object {
+			stack[len(stack)-1].key = true
+		}
+	}
 }
 
 // jsonKind names a Go type as the JSON value it decodes from, so that

@@ -22,21 +22,27 @@ var (
 )
 
 func (n NewClient) validate() error {
+	for _, f := range []struct {
+		name, value string
+		max         int
+		required    bool
+	}{
+		{"company", n.Company, 200, true},
+		{"contact.name", n.Contact.Name, 200, true},
+		{"contact.phone", n.Contact.Phone, 40, false},
+		{"demographics.sector", n.Demographics.Sector, 100, false},
+		{"demographics.size", n.Demographics.Size, 40, false},
+		{"dpaVersion", n.DPAVersion, 40, true},
+	} {
+		if err := facet.CheckText(f.name, f.value, f.max, f.required); err != nil {
+			return err
+		}
+	}
 	switch {
-	case strings.TrimSpace(n.Company) == "" || len(n.Company) > 200:
-		return facet.Errorf(facet.EInvalid, "company: required, at most 200 characters")
-	case strings.TrimSpace(n.Contact.Name) == "" || len(n.Contact.Name) > 200:
-		return facet.Errorf(facet.EInvalid, "contact.name: required, at most 200 characters")
-	case !emailPattern.MatchString(n.Contact.Email) || len(n.Contact.Email) > 254:
+	case !emailPattern.MatchString(n.Contact.Email) || len(n.Contact.Email) > 254 || facet.CheckText("", n.Contact.Email, 254, true) != nil:
 		return facet.Errorf(facet.EInvalid, "contact.email: not an e-mail address")
-	case len(n.Contact.Phone) > 40:
-		return facet.Errorf(facet.EInvalid, "contact.phone: at most 40 characters")
 	case !countryPattern.MatchString(n.Demographics.Country):
 		return facet.Errorf(facet.EInvalid, "demographics.country: an ISO 3166-1 alpha-2 code such as DE")
-	case len(n.Demographics.Sector) > 100 || len(n.Demographics.Size) > 40:
-		return facet.Errorf(facet.EInvalid, "demographics: sector at most 100, size at most 40 characters")
-	case strings.TrimSpace(n.DPAVersion) == "" || len(n.DPAVersion) > 40:
-		return facet.Errorf(facet.EInvalid, "dpaVersion: required, at most 40 characters")
 	}
 	return nil
 }

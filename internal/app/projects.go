@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/humaninsight/facet"
 )
@@ -110,17 +111,14 @@ func (a *App) apply(s facet.ProjectSettings, p *SettingsPatch) (facet.ProjectSet
 
 func consentText(text string) (facet.ConsentText, error) {
 	t := strings.TrimSpace(text)
-	if len(t) < 50 || len(t) > 20000 {
+	if n := utf8.RuneCountInString(t); n < 50 || n > 20000 || !utf8.ValidString(t) {
 		return facet.ConsentText{}, facet.Errorf(facet.EInvalid, "consentText: 50 to 20000 characters")
 	}
 	return facet.ConsentText{Text: t, Version: "v-" + hashHex(t)[:16]}, nil
 }
 
 func validName(name string) error {
-	if strings.TrimSpace(name) == "" || len(name) > 200 {
-		return facet.Errorf(facet.EInvalid, "name: required, at most 200 characters")
-	}
-	return nil
+	return facet.CheckText("name", name, 200, true)
 }
 
 // CreateProject creates an open project of client c.

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/humaninsight/facet"
@@ -19,6 +18,10 @@ type NewRecording struct {
 	ParticipantRef string         `json:"participantRef"`
 	Consent        *ClientConsent `json:"consent"`
 }
+
+// earliestConsent bounds consent.obtainedAt from below: a date before the
+// service existed is a typo or a zero value, not an attestation.
+var earliestConsent = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // CreateRecording opens an upload slot in client c's project on the
 // client's attestation of consent.
@@ -38,8 +41,10 @@ func (a *App) CreateRecording(ctx context.Context, c *facet.Client, projectID st
 		return nil, facet.Errorf(facet.EUnprocessable, "consent.obtainedAt: the client must attest when consent was obtained")
 	case n.Consent.ObtainedAt.After(a.now().Add(5 * time.Minute)):
 		return nil, facet.Errorf(facet.EInvalid, "consent.obtainedAt: in the future")
-	case strings.TrimSpace(n.Consent.Method) == "" || len(n.Consent.Method) > 100:
-		return nil, facet.Errorf(facet.EInvalid, "consent.method: required, at most 100 characters (e.g. signed-form)")
+	case n.Consent.ObtainedAt.Before(earliestConsent):
+		return nil, facet.Errorf(facet.EInvalid, "consent.obtainedAt: before %s, which no study of this service can be", earliestConsent.Format("2006-01-02"))
+	case facet.CheckText("consent.method", n.Consent.Method, 100, true) != nil:
+		return nil, facet.Errorf(facet.EInvalid, "consent.method: required, at most 100 characters of text (e.g. signed-form)")
 	}
 	rec := a.newRecording(p, n.ParticipantRef, facet.ConsentRecord{
 		Version: p.Consent.Version, TextHash: hashHex(p.Consent.Text), GivenAt: n.Consent.ObtainedAt.UTC(),
