@@ -250,6 +250,7 @@ type ResultHead struct {
 	Settings Settings   `json:"settings"`
 	Models   []ModelRef `json:"models"`
 	Summary  Summary    `json:"summary"`
+	Warnings []string   `json:"warnings,omitempty"`
 }
 
 // TimelineChunk holds consecutive frames of one analysis run.

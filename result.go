@@ -96,8 +96,16 @@ type Result struct {
 	Settings Settings   `json:"settings"`
 	Models   []ModelRef `json:"models"`
 	Summary  Summary    `json:"summary"`
-	Frames   []Frame    `json:"frames"`
+	// Warnings say what makes the result less than the whole video
+	// (WarnTruncated); absent when there is nothing to say.
+	Warnings []string `json:"warnings,omitempty"`
+	Frames   []Frame  `json:"frames"`
 }
+
+// WarnTruncated marks a result whose frames stop well before the duration
+// the container states: the file was cut short (an interrupted upload),
+// and the figures cover only the part that could be decoded.
+const WarnTruncated = "truncated"
 
 // VideoInfo describes the analysed video as ffprobe saw it.
 type VideoInfo struct {

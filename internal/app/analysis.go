@@ -252,7 +252,7 @@ func (a *App) RunAnalysis(ctx context.Context, body []byte) (Outcome, error) {
 	}
 	end := a.now()
 	an.Status, an.FinishedAt, an.Failure, an.Chunks = facet.RunDone, &end, nil, chunks
-	an.Result = &facet.ResultHead{Video: res.Video, Settings: res.Settings, Models: res.Models, Summary: res.Summary}
+	an.Result = &facet.ResultHead{Video: res.Video, Settings: res.Settings, Models: res.Models, Summary: res.Summary, Warnings: res.Warnings}
 	if _, err := replace(ctx, a.Store, facet.CAnalyses, an.RecordingID, an, anETag); err != nil {
 		return "", err
 	}

@@ -196,6 +196,13 @@ func (e *Engine) Analyze(ctx context.Context, req Request) (*facet.Result, Stats
 	if sum.Frames == 0 {
 		return nil, st, facet.Errorf(facet.EUnreadable, "no frame could be decoded from the video")
 	}
+	videoS := info.VideoDurationS
+	if videoS == 0 {
+		videoS = info.DurationS
+	}
+	if truncated(videoS, lastT, frameStep(info.FPS, req.SampleFPS)) && !info.Still {
+		res.Warnings = append(res.Warnings, facet.WarnTruncated)
+	}
 	if info.DurationS == 0 && !info.Still && lastT >= 0 {
 		// The container states no duration (browser webm): the last
 		// decoded frame's time plus one frame interval is the best estimate.
@@ -217,4 +224,26 @@ func (e *Engine) Analyze(ctx context.Context, req Request) (*facet.Result, Stats
 func (e *Engine) AnalyzeFile(ctx context.Context, input string, s facet.Settings, maxDurationS float64, onFrame func(facet.Frame) error) (*facet.Result, error) {
 	res, _, err := e.Analyze(ctx, Request{Input: input, SampleFPS: s.SampleFPS, Models: s.Models, Smooth: s.SmoothS, MaxDurationS: maxDurationS, OnFrame: onFrame})
 	return res, err
+}
+
+// frameStep is the time between two analysed frames: the sampling
+// interval, or the source's frame interval when every frame is analysed.
+func frameStep(sourceFPS, sampleFPS float64) float64 {
+	switch {
+	case sampleFPS > 0:
+		return 1 / sampleFPS
+	case sourceFPS > 0:
+		return 1 / sourceFPS
+	}
+	return 0
+}
+
+// truncated reports whether the last decoded frame (at lastT, -1 for
+// none) stops well before the stated duration: more than a second and two
+// frame steps short. A container that states no duration says nothing.
+func truncated(durationS, lastT, step float64) bool {
+	if durationS <= 0 || lastT < 0 {
+		return false
+	}
+	return lastT+step < durationS-max(1, 2*step)
 }

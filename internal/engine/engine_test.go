@@ -110,3 +110,52 @@ func TestDurationWithoutContainerDuration(t *testing.T) {
 		t.Errorf("duration %v s from %d frames, want about 3 s from 15", d, res.Summary.Frames)
 	}
 }
+
+// TestTruncatedVideo: a file cut short (an upload interrupted after 50 KB
+// of 119 KB) decodes only its first seconds; the result says so instead
+// of passing for the whole video.
+func TestTruncatedVideo(t *testing.T) {
+	e := newTestEngine(t)
+	full := filepath.Join(testenv.RepoRoot(), "testdata/media/synthetic_faces_640x480.mp4")
+	data, err := os.ReadFile(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(t.TempDir(), "cut.mp4")
+	if err := os.WriteFile(cut, data[:50000], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		path string
+		want []string
+	}{{full, nil}, {cut, []string{facet.WarnTruncated}}} {
+		res, _, err := e.Analyze(context.Background(), Request{Input: c.path, SampleFPS: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(res.Warnings, ",") != strings.Join(c.want, ",") {
+			t.Errorf("%s: warnings %v, want %v (%d frames of a %.1f s video)", filepath.Base(c.path), res.Warnings, c.want, res.Summary.Frames, float64(res.Video.DurationS))
+		}
+	}
+}
+
+func TestTruncatedRule(t *testing.T) {
+	cases := []struct {
+		duration, lastT, step float64
+		want                  bool
+	}{
+		{6, 5.8, 0.2, false}, // the last sampled frame of a whole video
+		{6, 1.6, 0.2, true},  // 9 frames of 30
+		{6, 4.9, 0.2, false}, // within a second of the end
+		{60, 56, 2, false},   // at 0.5 fps two steps (4 s) are the margin
+		{60, 40, 2, true},    // 18 s short
+		{0, 1, 0.2, false},   // no stated duration: nothing to compare
+		{6, -1, 0.2, false},  // no frame at all is another error
+		{19.69, 19.6, 0.2, false},
+	}
+	for _, c := range cases {
+		if got := truncated(c.duration, c.lastT, c.step); got != c.want {
+			t.Errorf("truncated(%v, %v, %v) = %v, want %v", c.duration, c.lastT, c.step, got, c.want)
+		}
+	}
+}

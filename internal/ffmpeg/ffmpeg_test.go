@@ -118,7 +118,7 @@ func TestParseProbe(t *testing.T) {
 			json: `{"streams":[{"codec_name":"h264","codec_type":"video","width":640,"height":480,
 				"r_frame_rate":"25/1","avg_frame_rate":"25/1","duration":"6.000000","disposition":{"attached_pic":0}}],
 				"format":{"format_name":"mov,mp4,m4a,3gp,3g2,mj2","duration":"6.000000"}}`,
-			want: Info{DurationS: 6, Width: 640, Height: 480, FPS: 25, Codec: "h264", Format: "mov,mp4,m4a,3gp,3g2,mj2"},
+			want: Info{DurationS: 6, VideoDurationS: 6, Width: 640, Height: 480, FPS: 25, Codec: "h264", Format: "mov,mp4,m4a,3gp,3g2,mj2"},
 		},
 		{
 			name: "display matrix, counterclockwise -90 is clockwise 90",
@@ -144,7 +144,7 @@ func TestParseProbe(t *testing.T) {
 			name: "webm without a container duration, no average rate",
 			json: `{"streams":[{"codec_name":"vp8","codec_type":"video","width":640,"height":480,
 				"r_frame_rate":"1000/1","avg_frame_rate":"0/0","duration":"4.2"}],"format":{"format_name":"matroska,webm"}}`,
-			want: Info{DurationS: 4.2, Width: 640, Height: 480, FPS: 1000, Codec: "vp8", Format: "matroska,webm"},
+			want: Info{DurationS: 4.2, VideoDurationS: 4.2, Width: 640, Height: 480, FPS: 1000, Codec: "vp8", Format: "matroska,webm"},
 		},
 		{
 			name: "cover art before the video is skipped",
@@ -237,12 +237,12 @@ func TestProbe(t *testing.T) {
 		{
 			name:  "synthetic",
 			input: synthetic,
-			want:  Info{DurationS: 6, Width: 640, Height: 480, FPS: 25, Codec: "h264", Format: "mov,mp4,m4a,3gp,3g2,mj2"},
+			want:  Info{DurationS: 6, VideoDurationS: 6, Width: 640, Height: 480, FPS: 25, Codec: "h264", Format: "mov,mp4,m4a,3gp,3g2,mj2"},
 		},
 		{
 			name:  "hevc mov with audio first",
 			input: media(t, "pyfeat_face_noface.mov"),
-			want:  Info{DurationS: 6.402018, Width: 960, Height: 540, FPS: 519168.0 / 19667, Codec: "hevc", Format: "mov,mp4,m4a,3gp,3g2,mj2"},
+			want:  Info{DurationS: 6.402018, VideoDurationS: 6.402018, Width: 960, Height: 540, FPS: 519168.0 / 19667, Codec: "hevc", Format: "mov,mp4,m4a,3gp,3g2,mj2"},
 		},
 		{
 			name:  "png",

@@ -23,13 +23,16 @@ import (
 
 // Info is what ffprobe says about the input's first video stream.
 type Info struct {
-	DurationS     float64 // container duration, or the stream's; 0 for a still image or when neither is known
-	Width, Height int     // display size: after rotation (90/270 swap)
-	FPS           float64 // avg_frame_rate, falling back to r_frame_rate; 0 if unknown or a still image
-	Codec         string  // e.g. "h264", "hevc", "vp9", "png"
-	Rotation      int     // degrees clockwise to display it upright: 0, 90, 180 or 270
-	Format        string  // format_name
-	Still         bool    // a single image rather than a video
+	DurationS float64 // container duration, or the stream's; 0 for a still image or when neither is known
+	// VideoDurationS is the video stream's own duration when it states
+	// one (0 otherwise): the container's may include a longer audio track.
+	VideoDurationS float64
+	Width, Height  int     // display size: after rotation (90/270 swap)
+	FPS            float64 // avg_frame_rate, falling back to r_frame_rate; 0 if unknown or a still image
+	Codec          string  // e.g. "h264", "hevc", "vp9", "png"
+	Rotation       int     // degrees clockwise to display it upright: 0, 90, 180 or 270
+	Format         string  // format_name
+	Still          bool    // a single image rather than a video
 }
 
 // ProbeArgs returns ffprobe's argv (without the program name) for input:
@@ -177,8 +180,9 @@ func parseProbe(data []byte) (Info, error) {
 		// An image demuxer reports 25 fps and a 1/25 s duration by
 		// convention; neither means anything for one picture.
 		info.DurationS = parseSeconds(out.Format.Duration)
+		info.VideoDurationS = parseSeconds(v.Duration)
 		if info.DurationS == 0 {
-			info.DurationS = parseSeconds(v.Duration)
+			info.DurationS = info.VideoDurationS
 		}
 		info.FPS = parseRate(v.AvgFrameRate)
 		if info.FPS == 0 {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -112,6 +113,9 @@ func WriteText(w io.Writer, name string, res *facet.Result) error {
 		fmt.Fprintf(&b, " (%.1fx realtime)", float64(v.DurationS/s.WallS))
 	}
 	fmt.Fprintf(&b, "\nface found in %d of %d frames (%.0f%%)\n", s.FramesWithFace, s.Frames, 100*float64(s.FaceRatio))
+	if slices.Contains(res.Warnings, facet.WarnTruncated) {
+		b.WriteString("caution:          the file ends before its stated length (cut short?): the figures cover the part that could be decoded\n")
+	}
 	if s.Quality != nil {
 		fmt.Fprintf(&b, "quality:          %s\n", qualityLine(s.Quality))
 		for _, f := range s.Quality.Flags {
