@@ -165,8 +165,13 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (*deps, error) {
 
 	d.Engine = newEngine(cfg)
 	d.shutdown = append(d.shutdown, func() { d.Engine.Close() })
+	staging, cleanup, err := stagingDir(cfg.TempDir)
+	if err != nil {
+		return nil, err
+	}
+	d.shutdown = append(d.shutdown, cleanup)
 	d.App = app.New(app.Config{
-		PublicBaseURL: cfg.PublicBaseURL, StorageAccount: d.Account, UploadTTL: cfg.UploadTTL, TempDir: cfg.TempDir,
+		PublicBaseURL: cfg.PublicBaseURL, StorageAccount: d.Account, UploadTTL: cfg.UploadTTL, TempDir: staging,
 	}, d.Store, d.Blobs, d.Bus, d.Engine, log)
 	return d, nil
 }
