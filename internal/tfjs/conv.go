@@ -125,7 +125,7 @@ func (c *converter) fusedConv(n *nodeDef, ins []value, out string) (value, error
 	if err != nil {
 		return value{}, err
 	}
-	kh, kw, co := f.shape[0], f.shape[1], f.shape[3]
+	kh, kw, co := f.Shape[0], f.Shape[1], f.Shape[3]
 	bias, err := c.constant(ins[2], true, co)
 	if err != nil {
 		return value{}, err
@@ -134,11 +134,11 @@ func (c *converter) fusedConv(n *nodeDef, ins []value, out string) (value, error
 	if err != nil {
 		return value{}, err
 	}
-	wn, err := c.addInit(ins[1].name, []int{co, x.c, kh, kw}, onnxpb.HWIOToOIHW(f.shape, f.f))
+	wn, err := c.addInit(ins[1].name, []int{co, x.c, kh, kw}, onnxpb.HWIOToOIHW(f.Shape, f.F))
 	if err != nil {
 		return value{}, err
 	}
-	bn, err := c.addInit(ins[2].name, []int{co}, bias.f)
+	bn, err := c.addInit(ins[2].name, []int{co}, bias.F)
 	if err != nil {
 		return value{}, err
 	}
@@ -165,13 +165,13 @@ func (c *converter) depthwise(n *nodeDef, ins []value, out string) (value, error
 	if err != nil {
 		return value{}, err
 	}
-	kh, kw, m := f.shape[0], f.shape[1], f.shape[3]
+	kh, kw, m := f.Shape[0], f.Shape[1], f.Shape[3]
 	g, err := spatial(n, x, kh, kw)
 	if err != nil {
 		return value{}, err
 	}
 	// [H,W,C,M] has the data order of HWIO [H,W,1,C*M].
-	w := onnxpb.HWIOToOIHW([]int{kh, kw, 1, x.c * m}, f.f)
+	w := onnxpb.HWIOToOIHW([]int{kh, kw, 1, x.c * m}, f.F)
 	wn, err := c.addInit(ins[1].name, []int{x.c * m, 1, kh, kw}, w)
 	if err != nil {
 		return value{}, err
@@ -215,14 +215,14 @@ func (c *converter) mean(n *nodeDef, ins []value, out string) (value, error) {
 		return value{}, err
 	}
 	set := map[int32]bool{}
-	for _, a := range axes.i {
+	for _, a := range axes.I {
 		if a < 0 {
 			a += 4 // TF counts negative axes from the end
 		}
 		set[a] = true
 	}
-	if len(axes.i) != 2 || !set[1] || !set[2] {
-		return value{}, fmt.Errorf("reduction axes %v, want H and W [1 2]", axes.i)
+	if len(axes.I) != 2 || !set[1] || !set[2] {
+		return value{}, fmt.Errorf("reduction axes %v, want H and W [1 2]", axes.I)
 	}
 	keep := n.Attr["keep_dims"].B
 	v := ins[0]

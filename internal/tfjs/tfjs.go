@@ -32,11 +32,11 @@ const (
 
 // graphModel is the part of a graph model's model.json the converter reads.
 type graphModel struct {
-	Format      string          `json:"format"`
-	GeneratedBy string          `json:"generatedBy"`
-	ConvertedBy string          `json:"convertedBy"`
-	Topology    topology        `json:"modelTopology"`
-	Manifest    []manifestGroup `json:"weightsManifest"`
+	Format      string        `json:"format"`
+	GeneratedBy string        `json:"generatedBy"`
+	ConvertedBy string        `json:"convertedBy"`
+	Topology    topology      `json:"modelTopology"`
+	Manifest    []WeightGroup `json:"weightsManifest"`
 }
 
 type topology struct {
@@ -82,7 +82,7 @@ func Convert(modelJSON []byte, readBin func(path string) ([]byte, error)) ([]byt
 	if m.Format != "graph-model" {
 		return nil, fmt.Errorf("tfjs: format %q, want graph-model", m.Format)
 	}
-	w, err := decodeWeights(m.Manifest, readBin)
+	w, err := DecodeWeights(m.Manifest, readBin)
 	if err != nil {
 		return nil, fmt.Errorf("tfjs: %w", err)
 	}
@@ -118,7 +118,7 @@ type value struct {
 // converter walks the TF graph from its output and emits ONNX nodes.
 type converter struct {
 	nodes   map[string]*nodeDef
-	weights map[string]tensor
+	weights map[string]Tensor
 	used    map[string]bool
 	vals    map[string]value
 	busy    map[string]bool
@@ -129,7 +129,7 @@ type converter struct {
 	outC    int
 }
 
-func newConverter(nodes []nodeDef, w map[string]tensor) (*converter, error) {
+func newConverter(nodes []nodeDef, w map[string]Tensor) (*converter, error) {
 	c := &converter{nodes: map[string]*nodeDef{}, weights: w, used: map[string]bool{},
 		vals: map[string]value{}, busy: map[string]bool{}}
 	consumed := map[string]bool{}

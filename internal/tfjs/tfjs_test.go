@@ -44,7 +44,7 @@ func readPackage(t testing.TB) (map[string][]byte, []byte) {
 			return
 		}
 		want := map[string]bool{"emotion.json": true, "emotion.bin": true}
-		if pkg.files, pkg.err = readMembers(bytes.NewReader(raw), "package/models/", want); pkg.err != nil {
+		if pkg.files, pkg.err = PackageFiles(bytes.NewReader(raw), "package/models/", func(n string) bool { return want[n] }); pkg.err != nil {
 			return
 		}
 		pkg.model, pkg.err = HumanEmotion(bytes.NewReader(raw))
