@@ -3,21 +3,23 @@ package facet
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. Each names a class of failure that callers act on: the HTTP
 // layer maps them to status codes, the CLI to exit codes, the queue handlers
 // decide between "record and acknowledge" and "fail and let it redeliver".
 const (
-	EInvalid       = "invalid"       // malformed request: bad JSON, wrong type, unknown field
-	EUnauthorized  = "unauthorized"  // missing or bad credentials
-	ENotFound      = "not_found"     // unknown id, or another client's id
-	EConflict      = "conflict"      // the resource's state forbids the action
-	EGone          = "gone"          // existed once, no longer usable
-	ETooLarge      = "too_large"     // body or upload over its limit
-	EUnprocessable = "unprocessable" // well-formed but refused on substance
-	EUnavailable   = "unavailable"   // a dependency failed; retrying may succeed
-	EInternal      = "internal"      // a bug or an unexpected state
+	EInvalid       = "invalid"           // malformed request: bad JSON, wrong type, unknown field
+	EUnauthorized  = "unauthorized"      // missing or bad credentials
+	ENotFound      = "not_found"         // unknown id, or another client's id
+	EConflict      = "conflict"          // the resource's state forbids the action
+	EGone          = "gone"              // existed once, no longer usable
+	ETooLarge      = "too_large"         // body or upload over its limit
+	EUnprocessable = "unprocessable"     // well-formed but refused on substance
+	EUnavailable   = "unavailable"       // a dependency failed; retrying may succeed
+	ETooMany       = "too_many_requests" // a limit per client or per caller: retry after Error.RetryAfter
+	EInternal      = "internal"          // a bug or an unexpected state
 
 	// Video input failures: the recording itself is unusable. They are
 	// final (retrying cannot help) and are stored as the recording's failure.
@@ -35,6 +37,9 @@ type Error struct {
 	Code    string
 	Message string
 	Err     error
+	// RetryAfter says when a retry may succeed (ETooMany, EUnavailable);
+	// zero when nobody can tell.
+	RetryAfter time.Duration
 }
 
 // Errorf returns an *Error with a formatted message. A %w verb in format
@@ -45,6 +50,22 @@ func Errorf(code, format string, args ...any) *Error {
 }
 
 func (e *Error) Error() string { return e.Message }
+
+// Throttled returns an ETooMany error that says when to retry.
+func Throttled(after time.Duration, format string, args ...any) *Error {
+	e := Errorf(ETooMany, format, args...)
+	e.RetryAfter = after
+	return e
+}
+
+// RetryAfter returns the RetryAfter of the first *Error in err's chain.
+func RetryAfter(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
+}
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
