@@ -7,6 +7,8 @@ package handlers
 
 import (
 	"bytes"
+	"cmp"
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
@@ -18,6 +20,8 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/humaninsight/facet"
@@ -35,7 +39,30 @@ type Handler struct {
 	// place besides itself the participant page may connect to (CSP).
 	UploadOrigin string
 	Log          *slog.Logger
+	// ReadTimeout and WriteTimeout bound an API request that has no
+	// Route.Timeout: ReadTimeout for GET and HEAD, WriteTimeout for the
+	// rest. Zero takes DefaultReadTimeout and DefaultWriteTimeout. When
+	// the deadline passes, the answer is 503 with Retry-After.
+	ReadTimeout, WriteTimeout time.Duration
+	// Guard counts failed authentications per source and refuses a source
+	// that failed too often (429). Nil: NewThrottle(AuthFailures,
+	// AuthWindow, AuthMaxSources), made on first use.
+	Guard     *Throttle
+	guardOnce sync.Once
 }
+
+// Deadlines of API requests (see Handler.ReadTimeout and Route.Timeout).
+// Reads answer within seconds or not at all; LongTimeout is for the routes
+// that walk a whole project or client (exports, the report, a full
+// timeline, erasure), well within the 230 s the platform allows a response.
+const (
+	DefaultReadTimeout  = 5 * time.Second
+	DefaultWriteTimeout = 15 * time.Second
+	LongTimeout         = 2 * time.Minute
+)
+
+// unavailableRetry is the Retry-After of a 503 whose cause did not say.
+const unavailableRetry = 5 * time.Second
 
 // Access says who may call a route. Its zero value lets nobody in, so a
 // route whose access was left out is closed, never public.
@@ -69,45 +96,46 @@ type Route struct {
 	Method   string
 	Path     string // Go ServeMux pattern path, e.g. /api/projects/{id}
 	Auth     Access
+	Timeout  time.Duration // the request's deadline; 0: the Handler's for the method
 	serve    func(h *Handler, w http.ResponseWriter, r *http.Request, c *facet.Client) error
 }
 
 // Routes is every HTTP route; a test checks it against functions/*.
 func Routes() []Route {
 	return []Route{
-		{"Clients", "POST", "/api/clients", AccessAdmin, (*Handler).createClient},
-		{"ClientMe", "GET", "/api/clients/me", AccessClient, (*Handler).getMe},
-		{"ClientMe", "DELETE", "/api/clients/me", AccessClient, (*Handler).eraseMe},
-		{"ClientKeys", "POST", "/api/clients/me/keys", AccessClient, (*Handler).rotateKey},
-		{"ClientAudit", "GET", "/api/clients/me/audit", AccessClient, (*Handler).myAudit},
-		{"ClientByID", "DELETE", "/api/clients/{id}", AccessAdmin, (*Handler).eraseClient},
-		{"ClientAuditByID", "GET", "/api/clients/{id}/audit", AccessAdmin, (*Handler).clientAudit},
-		{"Projects", "GET", "/api/projects", AccessClient, (*Handler).listProjects},
-		{"Projects", "POST", "/api/projects", AccessClient, (*Handler).createProject},
-		{"Project", "GET", "/api/projects/{id}", AccessClient, (*Handler).getProject},
-		{"Project", "PATCH", "/api/projects/{id}", AccessClient, (*Handler).patchProject},
-		{"Project", "DELETE", "/api/projects/{id}", AccessClient, (*Handler).removeProject},
-		{"ProjectClose", "POST", "/api/projects/{id}/close", AccessClient, (*Handler).closeProject},
-		{"ProjectReopen", "POST", "/api/projects/{id}/reopen", AccessClient, (*Handler).reopenProject},
-		{"ProjectAudit", "GET", "/api/projects/{id}/audit", AccessClient, (*Handler).projectAudit},
-		{"ProjectExportCSV", "GET", "/api/projects/{id}/export.csv", AccessClient, (*Handler).exportCSV},
-		{"ProjectReport", "GET", "/api/projects/{id}/report", AccessClient, (*Handler).report},
-		{"ProjectExportJSON", "GET", "/api/projects/{id}/export.json", AccessClient, (*Handler).exportJSON},
-		{"ProjectInvitations", "GET", "/api/projects/{id}/invitations", AccessClient, (*Handler).listInvitations},
-		{"ProjectInvitations", "POST", "/api/projects/{id}/invitations", AccessClient, (*Handler).createInvitation},
-		{"ProjectRecordings", "GET", "/api/projects/{id}/recordings", AccessClient, (*Handler).listRecordings},
-		{"ProjectRecordings", "POST", "/api/projects/{id}/recordings", AccessClient, (*Handler).createRecording},
-		{"Invitation", "GET", "/api/invitations/{key}", AccessPublic, (*Handler).getInvitation},
-		{"Invitation", "DELETE", "/api/invitations/{key}", AccessClient, (*Handler).revokeInvitation},
-		{"InvitationConsent", "POST", "/api/invitations/{key}/consent", AccessPublic, (*Handler).consent},
-		{"Recording", "GET", "/api/recordings/{id}", AccessClient, (*Handler).getRecording},
-		{"Recording", "DELETE", "/api/recordings/{id}", AccessClient, (*Handler).removeRecording},
-		{"RecordingAnalysis", "GET", "/api/recordings/{id}/analyses/{analysisId}", AccessClient, (*Handler).getAnalysis},
-		{"RecordingAnalysis", "DELETE", "/api/recordings/{id}/analyses/{analysisId}", AccessClient, (*Handler).deleteAnalysis},
-		{"RecordingReanalyze", "POST", "/api/recordings/{id}/reanalyze", AccessClient, (*Handler).reanalyze},
-		{"RecordingVideo", "GET", "/api/recordings/{id}/video", AccessClient, (*Handler).getVideo},
-		{"ParticipantPage", "GET", "/p/{token}", AccessPublic, (*Handler).participantPage},
-		{"ParticipantAssets", "GET", "/p/assets/{name}", AccessPublic, (*Handler).participantAsset},
+		{"Clients", "POST", "/api/clients", AccessAdmin, 0, (*Handler).createClient},
+		{"ClientMe", "GET", "/api/clients/me", AccessClient, 0, (*Handler).getMe},
+		{"ClientMe", "DELETE", "/api/clients/me", AccessClient, LongTimeout, (*Handler).eraseMe},
+		{"ClientKeys", "POST", "/api/clients/me/keys", AccessClient, 0, (*Handler).rotateKey},
+		{"ClientAudit", "GET", "/api/clients/me/audit", AccessClient, 0, (*Handler).myAudit},
+		{"ClientByID", "DELETE", "/api/clients/{id}", AccessAdmin, LongTimeout, (*Handler).eraseClient},
+		{"ClientAuditByID", "GET", "/api/clients/{id}/audit", AccessAdmin, 0, (*Handler).clientAudit},
+		{"Projects", "GET", "/api/projects", AccessClient, 0, (*Handler).listProjects},
+		{"Projects", "POST", "/api/projects", AccessClient, 0, (*Handler).createProject},
+		{"Project", "GET", "/api/projects/{id}", AccessClient, 0, (*Handler).getProject},
+		{"Project", "PATCH", "/api/projects/{id}", AccessClient, 0, (*Handler).patchProject},
+		{"Project", "DELETE", "/api/projects/{id}", AccessClient, 0, (*Handler).removeProject},
+		{"ProjectClose", "POST", "/api/projects/{id}/close", AccessClient, 0, (*Handler).closeProject},
+		{"ProjectReopen", "POST", "/api/projects/{id}/reopen", AccessClient, 0, (*Handler).reopenProject},
+		{"ProjectAudit", "GET", "/api/projects/{id}/audit", AccessClient, 0, (*Handler).projectAudit},
+		{"ProjectExportCSV", "GET", "/api/projects/{id}/export.csv", AccessClient, LongTimeout, (*Handler).exportCSV},
+		{"ProjectReport", "GET", "/api/projects/{id}/report", AccessClient, LongTimeout, (*Handler).report},
+		{"ProjectExportJSON", "GET", "/api/projects/{id}/export.json", AccessClient, LongTimeout, (*Handler).exportJSON},
+		{"ProjectInvitations", "GET", "/api/projects/{id}/invitations", AccessClient, 0, (*Handler).listInvitations},
+		{"ProjectInvitations", "POST", "/api/projects/{id}/invitations", AccessClient, 0, (*Handler).createInvitation},
+		{"ProjectRecordings", "GET", "/api/projects/{id}/recordings", AccessClient, 0, (*Handler).listRecordings},
+		{"ProjectRecordings", "POST", "/api/projects/{id}/recordings", AccessClient, 0, (*Handler).createRecording},
+		{"Invitation", "GET", "/api/invitations/{key}", AccessPublic, 0, (*Handler).getInvitation},
+		{"Invitation", "DELETE", "/api/invitations/{key}", AccessClient, 0, (*Handler).revokeInvitation},
+		{"InvitationConsent", "POST", "/api/invitations/{key}/consent", AccessPublic, 0, (*Handler).consent},
+		{"Recording", "GET", "/api/recordings/{id}", AccessClient, 0, (*Handler).getRecording},
+		{"Recording", "DELETE", "/api/recordings/{id}", AccessClient, 0, (*Handler).removeRecording},
+		{"RecordingAnalysis", "GET", "/api/recordings/{id}/analyses/{analysisId}", AccessClient, LongTimeout, (*Handler).getAnalysis},
+		{"RecordingAnalysis", "DELETE", "/api/recordings/{id}/analyses/{analysisId}", AccessClient, 0, (*Handler).deleteAnalysis},
+		{"RecordingReanalyze", "POST", "/api/recordings/{id}/reanalyze", AccessClient, 0, (*Handler).reanalyze},
+		{"RecordingVideo", "GET", "/api/recordings/{id}/video", AccessClient, 0, (*Handler).getVideo},
+		{"ParticipantPage", "GET", "/p/{token}", AccessPublic, 0, (*Handler).participantPage},
+		{"ParticipantAssets", "GET", "/p/assets/{name}", AccessPublic, 0, (*Handler).participantAsset},
 	}
 }
 
@@ -140,51 +168,165 @@ func (h *Handler) ServeMux() *http.ServeMux {
 	return mux
 }
 
+// serveAPI runs one API route: a deadline, the checks of admit, the
+// route's handler, and one error answer (fail) whatever went wrong.
 func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, rt Route) {
 	w.Header().Set("Cache-Control", "no-store")
 	reqID := newRequestID()
 	w.Header().Set("X-Request-Id", reqID)
+	ctx, cancel := context.WithTimeout(r.Context(), h.timeout(rt, r.Method))
+	defer cancel()
+	r = r.WithContext(ctx)
+	rw := &responseWriter{ResponseWriter: w}
+	c, err := h.admit(r, rt)
+	if err == nil {
+		err = rt.serve(h, rw, r, c)
+	}
+	if err != nil {
+		h.fail(rw, r, rt, reqID, err)
+	}
+}
+
+// timeout returns the deadline of a request to rt.
+func (h *Handler) timeout(rt Route, method string) time.Duration {
+	switch {
+	case rt.Timeout > 0:
+		return rt.Timeout
+	case method == http.MethodGet || method == http.MethodHead:
+		return cmp.Or(h.ReadTimeout, DefaultReadTimeout)
+	}
+	return cmp.Or(h.WriteTimeout, DefaultWriteTimeout)
+}
+
+// admit checks what comes before a route's handler: the ids in the path
+// and the caller's credentials. It returns the calling client, if any.
+func (h *Handler) admit(r *http.Request, rt Route) (*facet.Client, error) {
 	// Ids in the path are checked here, once: one that cannot exist is
 	// unknown (404), and never reaches a store whose own refusal would
 	// speak of its internals.
 	for _, name := range []string{"id", "analysisId"} {
 		if v := r.PathValue(name); strings.Contains(rt.Path, "{"+name+"}") && !facet.ValidID(v) {
-			writeError(w, facet.Errorf(facet.ENotFound, "no such %s", pathThing(rt.Path, name)))
-			return
+			return nil, facet.Errorf(facet.ENotFound, "no such %s", pathThing(rt.Path, name))
 		}
 	}
-	var c *facet.Client
 	switch rt.Auth {
 	case AccessPublic:
-	case AccessAdmin:
+		return nil, nil
+	case AccessAdmin, AccessClient:
+		return h.authenticate(r, rt.Auth)
+	}
+	// Deny by default: a route without access is a bug.
+	h.Log.Error("route without access refused", "function", rt.Function, "method", r.Method)
+	return nil, facet.Errorf(facet.EUnauthorized, "this route is not open to any caller")
+}
+
+// authenticate checks the admin or client key of a request, counting
+// failures per source. A source that failed too often is refused before
+// its key is looked at, the right key included: were the right key let
+// in, each answer would still tell a throttled guesser whether its guess
+// was right, and the throttle would slow nothing down.
+func (h *Handler) authenticate(r *http.Request, level Access) (*facet.Client, error) {
+	src := clientAddr(r)
+	guard := h.guard()
+	if wait, blocked := guard.Blocked(src); blocked {
+		return nil, facet.Throttled(wait, "too many failed authentication attempts: retry later")
+	}
+	c, err := h.checkKey(r, level)
+	if facet.ErrorCode(err) == facet.EUnauthorized { // not a store that failed
+		guard.Fail(src)
+	}
+	return c, err
+}
+
+func (h *Handler) checkKey(r *http.Request, level Access) (*facet.Client, error) {
+	if level == AccessAdmin {
 		key := r.Header.Get("X-Admin-Key")
 		if h.AdminKey == "" || subtle.ConstantTimeCompare([]byte(key), []byte(h.AdminKey)) != 1 {
-			writeError(w, facet.Errorf(facet.EUnauthorized, "missing or invalid X-Admin-Key"))
-			return
+			return nil, facet.Errorf(facet.EUnauthorized, "missing or invalid X-Admin-Key")
 		}
-	case AccessClient:
-		key, ok := bearer(r.Header.Get("Authorization"))
-		if !ok {
-			writeError(w, facet.Errorf(facet.EUnauthorized, "missing Authorization: Bearer <API key>"))
-			return
+		return nil, nil
+	}
+	key, ok := bearer(r.Header.Get("Authorization"))
+	if !ok {
+		return nil, facet.Errorf(facet.EUnauthorized, "missing Authorization: Bearer <API key>")
+	}
+	return h.App.Authenticate(r.Context(), key)
+}
+
+func (h *Handler) guard() *Throttle {
+	h.guardOnce.Do(func() {
+		if h.Guard == nil {
+			h.Guard = NewThrottle(AuthFailures, AuthWindow, AuthMaxSources)
 		}
-		var err error
-		if c, err = h.App.Authenticate(r.Context(), key); err != nil {
-			writeError(w, err)
-			return
-		}
-	default: // deny by default: a route without access is a bug
-		h.Log.Error("route without access refused", "function", rt.Function, "method", r.Method)
-		writeError(w, facet.Errorf(facet.EUnauthorized, "this route is not open to any caller"))
+	})
+	return h.Guard
+}
+
+// fail answers a failed request, logs what the caller is not told, and
+// leaves an answer that has begun alone (its status is out already).
+func (h *Handler) fail(w *responseWriter, r *http.Request, rt Route, reqID string, err error) {
+	err = deadlined(r.Context(), err)
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		h.Log.Info("caller went away", "function", rt.Function, "method", r.Method, "request", reqID)
 		return
 	}
-	if err := rt.serve(h, w, r, c); err != nil {
-		if _, known := status[facet.ErrorCode(err)]; !known || facet.ErrorCode(err) == facet.EInternal || facet.ErrorCode(err) == facet.EUnavailable {
-			h.Log.Error("request failed", "function", rt.Function, "method", r.Method, "request", reqID, "error", err)
-		}
-		writeError(w, err)
+	if w.wrote {
+		h.Log.Error("request failed after its answer began", "function", rt.Function, "method", r.Method, "request", reqID, "error", err)
+		return
 	}
+	code := errorCode(err)
+	if _, known := status[code]; !known || code == facet.EInternal || code == facet.EUnavailable {
+		h.Log.Error("request failed", "function", rt.Function, "method", r.Method, "request", reqID,
+			"deadlineExceeded", errors.Is(err, context.DeadlineExceeded), "error", err)
+	}
+	writeError(w, err)
 }
+
+// deadlined returns err, joined with the deadline's error when the
+// request's deadline has passed and err says no more than "internal": a
+// dependency may report its timeout in its own words, without wrapping.
+func deadlined(ctx context.Context, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) && errorCode(err) == facet.EInternal {
+		return errors.Join(err, ctx.Err())
+	}
+	return err
+}
+
+// errorCode is facet.ErrorCode, except that a deadline anywhere in err's
+// chain makes it EUnavailable: the request may well succeed later.
+func errorCode(err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return facet.EUnavailable
+	}
+	return facet.ErrorCode(err)
+}
+
+// responseWriter notes whether the answer has begun, so that an error
+// after that is logged rather than written into it.
+type responseWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	if code >= 200 { // 1xx answers are interim
+		w.wrote = true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *responseWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *responseWriter) Flush() {
+	w.wrote = true
+	http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // newRequestID returns a random id that ties an answer to its log line.
 func newRequestID() string {
@@ -227,15 +369,20 @@ var status = map[string]int{
 	facet.ETooLarge:      http.StatusRequestEntityTooLarge,
 	facet.EUnprocessable: http.StatusUnprocessableEntity,
 	facet.EUnavailable:   http.StatusServiceUnavailable,
+	facet.ETooMany:       http.StatusTooManyRequests,
 }
 
 // writeError answers {"error":{"code","message"}}; internal errors keep
-// their details in the log, not in the response.
+// their details in the log, not in the response. A passed deadline is
+// EUnavailable; 503 and 429 say when to retry (Retry-After).
 func writeError(w http.ResponseWriter, err error) {
-	code := facet.ErrorCode(err)
+	code := errorCode(err)
 	st, ok := status[code]
 	if !ok {
 		st, code = http.StatusInternalServerError, facet.EInternal
+	}
+	if secs, ok := retryAfter(code, err); ok {
+		w.Header().Set("Retry-After", secs)
 	}
 	msg := facet.ErrorMessage(err)
 	switch code {
@@ -251,6 +398,24 @@ func writeError(w http.ResponseWriter, err error) {
 		body["requestId"] = id
 	}
 	writeJSON(w, st, map[string]any{"error": body})
+}
+
+// retryAfter returns the Retry-After (whole seconds, at least 1) of an
+// answer with code: for EUnavailable and ETooMany, the error's RetryAfter
+// rounded up, or unavailableRetry when an EUnavailable does not say.
+func retryAfter(code string, err error) (string, bool) {
+	if code != facet.EUnavailable && code != facet.ETooMany {
+		return "", false
+	}
+	d := facet.RetryAfter(err)
+	if d <= 0 && code == facet.EUnavailable {
+		d = unavailableRetry
+	}
+	secs := int64(d / time.Second)
+	if d%time.Second > 0 {
+		secs++
+	}
+	return strconv.FormatInt(max(secs, 1), 10), true
 }
 
 func writeJSON(w http.ResponseWriter, st int, v any) {
@@ -277,6 +442,12 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	case !utf8.Valid(raw):
 		// encoding/json would store replacement characters instead.
 		return facet.Errorf(facet.EInvalid, "the request body is not valid UTF-8")
+	}
+	if t := bytes.TrimSpace(raw); len(t) == 0 {
+		return facet.Errorf(facet.EInvalid, "empty body: want a JSON object")
+	} else if t[0] != '{' {
+		// null would decode as {} and act on an all-optional body.
+		return facet.Errorf(facet.EInvalid, "the body must be a JSON object: want an object, got %s", jsonStart(t[0]))
 	}
 	if key, ok := duplicateKey(raw); ok {
 		// Decoders disagree on which of two equal keys wins ({"accept":
@@ -312,8 +483,19 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		return facet.Errorf(facet.EInvalid, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return facet.Errorf(facet.EInvalid, "malformed JSON: unexpected end")
+	case timeError(err):
+		return facet.Errorf(facet.EInvalid, "a date-time field is not an RFC 3339 string (for example \"2026-12-03T10:00:00Z\")")
 	}
-	return facet.Errorf(facet.EInvalid, "malformed JSON: %v", err)
+	// Other decoder errors name Go types or methods: the cause is no
+	// business of the caller's.
+	return facet.Errorf(facet.EInvalid, "the body does not match the route's fields")
+}
+
+// timeError reports a time.Time field's own decoding error (a string that
+// is no RFC 3339 date-time, or a value that is no string).
+func timeError(err error) bool {
+	var pe *time.ParseError
+	return errors.As(err, &pe) || strings.Contains(err.Error(), "Time.UnmarshalJSON")
 }
 
 // duplicateKey reports the first key that appears twice in one object of
@@ -413,4 +595,21 @@ func list[T any](w http.ResponseWriter, items []T, cont string) {
 		items = []T{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items, "continuationToken": next})
+}
+
+// jsonStart names the JSON kind a value starting with c is.
+func jsonStart(c byte) string {
+	switch {
+	case c == '[':
+		return "array"
+	case c == '"':
+		return "string"
+	case c == 't' || c == 'f':
+		return "boolean"
+	case c == 'n':
+		return "null"
+	case c == '-' || '0' <= c && c <= '9':
+		return "number"
+	}
+	return "something that is not JSON"
 }

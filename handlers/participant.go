@@ -1,7 +1,9 @@
 package handlers
 
 import (
+	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -32,29 +34,27 @@ var (
 )
 
 // pageData fills web/participant.html. State is "consent" for a usable
-// link, or "problem" with Problem set; the page's script may still resume
-// an upload it started before a reload (the link is used by then).
+// link, or "problem" with Problem set (and ProblemTitle, when the link is
+// not to blame); the page's script may still resume an upload it started
+// before a reload (the link is used by then).
 type pageData struct {
-	State, Problem, ProblemCode string
-	Invitation                  *app.PublicInvitation
-	Deletion                    string
+	State, Problem, ProblemCode, ProblemTitle string
+	Reference                                 string // the request id, when the service failed
+	Invitation                                *app.PublicInvitation
+	Deletion                                  string
 }
 
+// participantPage answers an HTML page whatever happens: the link's
+// consent step, or a page that says in plain words what went wrong, with
+// the same headers, never JSON.
 func (h *Handler) participantPage(w http.ResponseWriter, r *http.Request, _ *facet.Client) error {
 	d := pageData{State: "consent"}
 	st := http.StatusOK
 	inv, err := h.App.Invitation(r.Context(), r.PathValue("token"))
-	switch code := facet.ErrorCode(err); {
-	case err == nil:
+	if err == nil {
 		d.Invitation, d.Deletion = inv, deletionText(inv)
-	case code == facet.ENotFound:
-		st, d.State, d.ProblemCode = http.StatusNotFound, "problem", code
-		d.Problem = "This link is not valid. Check that you opened the whole link from your invitation."
-	case code == facet.EGone || code == facet.EConflict:
-		st, d.State, d.ProblemCode = status[code], "problem", code
-		d.Problem = sentence(facet.ErrorMessage(err)) + " If you think this is a mistake, contact the organisation that invited you."
-	default:
-		return err
+	} else {
+		st = h.pageProblem(w, r, &d, err)
 	}
 	hd := w.Header()
 	hd.Set("Content-Type", "text/html; charset=utf-8")
@@ -64,6 +64,36 @@ func (h *Handler) participantPage(w http.ResponseWriter, r *http.Request, _ *fac
 	hd.Set("Permissions-Policy", "camera=(self), microphone=(), geolocation=()")
 	w.WriteHeader(st)
 	return pageTmpl.Execute(w, d)
+}
+
+// pageProblem fills d with what went wrong, for the participant, and
+// returns the status. Failures of the service are logged here, under the
+// request id the page shows: serveAPI never sees them.
+func (h *Handler) pageProblem(w http.ResponseWriter, r *http.Request, d *pageData, err error) int {
+	err = deadlined(r.Context(), err)
+	code := errorCode(err)
+	d.State, d.ProblemCode = "problem", code
+	switch code {
+	case facet.ENotFound:
+		d.Problem = "This link is not valid. Check that you opened the whole link from your invitation."
+		return http.StatusNotFound
+	case facet.EGone, facet.EConflict:
+		d.Problem = sentence(facet.ErrorMessage(err)) + " If you think this is a mistake, contact the organisation that invited you."
+		return status[code]
+	}
+	reqID := w.Header().Get("X-Request-Id")
+	h.Log.Error("participant page failed", "request", reqID, "deadlineExceeded", errors.Is(err, context.DeadlineExceeded), "error", err)
+	d.Reference = reqID
+	if secs, ok := retryAfter(code, err); ok { // EUnavailable, ETooMany
+		w.Header().Set("Retry-After", secs)
+		d.ProblemTitle = "Please try again in a few minutes"
+		d.Problem = "The service is busy or briefly unavailable. Please reload this page in a few minutes."
+		return status[code]
+	}
+	d.ProblemCode = facet.EInternal
+	d.ProblemTitle = "Something went wrong"
+	d.Problem = "Something went wrong on our side. Please try again later. If it keeps happening, contact the organisation that invited you."
+	return http.StatusInternalServerError
 }
 
 // pageCSP allows scripts, styles and requests from this app only, plus

@@ -46,6 +46,10 @@ function status(msg) {
 }
 function problem(msg) {
   stopCamera();
+  // The page may have been served with the service's own problem (busy,
+  // failed); this one is about the link or the upload.
+  $("problem-title").textContent = "This link cannot be used";
+  if ($("problem-ref")) $("problem-ref").hidden = true;
   $("problem-text").textContent = msg;
   show("problem");
 }
@@ -70,6 +74,11 @@ async function accept() {
     const body = await res.json().catch(() => ({}));
     if (!res.ok) {
       const msg = (body.error && body.error.message) || "status " + res.status;
+      if (res.status === 429) {
+        // A limit of the study or the service: the link itself is fine.
+        status("The study is busy right now and could not save your consent. Please choose I agree again in a few minutes.");
+        return;
+      }
       if (res.status >= 500) {
         status("The service could not save your consent (" + msg + "). Please try again in a moment.");
         return;
