@@ -61,6 +61,9 @@ const (
 	ReasonErasure          = "erasure"
 	ReasonRetention        = "retention"
 	ReasonRefusedUpload    = "refused-upload"
+	// ReasonOrphan: a blob with no recording. No message carries it: only
+	// the sweep deletes orphans.
+	ReasonOrphan = "orphan"
 )
 
 // Client is a research company: the data controller.
@@ -72,7 +75,14 @@ type Client struct {
 	DPA          DPA          `json:"dpa"`
 	KeyHash      string       `json:"keyHash"` // sha256 of the current API key
 	CreatedAt    time.Time    `json:"createdAt"`
+	Usage        ClientUsage  `json:"usage"`
 	ETag         string       `json:"-"`
+}
+
+// ClientUsage counts what a client asked for against its rate limits.
+type ClientUsage struct {
+	Hour       time.Time `json:"hour"`       // the clock hour counted
+	Reanalyses int       `json:"reanalyses"` // re-analyses asked for in that hour
 }
 
 // Contact is the client's contact person.
@@ -117,7 +127,14 @@ type Project struct {
 	ClosedAt    *time.Time      `json:"closedAt,omitempty"`
 	// Deletion is the pending scheduled deletion of a closed project.
 	Deletion *ScheduledDeletion `json:"deletion,omitempty"`
+	Usage    ProjectUsage       `json:"usage"`
 	ETag     string             `json:"-"`
+}
+
+// ProjectUsage counts what a project's client asked for against its limits.
+type ProjectUsage struct {
+	Day         time.Time `json:"day"`         // the UTC day counted
+	Invitations int       `json:"invitations"` // invitations made that day
 }
 
 // ProjectSettings shape analyses, uploads and retention.

@@ -28,6 +28,10 @@ const (
 	ENoVideoStream = "no_video_stream"  // a media file without pictures (audio only)
 	EVideoTooLong  = "video_too_long"   // longer than the project's limit
 	EUnreadable    = "video_unreadable" // truncated or corrupt data
+	// ETimeout ends a run that was still queued or running at its
+	// deadline (the sweep): a video that kills every worker opening it
+	// must not stay "analyzing" for ever.
+	ETimeout = "analysis_timeout"
 )
 
 // Error is the one error type of the domain. Code is machine-readable and

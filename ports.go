@@ -97,12 +97,71 @@ type DocStore interface {
 	Query(ctx context.Context, container string, q Query) (Page, error)
 }
 
+// Blob types, as Blob Storage names them (BlobInfo.Type).
+const (
+	BlockBlob  = "BlockBlob"
+	PageBlob   = "PageBlob"
+	AppendBlob = "AppendBlob"
+)
+
 // BlobInfo describes a stored blob.
 type BlobInfo struct {
 	Name         string // without the container
 	Size         int64
 	ETag         string
 	LastModified time.Time
+	// Type is BlockBlob, PageBlob or AppendBlob. A create ("c") link lets
+	// its holder choose: besides the block blob the participant page
+	// uploads, one PUT with x-ms-blob-type: PageBlob and
+	// x-ms-blob-content-length creates a zero-filled page blob of any
+	// declared size (up to 8 TiB) without sending a byte, and AppendBlob
+	// an empty append blob; Azure and Azurite both accept them. Only a
+	// block blob within the size limit is a recording: check Type and
+	// Size before reading.
+	Type string
+	// ContentType is the content type the uploader declared (Content-Type
+	// or x-ms-blob-content-type): whatever the browser sent, never to be
+	// trusted or served as it is (see ReadURL).
+	ContentType string
+}
+
+// DownloadOptions bound a Download.
+type DownloadOptions struct {
+	// IfMatch pins the version: with an ETag (quoted or not, as Stat or a
+	// BlobCreated event spells it) the download fails with EConflict if
+	// the blob has changed since; "" reads whatever is there.
+	IfMatch string
+	// MaxBytes caps the size: a blob larger than MaxBytes fails with
+	// ETooLarge before anything is written to w (the length is known from
+	// the response headers), and should the length lie, the copy stops
+	// after MaxBytes bytes with ETooLarge: at most MaxBytes bytes reach w
+	// and at most one more is read. 0 means no limit; negative is EInvalid.
+	MaxBytes int64
+}
+
+// ReadHeaders are the response headers a read link forces, whatever the
+// uploader declared. Both are required.
+type ReadHeaders struct {
+	ContentType        string // e.g. "video/webm"
+	ContentDisposition string // e.g. `attachment; filename="recording.webm"`
+}
+
+// Validate returns an EInvalid error unless both headers are set and
+// free of control characters (a line break would smuggle in a header
+// wherever the value is copied into a response).
+func (h ReadHeaders) Validate() error {
+	for _, f := range []struct{ name, value string }{
+		{"content type", h.ContentType},
+		{"content disposition", h.ContentDisposition},
+	} {
+		if f.value == "" {
+			return Errorf(EInvalid, "read headers: the %s is required", f.name)
+		}
+		if strings.ContainsFunc(f.value, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) {
+			return Errorf(EInvalid, "read headers: the %s holds a control character", f.name)
+		}
+	}
+	return nil
 }
 
 // Permissions a shared-access URL grants.
@@ -113,16 +172,28 @@ const (
 
 // BlobStore keeps videos in one container. Implementations are safe for
 // concurrent use. Errors: ENotFound for a missing blob, EUnavailable when
-// the service cannot be reached.
+// the service cannot be reached, EInvalid for a bad argument.
 type BlobStore interface {
 	// SignedURL returns an HTTPS (locally HTTP) URL for one blob that
 	// grants exactly perm until expiry, without any other credential.
+	// The app uses it for create (upload) links only: a read link from
+	// SignedURL serves the blob with the content type its uploader
+	// declared (text/html, say), so the app's read links come from ReadURL.
 	SignedURL(ctx context.Context, name, perm string, expiry time.Time) (string, error)
+	// ReadURL returns a read-only URL for one blob, valid until expiry,
+	// whose responses (GET and HEAD, ranges included) carry h's
+	// Content-Type and Content-Disposition instead of the stored ones: the
+	// SAS signs them (rsct, rscd), so they cannot be edited or dropped.
+	// Empty fields, or values with control characters, are EInvalid.
+	ReadURL(ctx context.Context, name string, expiry time.Time, h ReadHeaders) (string, error)
 	// Stat returns the blob's properties.
 	Stat(ctx context.Context, name string) (BlobInfo, error)
-	// Download streams the blob into w.
-	Download(ctx context.Context, name string, w io.Writer) error
-	// Upload stores r as the blob (used by tests and tools, not by participants).
+	// Download streams the blob into w within opt's bounds: EConflict
+	// when opt.IfMatch no longer matches, ETooLarge beyond opt.MaxBytes.
+	// It reads any blob type; callers check Stat's Type first.
+	Download(ctx context.Context, name string, w io.Writer, opt DownloadOptions) error
+	// Upload stores r as a block blob (used by tests and tools, not by
+	// participants).
 	Upload(ctx context.Context, name string, r io.Reader) (BlobInfo, error)
 	// Delete removes the blob and its snapshots; a missing blob is not an error.
 	Delete(ctx context.Context, name string) error

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/humaninsight/facet"
+	"github.com/humaninsight/facet/internal/app"
 	"github.com/humaninsight/facet/internal/devhost"
 	"github.com/humaninsight/facet/internal/testenv"
 )
@@ -497,6 +498,14 @@ func statusRows() []statusRow {
 		{"POST /api/recordings/{id}/reanalyze", "model set not installed", 422, func(f *fixture) (string, string, string, any) {
 			return "POST", "/api/recordings/" + f.rec + "/reanalyze", f.keyA, map[string]any{"settings": map[string]any{"models": "huge"}}
 		}},
+		{"POST /api/recordings/{id}/reanalyze", "the client's re-analyses of the hour used up", 429, func(f *fixture) (string, string, string, any) {
+			for i := 0; i < app.DefaultLimits.ReanalysesPerHour; i++ { // queued, never run
+				if st, _ := f.call("POST", "/api/recordings/"+f.rec+"/reanalyze", f.keyA, map[string]any{}); st == 429 {
+					break
+				}
+			}
+			return "POST", "/api/recordings/" + f.rec + "/reanalyze", f.keyA, map[string]any{}
+		}},
 		{"GET /api/recordings/{id}/video", "video present", 200, func(f *fixture) (string, string, string, any) {
 			return "GET", "/api/recordings/" + f.rec + "/video", f.keyA, nil
 		}},
@@ -613,9 +622,9 @@ func TestPrintStatusTable(t *testing.T) {
 // allowed lists, per container, every top-level field a stored document
 // may have. Anything else is a privacy regression until reviewed.
 var allowed = map[string][]string{
-	facet.CClients:     {"id", "company", "contact", "demographics", "dpa", "keyHash", "createdAt"},
+	facet.CClients:     {"id", "company", "contact", "demographics", "dpa", "keyHash", "createdAt", "usage"}, // usage: counts and an hour
 	facet.CAPIKeys:     {"id", "clientId", "createdAt"},
-	facet.CProjects:    {"id", "clientId", "name", "status", "privacyMode", "useContext", "settings", "consent", "createdAt", "updatedAt", "closedAt", "deletion"},
+	facet.CProjects:    {"id", "clientId", "name", "status", "privacyMode", "useContext", "settings", "consent", "createdAt", "updatedAt", "closedAt", "deletion", "usage"},
 	facet.CInvitations: {"id", "projectId", "clientId", "participantRef", "status", "expiresAt", "createdAt", "usedAt", "recordingId"},
 	facet.CRecordings:  {"id", "projectId", "clientId", "status", "participantRef", "consent", "invitationId", "blob", "uploadExpiresAt", "video", "failure", "latestAnalysis", "refusals", "createdAt", "updatedAt"},
 	facet.CAnalyses: {"id", "type", "recordingId", "projectId", "clientId", "status", "settings", "blobETag", "createdAt", "startedAt", "finishedAt", "failure", "result", "chunks",

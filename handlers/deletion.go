@@ -108,7 +108,7 @@ func (h *Handler) projectAudit(w http.ResponseWriter, r *http.Request, c *facet.
 
 // deleteData is the Service Bus trigger on the deletions queue.
 func (h *Handler) deleteData(w http.ResponseWriter, r *http.Request) {
-	h.serviceBus(w, r, "DeleteData", h.App.DeleteData)
+	h.serviceBus(w, r, "DeleteData", facet.QDeletions, h.App.DeleteData)
 }
 
 // retentionSweep is the timer trigger.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/humaninsight/facet"
 	"github.com/humaninsight/facet/internal/app"
 	"github.com/humaninsight/facet/internal/invoke"
 )
@@ -60,18 +61,25 @@ func (h *Handler) analyzeRecording(w http.ResponseWriter, r *http.Request) {
 
 // runAnalysis is the Service Bus trigger on the analysis queue.
 func (h *Handler) runAnalysis(w http.ResponseWriter, r *http.Request) {
-	h.serviceBus(w, r, "RunAnalysis", h.App.RunAnalysis)
+	h.serviceBus(w, r, "RunAnalysis", facet.QAnalysis, h.App.RunAnalysis)
 }
 
 // serviceBus decodes a Service Bus invocation and hands its body to fn:
-// unreadable input is recorded and acknowledged (retrying cannot help), an
-// error from fn fails the invocation so that Service Bus redelivers.
-func (h *Handler) serviceBus(w http.ResponseWriter, r *http.Request, function string, fn func(context.Context, []byte) (app.Outcome, error)) {
+// unreadable input is recorded and acknowledged (retrying cannot help). A
+// transient error from fn schedules a later attempt (app.Retry) and
+// acknowledges this one; only when no attempt is left, or none can be
+// scheduled, does the invocation fail, so that Service Bus redelivers and
+// in the end dead-letters the message.
+func (h *Handler) serviceBus(w http.ResponseWriter, r *http.Request, function, queue string, fn func(context.Context, []byte) (app.Outcome, error)) {
 	log := h.Log.With("function", function, "invocation", r.Header.Get("X-Azure-Functions-InvocationId"))
 	req, err := invoke.Decode(r.Body, maxInvocation)
 	var body json.RawMessage
+	var meta invoke.ServiceBusMeta
 	if err == nil {
 		err = req.Bind(bindMessage, &body)
+	}
+	if err == nil {
+		meta, err = req.ServiceBus()
 	}
 	if err != nil {
 		log.Error("message dropped: unreadable invocation", "error", err)
@@ -79,8 +87,20 @@ func (h *Handler) serviceBus(w http.ResponseWriter, r *http.Request, function st
 		return
 	}
 	out, err := fn(r.Context(), body)
-	if err != nil {
-		log.Warn("failed transiently, Service Bus will redeliver", "error", err)
+	if err == nil {
+		answer(w, nil, fmt.Sprintf("%s message: %s", function, out))
+		return
 	}
-	answer(w, err, fmt.Sprintf("%s message: %s", function, out))
+	delay, ok, rerr := h.App.Retry(context.WithoutCancel(r.Context()), queue, meta.MessageID, body, err)
+	switch {
+	case ok:
+		log.Warn("failed transiently, retry scheduled", "error", err, "retryIn", delay.String())
+		answer(w, nil, fmt.Sprintf("%s message: retry in %s", function, delay))
+	case rerr != nil:
+		log.Warn("failed transiently and no retry could be scheduled: Service Bus will redeliver", "error", err, "scheduleError", rerr)
+		answer(w, err)
+	default:
+		log.Error("failed transiently and out of attempts: Service Bus will redeliver, then dead-letter", "error", err)
+		answer(w, err)
+	}
 }

@@ -332,7 +332,7 @@ func TestParticipantPageErrors(t *testing.T) {
 			t.Errorf("%d blocks committed in %d requests, want %d blocks and one commit", n, attempts, want)
 		}
 		var got strings.Builder
-		if err := f.l.Deps.Blobs.Download(context.Background(), project+"/"+rec, &got); err != nil || got.String() != string(video) {
+		if err := f.l.Deps.Blobs.Download(context.Background(), project+"/"+rec, &got, facet.DownloadOptions{}); err != nil || got.String() != string(video) {
 			t.Errorf("the uploaded blob differs from the video (%d of %d bytes, %v)", got.Len(), len(video), err)
 		}
 		f.waitStatus(f.key, rec, "analyzed")

@@ -39,6 +39,8 @@ type Config struct {
 	TempDir        string        // where videos are staged for ffmpeg; "" = os.TempDir
 	ChunkSeconds   float64       // timeline chunk length; 0 = 60
 	ChunkFrames    int           // timeline chunk size cap; 0 = 600
+	OrphanShareMax float64       // share of all blobs the sweep may delete as orphans; 0 = 0.1
+	Limits         Limits        // per-client limits; zero fields take DefaultLimits
 }
 
 // App is the service. All methods are safe for concurrent use.
@@ -49,6 +51,7 @@ type App struct {
 	Analyzer Analyzer
 	Log      *slog.Logger
 	Now      func() time.Time
+	Retries  RetryPolicy // of queue messages that failed transiently
 	cfg      Config
 }
 
@@ -69,10 +72,14 @@ func New(cfg Config, store facet.DocStore, blobs facet.BlobStore, queue facet.Qu
 	if cfg.ChunkFrames == 0 {
 		cfg.ChunkFrames = 600
 	}
+	if cfg.OrphanShareMax == 0 {
+		cfg.OrphanShareMax = 0.1
+	}
+	cfg.Limits = cfg.Limits.withDefaults()
 	if log == nil {
 		log = slog.Default()
 	}
-	return &App{Store: store, Blobs: blobs, Queue: queue, Analyzer: an, Log: log, Now: func() time.Time { return time.Now().UTC() }, cfg: cfg}
+	return &App{Store: store, Blobs: blobs, Queue: queue, Analyzer: an, Log: log, Now: func() time.Time { return time.Now().UTC() }, Retries: DefaultRetry, cfg: cfg}
 }
 
 // Config returns the app's configuration with defaults applied.
@@ -141,6 +148,10 @@ func upsert(ctx context.Context, s facet.DocStore, container, pk string, v any) 
 // query decodes one page of documents.
 func query[T any](ctx context.Context, s facet.DocStore, container string, q facet.Query) ([]T, string, error) {
 	p, err := s.Query(ctx, container, q)
+	if isCode(err, facet.EInvalid) && q.Continuation != "" {
+		// The store's refusal names the store.
+		return nil, "", facet.Errorf(facet.EInvalid, "continuationToken: not one this API gave out")
+	}
 	if err != nil {
 		return nil, "", err
 	}

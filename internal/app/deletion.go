@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/humaninsight/facet"
@@ -106,48 +107,48 @@ func (a *App) DeleteData(ctx context.Context, body []byte) (Outcome, error) {
 const Deleted Outcome = "deleted"
 
 // deleteRecording deletes one recording's video (with snapshots), records
-// it, and for removals deletes the metadata, leaving a tombstone.
+// it, and for removals deletes the metadata, leaving a tombstone. A
+// message naming another client's recording touches nothing.
 func (a *App) deleteRecording(ctx context.Context, j DeletionJob) (Outcome, error) {
 	name := j.ProjectID + "/" + j.RecordingID
 	rec, etag, err := get[facet.Recording](ctx, a.Store, facet.CRecordings, j.ProjectID, j.RecordingID)
 	if err != nil && !isCode(err, facet.ENotFound) {
 		return "", err
 	}
-	// The blob first: whatever the metadata says, the video must go.
+	if rec != nil && rec.ClientID != "" && rec.ClientID != j.ClientID {
+		a.Log.Error("deletion message names another client's recording: nothing deleted", "recording", rec.ID, "project", rec.ProjectID)
+		return Ignored, nil
+	}
+	// The blob next: whatever the metadata says, the video must go.
 	info, statErr := a.Blobs.Stat(ctx, name)
 	if statErr != nil && !isCode(statErr, facet.ENotFound) {
 		return "", statErr
+	}
+	// The audit entry before the blob goes: when only the blob proves the
+	// deletion (no recording, or one that did not know of it), a retry
+	// after the delete would find nothing to record. Its id follows from
+	// the blob, so a retry writes no second one.
+	var auditErr error
+	switch {
+	case rec != nil && rec.Video.Present && rec.Video.DeletedAt == nil:
+		auditErr = a.audit(ctx, j, name, rec.Video.ETag, rec.Video.SizeBytes)
+	case statErr == nil:
+		auditErr = a.audit(ctx, j, name, info.ETag, info.Size)
+	}
+	if auditErr != nil {
+		return "", auditErr
 	}
 	if err := a.Blobs.Delete(ctx, name); err != nil {
 		return "", err
 	}
 	if rec == nil {
-		if statErr == nil { // a blob without a recording: record it all the same
-			if err := a.audit(ctx, j, name, info.ETag, info.Size); err != nil {
-				return "", err
-			}
-		}
 		return Deleted, nil
-	}
-	if rec.ClientID != "" && rec.ClientID != j.ClientID {
-		a.Log.Error("deletion message names another client's recording: blob deleted, metadata kept", "recording", rec.ID)
-		return Deleted, nil
-	}
-	now := a.now()
-	if rec.Video.Present && rec.Video.DeletedAt == nil {
-		if err := a.audit(ctx, j, name, rec.Video.ETag, rec.Video.SizeBytes); err != nil {
-			return "", err
-		}
-	} else if statErr == nil {
-		// A blob the recording did not know about (never announced).
-		if err := a.audit(ctx, j, name, info.ETag, info.Size); err != nil {
-			return "", err
-		}
 	}
 	if removes(j.Reason) || rec.Status == statusRemoved {
 		return Deleted, a.removeRecording(ctx, rec, etag, j.Reason)
 	}
 	if rec.Video.DeletedAt == nil {
+		now := a.now()
 		rec.Video.Present, rec.Video.DeletedAt, rec.Video.DeletionReason = false, &now, j.Reason
 		if rec.Status == facet.RecAwaitingUpload {
 			rec.Status = facet.RecExpired // the slot can no longer be used
@@ -214,6 +215,11 @@ func (a *App) removeRecording(ctx context.Context, rec *facet.Recording, etag, r
 			}
 		}
 	}
+	// The invitation it came from names it and the participant's
+	// reference: it goes with the recording.
+	if err := a.deleteInvitationsOf(ctx, rec); err != nil {
+		return err
+	}
 	if rec.ClientID == "" {
 		return nil // already a tombstone
 	}
@@ -229,7 +235,7 @@ func (a *App) removeRecording(ctx context.Context, rec *facet.Recording, etag, r
 // the blob, so a repeated message finds it there.
 func (a *App) audit(ctx context.Context, j DeletionJob, name, blobETag string, size int64) error {
 	e := AuditEntry{
-		ID: "au_" + shortHash(name+"|"+blobETag), Type: "deletion", ClientID: j.ClientID, ProjectID: j.ProjectID,
+		ID: "au_" + shortHash(name+"|"+strings.Trim(blobETag, `"`)), Type: "deletion", ClientID: j.ClientID, ProjectID: j.ProjectID,
 		RecordingID: j.RecordingID, BlobHash: hashHex(name), SizeBytes: size, Reason: j.Reason, Trigger: j.Trigger, At: a.now(),
 	}
 	if _, err := create(ctx, a.Store, facet.CAudit, j.ClientID, e); err != nil && !isCode(err, facet.EConflict) {
@@ -289,6 +295,27 @@ func (a *App) deleteInvitations(ctx context.Context, clientID, projectID string)
 			return facet.Errorf(facet.EUnavailable, "app: delete invitations of %s: they keep coming back", projectID)
 		}
 		invs, _, err := query[facet.Invitation](ctx, a.Store, facet.CInvitations, facet.Query{Where: map[string]any{"clientId": clientID, "projectId": projectID}})
+		if err != nil {
+			return err
+		}
+		if len(invs) == 0 {
+			return nil
+		}
+		for _, inv := range invs {
+			if err := a.Store.Delete(ctx, facet.CInvitations, inv.ID, inv.ID, ""); err != nil && !isCode(err, facet.ENotFound) {
+				return err
+			}
+		}
+	}
+}
+
+// deleteInvitationsOf deletes the invitations that name a recording.
+func (a *App) deleteInvitationsOf(ctx context.Context, rec *facet.Recording) error {
+	for round := 0; ; round++ {
+		if round > 1000 {
+			return facet.Errorf(facet.EUnavailable, "app: delete invitations of %s: they keep coming back", rec.ID)
+		}
+		invs, _, err := query[facet.Invitation](ctx, a.Store, facet.CInvitations, facet.Query{Where: map[string]any{"projectId": rec.ProjectID, "recordingId": rec.ID}})
 		if err != nil {
 			return err
 		}

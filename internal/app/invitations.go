@@ -45,6 +45,9 @@ func (a *App) CreateInvitation(ctx context.Context, c *facet.Client, projectID s
 	if err := validRef(n.ParticipantRef); err != nil {
 		return nil, "", err
 	}
+	if err := a.takeInvitation(ctx, c, p.ID); err != nil {
+		return nil, "", err
+	}
 	ttl := a.cfg.InvitationTTL
 	if n.ExpiresInS != nil {
 		if *n.ExpiresInS < 60 || *n.ExpiresInS > 90*86400 {
@@ -203,6 +206,9 @@ func (a *App) Consent(ctx context.Context, token string, in ConsentInput) (*Uplo
 	}
 	if in.ConsentVersion != p.Consent.Version {
 		return nil, facet.Errorf(facet.EUnprocessable, "consentVersion %q is not the current text's version: reload the page", in.ConsentVersion)
+	}
+	if err := a.checkSlots(ctx, p.ClientID); err != nil {
+		return nil, err
 	}
 	rec := a.newRecording(p, inv.ParticipantRef, facet.ConsentRecord{
 		Version: p.Consent.Version, TextHash: hashHex(p.Consent.Text), GivenAt: a.now(),

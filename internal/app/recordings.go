@@ -46,6 +46,9 @@ func (a *App) CreateRecording(ctx context.Context, c *facet.Client, projectID st
 	case facet.CheckText("consent.method", n.Consent.Method, 100, true) != nil:
 		return nil, facet.Errorf(facet.EInvalid, "consent.method: required, at most 100 characters of text (e.g. signed-form)")
 	}
+	if err := a.checkSlots(ctx, c.ID); err != nil {
+		return nil, err
+	}
 	rec := a.newRecording(p, n.ParticipantRef, facet.ConsentRecord{
 		Version: p.Consent.Version, TextHash: hashHex(p.Consent.Text), GivenAt: n.Consent.ObtainedAt.UTC(),
 		Method: n.Consent.Method, Source: "client",
@@ -228,6 +231,9 @@ func (a *App) Reanalyze(ctx context.Context, c *facet.Client, recID string, in A
 	if err != nil {
 		return nil, err
 	}
+	if err := a.takeReanalysis(ctx, c.ID); err != nil {
+		return nil, err
+	}
 	an := a.newAnalysis(rec, newID("an"), facet.Settings{SampleFPS: s.SampleFPS, Models: s.Models, SmoothS: s.Smooth()})
 	if _, err := create(ctx, a.Store, facet.CAnalyses, rec.ID, an); err != nil {
 		return nil, err
@@ -257,12 +263,23 @@ func (a *App) VideoURL(ctx context.Context, c *facet.Client, recID string) (*Vid
 		return nil, facet.Errorf(facet.EConflict, "no video has been uploaded yet")
 	}
 	exp := a.now().Add(a.cfg.VideoURLTTL)
-	url, err := a.Blobs.SignedURL(ctx, rec.Blob, facet.SASRead, exp)
+	typ, ext := "video/mp4", "mp4"
+	if an, err := a.LatestResult(ctx, rec); err == nil && an != nil && an.Result != nil && webmCodecs[an.Result.Video.Codec] {
+		typ, ext = "video/webm", "webm"
+	}
+	// The type and disposition the uploader declared are never served: a
+	// blob sent as text/html would otherwise run its script in the reader.
+	url, err := a.Blobs.ReadURL(ctx, rec.Blob, exp, facet.ReadHeaders{
+		ContentType: typ, ContentDisposition: `attachment; filename="` + rec.ID + "." + ext + `"`})
 	if err != nil {
 		return nil, err
 	}
 	return &VideoLink{URL: url, ExpiresAt: exp}, nil
 }
+
+// webmCodecs are the video codecs browsers record into WebM; the others
+// (H.264 from Safari) come in MP4.
+var webmCodecs = map[string]bool{"vp8": true, "vp9": true, "av1": true}
 
 // LatestResult returns the newest finished run of a recording, or nil.
 func (a *App) LatestResult(ctx context.Context, rec *facet.Recording) (*facet.Analysis, error) {

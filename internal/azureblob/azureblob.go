@@ -20,6 +20,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
@@ -119,7 +120,7 @@ func (s *Store) AllowBrowserUploads(ctx context.Context, origins ...string) erro
 // SignedURL returns the blob's URL with a SAS for exactly one blob
 // (sr=b) granting perm ("r", "c", "w" or a combination) from a few minutes
 // ago until expiry. An expiry in the past is signed as asked; the service
-// refuses the URL.
+// refuses the URL. The app's read links come from ReadURL.
 func (s *Store) SignedURL(ctx context.Context, name, perm string, expiry time.Time) (string, error) {
 	if name == "" {
 		return "", facet.Errorf(facet.EInvalid, "azureblob: sign: empty blob name")
@@ -130,18 +131,36 @@ func (s *Store) SignedURL(ctx context.Context, name, perm string, expiry time.Ti
 	if perm == facet.SASCreate && s.opts.CreateWrites {
 		perm = "cw"
 	}
-	now := time.Now().UTC()
-	v := sas.BlobSignatureValues{
-		Protocol:      sas.ProtocolHTTPSandHTTP,
-		StartTime:     now.Add(-clockSkew),
-		ExpiryTime:    expiry.UTC(),
-		Permissions:   perm, // the signer puts the letters in Azure's order
-		ContainerName: s.name,
-		BlobName:      name,
+	return s.sign(ctx, name, expiry, sas.BlobSignatureValues{Permissions: perm}) // the signer orders the letters
+}
+
+// ReadURL returns a read-only SAS for one blob whose responses carry h's
+// Content-Type and Content-Disposition: the service answers with the
+// signed rsct and rscd instead of the stored properties.
+func (s *Store) ReadURL(ctx context.Context, name string, expiry time.Time, h facet.ReadHeaders) (string, error) {
+	if name == "" {
+		return "", facet.Errorf(facet.EInvalid, "azureblob: read link: empty blob name")
 	}
+	if err := h.Validate(); err != nil {
+		return "", facet.Errorf(facet.EInvalid, "azureblob: read link %s: %w", name, err)
+	}
+	return s.sign(ctx, name, expiry, sas.BlobSignatureValues{
+		Permissions:        facet.SASRead,
+		ContentType:        h.ContentType,
+		ContentDisposition: h.ContentDisposition,
+	})
+}
+
+// sign completes v (permissions and response headers set) for one blob
+// and returns the blob's URL with it.
+func (s *Store) sign(ctx context.Context, name string, expiry time.Time, v sas.BlobSignatureValues) (string, error) {
+	v.Protocol = sas.ProtocolHTTPSandHTTP
 	if s.opts.HTTPSOnly {
 		v.Protocol = sas.ProtocolHTTPS
 	}
+	v.StartTime = time.Now().UTC().Add(-clockSkew)
+	v.ExpiryTime = expiry.UTC()
+	v.ContainerName, v.BlobName = s.name, name
 
 	var q sas.QueryParameters
 	var err error
@@ -204,26 +223,101 @@ func (s *Store) Stat(ctx context.Context, name string) (facet.BlobInfo, error) {
 	if err != nil {
 		return facet.BlobInfo{}, classify("stat", name, err)
 	}
-	return blobInfo(name, p.ContentLength, p.ETag, p.LastModified), nil
+	return blobInfo(name, p.ContentLength, p.ETag, p.LastModified, p.BlobType, p.ContentType), nil
 }
 
 // Download streams the blob into w, resuming the read where it broke off
-// if the connection drops (the ETag pins the version being read).
-func (s *Store) Download(ctx context.Context, name string, w io.Writer) error {
-	resp, err := s.cont.NewBlobClient(name).DownloadStream(ctx, nil)
+// if the connection drops (the ETag pins the version being read, so a
+// blob replaced meanwhile fails with EConflict). A blob over opt.MaxBytes
+// is refused from the response's Content-Length before anything is
+// copied, and the copy is capped as well, in case the length is absent.
+func (s *Store) Download(ctx context.Context, name string, w io.Writer, opt facet.DownloadOptions) error {
+	if opt.MaxBytes < 0 {
+		return facet.Errorf(facet.EInvalid, "azureblob: download %s: MaxBytes %d is negative", name, opt.MaxBytes)
+	}
+	var o *blob.DownloadStreamOptions
+	if opt.IfMatch != "" {
+		etag := azcore.ETag(quoteETag(opt.IfMatch))
+		o = &blob.DownloadStreamOptions{AccessConditions: &blob.AccessConditions{
+			ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfMatch: &etag},
+		}}
+	}
+	bc := s.cont.NewBlobClient(name)
+	resp, err := bc.DownloadStream(ctx, o)
 	if err != nil {
-		return classify("download", name, err)
+		return downloadRefused(ctx, bc, name, err)
 	}
 	body := resp.NewRetryReader(ctx, &blob.RetryReaderOptions{MaxRetries: 3})
-	defer body.Close()
-	if _, err := io.Copy(w, classifiedReader{body, name}); err != nil {
-		var fe *facet.Error
-		if errors.As(err, &fe) {
-			return err // from the service side, already classified
+	defer body.Close() // unread bytes are not drained: the connection is dropped
+	if opt.MaxBytes > 0 && resp.ContentLength != nil && *resp.ContentLength > opt.MaxBytes {
+		return tooLarge(name, fmt.Sprintf("%d bytes", *resp.ContentLength), opt.MaxBytes)
+	}
+	return copyBounded(w, classifiedReader{body, name}, name, opt.MaxBytes)
+}
+
+// downloadRefused classifies a failed Get Blob. A conditional read of a
+// blob that is gone answers 412 in Azurite (as HTTP allows), not 404, so
+// a 412 is checked with Get Blob Properties: ENotFound for a deleted
+// blob, EConflict for a replaced one.
+func downloadRefused(ctx context.Context, bc *blob.Client, name string, err error) error {
+	err = classify("download", name, err)
+	if facet.ErrorCode(err) != facet.EConflict {
+		return err
+	}
+	if _, serr := bc.GetProperties(ctx, nil); serr != nil {
+		if serr = classify("download", name, serr); facet.ErrorCode(serr) == facet.ENotFound {
+			return serr
 		}
-		return fmt.Errorf("azureblob: download %s: %w", name, err)
+	}
+	return err
+}
+
+// copyBounded copies r to w; with max > 0 it writes at most max bytes
+// and reads at most one more, to tell a blob of exactly max bytes from a
+// longer one.
+func copyBounded(w io.Writer, r io.Reader, name string, max int64) error {
+	src := r
+	if max > 0 {
+		src = io.LimitReader(r, max)
+	}
+	if _, err := io.Copy(w, src); err != nil {
+		return downloadError(name, err)
+	}
+	if max == 0 {
+		return nil
+	}
+	var one [1]byte
+	n, err := io.ReadFull(r, one[:])
+	if n > 0 {
+		return tooLarge(name, "more than that", max)
+	}
+	if err != io.EOF {
+		return downloadError(name, err)
 	}
 	return nil
+}
+
+func tooLarge(name, size string, max int64) error {
+	return facet.Errorf(facet.ETooLarge, "azureblob: download %s: %s, over the limit of %d bytes", name, size, max)
+}
+
+// downloadError keeps a classified error from the service side as it is;
+// anything else (a failing writer) is the caller's problem.
+func downloadError(name string, err error) error {
+	var fe *facet.Error
+	if errors.As(err, &fe) {
+		return err
+	}
+	return fmt.Errorf("azureblob: download %s: %w", name, err)
+}
+
+// quoteETag quotes a bare ETag (the app stores them without quotes) for
+// an If-Match header.
+func quoteETag(etag string) string {
+	if etag == "*" || strings.HasPrefix(etag, `"`) || strings.HasPrefix(etag, "W/") {
+		return etag
+	}
+	return `"` + etag + `"`
 }
 
 // classifiedReader classifies read errors, so Download can tell a broken download
@@ -244,11 +338,15 @@ func (r classifiedReader) Read(p []byte) (int, error) {
 // Upload stores r as a block blob, in blocks when it is large.
 func (s *Store) Upload(ctx context.Context, name string, r io.Reader) (facet.BlobInfo, error) {
 	cr := &countingReader{r: r}
-	resp, err := s.cont.NewBlockBlobClient(name).UploadStream(ctx, cr, nil)
+	ct := "application/octet-stream"
+	resp, err := s.cont.NewBlockBlobClient(name).UploadStream(ctx, cr, &blockblob.UploadStreamOptions{
+		HTTPHeaders: &blob.HTTPHeaders{BlobContentType: &ct},
+	})
 	if err != nil {
 		return facet.BlobInfo{}, classify("upload", name, err)
 	}
-	return blobInfo(name, &cr.n, resp.ETag, resp.LastModified), nil
+	typ := blob.BlobTypeBlockBlob
+	return blobInfo(name, &cr.n, resp.ETag, resp.LastModified, &typ, &ct), nil
 }
 
 type countingReader struct {
@@ -293,7 +391,7 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(facet.BlobInfo)
 				continue
 			}
 			p := it.Properties
-			if err := fn(blobInfo(*it.Name, p.ContentLength, p.ETag, p.LastModified)); err != nil {
+			if err := fn(blobInfo(*it.Name, p.ContentLength, p.ETag, p.LastModified, p.BlobType, p.ContentType)); err != nil {
 				return err
 			}
 		}
@@ -301,8 +399,14 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(facet.BlobInfo)
 	return nil
 }
 
-func blobInfo(name string, size *int64, etag *azcore.ETag, modified *time.Time) facet.BlobInfo {
+func blobInfo(name string, size *int64, etag *azcore.ETag, modified *time.Time, typ *blob.BlobType, ct *string) facet.BlobInfo {
 	info := facet.BlobInfo{Name: name}
+	if typ != nil {
+		info.Type = string(*typ)
+	}
+	if ct != nil {
+		info.ContentType = *ct
+	}
 	if size != nil {
 		info.Size = *size
 	}
@@ -316,7 +420,8 @@ func blobInfo(name string, size *int64, etag *azcore.ETag, modified *time.Time) 
 }
 
 // classify turns an SDK error into the port's codes, once, here: 404 is
-// ENotFound; throttling, server errors and network failures are
+// ENotFound; 412 (a condition such as If-Match not met: the blob changed)
+// is EConflict; throttling, server errors and network failures are
 // EUnavailable (the caller may retry). Anything else, 401 and 403
 // included, stays a plain error: our own credentials being refused is a
 // configuration fault, not something a retry or the client can fix.
@@ -329,6 +434,8 @@ func classify(op, name string, err error) error {
 		switch {
 		case re.StatusCode == 404:
 			return &facet.Error{Code: facet.ENotFound, Message: prefix + "not found (" + what + ")", Err: err}
+		case re.StatusCode == 412:
+			return &facet.Error{Code: facet.EConflict, Message: prefix + "changed since (" + what + ")", Err: err}
 		case re.StatusCode == 408 || re.StatusCode == 429 || re.StatusCode >= 500:
 			return &facet.Error{Code: facet.EUnavailable, Message: prefix + "service unavailable (" + what + ")", Err: err}
 		}

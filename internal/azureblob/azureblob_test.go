@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
@@ -163,6 +164,14 @@ func TestSignedURL(t *testing.T) {
 	if _, err := s.SignedURL(t.Context(), "", "r", expiry); facet.ErrorCode(err) != facet.EInvalid {
 		t.Errorf("SignedURL of an empty name: %v, want code %s", err, facet.EInvalid)
 	}
+	h := facet.ReadHeaders{ContentType: "video/webm", ContentDisposition: `attachment; filename="r.webm"`}
+	u, err := s.ReadURL(t.Context(), "p1/r1", expiry, h)
+	if err != nil {
+		t.Fatalf("ReadURL: %v", err)
+	}
+	if q := mustQuery(t, u); q.Get("sr") != "b" || q.Get("sp") != "r" || q.Get("rsct") != h.ContentType || q.Get("rscd") != h.ContentDisposition {
+		t.Errorf("ReadURL query = %v, want sr=b sp=r and rsct, rscd %+v", q, h)
+	}
 	// Refused before any key is fetched: a delegation key lives 7 days at most.
 	ud := New(svc, "uploads", nil)
 	if _, err := ud.SignedURL(t.Context(), "p1/r1", "r", time.Now().Add(8*24*time.Hour)); facet.ErrorCode(err) != facet.EInvalid {
@@ -186,6 +195,7 @@ func TestClassify(t *testing.T) {
 		want string
 	}{
 		{"blob missing", respErr(404, "BlobNotFound"), facet.ENotFound},
+		{"changed since", respErr(412, "ConditionNotMet"), facet.EConflict},
 		{"container missing", respErr(404, "ContainerNotFound"), facet.ENotFound},
 		{"throttled", respErr(429, ""), facet.EUnavailable},
 		{"busy", respErr(503, "ServerBusy"), facet.EUnavailable},
@@ -206,6 +216,50 @@ func TestClassify(t *testing.T) {
 			t.Errorf("%s: %q lacks the op prefix or the cause", tc.name, err)
 		}
 	}
+}
+
+// TestDownloadCapped serves a blob without a Content-Length (chunked), so
+// only the capped copy can notice it is over MaxBytes: w must get no
+// more than MaxBytes, and the server is not read far past it.
+func TestDownloadCapped(t *testing.T) {
+	const max, total = 1000, 256 << 20 // far more than socket buffers hold
+	sent := make(chan int64, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"0x1"`)
+		w.Header().Set("x-ms-blob-type", "BlockBlob")
+		w.WriteHeader(http.StatusOK)
+		var n int64
+		defer func() { sent <- n }()
+		chunk := make([]byte, 32<<10)
+		for range total / len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+			n += int64(len(chunk))
+			w.(http.Flusher).Flush()
+		}
+	}))
+	defer srv.Close()
+	svc, err := service.NewClientWithNoCredential(srv.URL+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(svc, "uploads", nil)
+	var w countingWriter
+	err = s.Download(t.Context(), "p/r", &w, facet.DownloadOptions{MaxBytes: max})
+	if facet.ErrorCode(err) != facet.ETooLarge || w.n > max {
+		t.Errorf("Download of an endless blob with MaxBytes %d: %v after %d bytes, want %s after at most %d", max, err, w.n, facet.ETooLarge, max)
+	}
+	if n := <-sent; n >= total {
+		t.Errorf("the server sent all %d bytes: the download read past its cap", n)
+	}
+}
+
+type countingWriter struct{ n int64 }
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.n += int64(len(p))
+	return len(p), nil
 }
 
 func mustQuery(t *testing.T, u string) url.Values {

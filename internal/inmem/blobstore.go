@@ -2,6 +2,7 @@ package inmem
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -14,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +29,8 @@ const (
 	blobMaxPut       = 5000 << 20 // Put Blob and Put Block, 5000 MiB
 	blobMaxBlockList = 8 << 20    // a Put Block List body (50,000 ids)
 	blobMaxBlockID   = 64         // decoded bytes
+	blobMaxPage      = 8 << 40    // the largest page blob, 8 TiB
+	blobPageSize     = 512        // a page blob's length is a multiple of it
 )
 
 // BlobStore is a facet.BlobStore in memory whose signed URLs work without
@@ -43,10 +47,15 @@ type BlobStore struct {
 	seq    uint64                       // makes ETags
 }
 
+// blobEntry is one stored blob. It is never changed once stored, so
+// readers use it unlocked.
 type blobEntry struct {
-	data        []byte            // never changed once stored: readers use it unlocked
+	blobType    string            // facet.BlockBlob, PageBlob or AppendBlob
+	data        []byte            // a block blob's content; nil otherwise
+	size        int64             // len(data), or a page blob's declared length
 	blocks      map[string][]byte // committed blocks by id, slices of data
-	contentType string
+	contentType string            // as the uploader declared it
+	disposition string            // x-ms-blob-content-disposition, if declared
 	etag        string
 	modified    time.Time
 }
@@ -83,12 +92,37 @@ func (b *BlobStore) SignedURL(ctx context.Context, name, perm string, expiry tim
 	if !ok {
 		return "", facet.Errorf(facet.EInvalid, "inmem: sign %s: permission %q is not a combination of r, c and w", name, perm)
 	}
+	return b.link(name, blobGrant{perm: sp}, expiry), nil
+}
+
+// ReadURL returns a read-only URL whose responses carry h's Content-Type
+// and Content-Disposition, signed as rsct and rscd the way Azure signs
+// them, so editing or dropping either breaks the signature.
+func (b *BlobStore) ReadURL(ctx context.Context, name string, expiry time.Time, h facet.ReadHeaders) (string, error) {
+	if err := blobCheckName("read link", name); err != nil {
+		return "", err
+	}
+	if err := h.Validate(); err != nil {
+		return "", facet.Errorf(facet.EInvalid, "inmem: read link %s: %w", name, err)
+	}
+	return b.link(name, blobGrant{perm: facet.SASRead, rsct: h.ContentType, rscd: h.ContentDisposition}, expiry), nil
+}
+
+// link returns name's URL granting g until expiry.
+func (b *BlobStore) link(name string, g blobGrant, expiry time.Time) string {
 	se := expiry.UTC().Format(time.RFC3339)
+	q := url.Values{"sp": {g.perm}, "se": {se}, "sig": {b.sign(name, g, se)}}
+	if g.rsct != "" {
+		q.Set("rsct", g.rsct)
+	}
+	if g.rscd != "" {
+		q.Set("rscd", g.rscd)
+	}
 	u := *b.base
 	u.Path = b.base.Path + "/" + name
 	u.RawPath = ""
-	u.RawQuery = url.Values{"sp": {sp}, "se": {se}, "sig": {b.sign(name, sp, se)}}.Encode()
-	return u.String(), nil
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // Stat returns the blob's properties.
@@ -102,15 +136,25 @@ func (b *BlobStore) Stat(ctx context.Context, name string) (facet.BlobInfo, erro
 	return sb.info(name), nil
 }
 
-// Download writes the blob to w.
-func (b *BlobStore) Download(ctx context.Context, name string, w io.Writer) error {
+// Download writes the blob to w, after checking opt against the stored
+// ETag and size (a page blob reads as its declared length of zeros).
+func (b *BlobStore) Download(ctx context.Context, name string, w io.Writer, opt facet.DownloadOptions) error {
+	if opt.MaxBytes < 0 {
+		return facet.Errorf(facet.EInvalid, "inmem: download %s: MaxBytes %d is negative", name, opt.MaxBytes)
+	}
 	b.mu.RLock()
 	sb, ok := b.blobs[name]
 	b.mu.RUnlock()
 	if !ok {
 		return blobNotFound("download", name)
 	}
-	if _, err := w.Write(sb.data); err != nil {
+	if opt.IfMatch != "" && opt.IfMatch != "*" && strings.Trim(opt.IfMatch, `"`) != strings.Trim(sb.etag, `"`) {
+		return facet.Errorf(facet.EConflict, "inmem: download %s: the blob changed since (ETag %s, not %s)", name, sb.etag, opt.IfMatch)
+	}
+	if opt.MaxBytes > 0 && sb.size > opt.MaxBytes {
+		return facet.Errorf(facet.ETooLarge, "inmem: download %s: %d bytes, over the limit of %d bytes", name, sb.size, opt.MaxBytes)
+	}
+	if _, err := io.Copy(w, sb.content()); err != nil {
 		return fmt.Errorf("inmem: download %s: %w", name, err)
 	}
 	return nil
@@ -131,7 +175,8 @@ func (b *BlobStore) Upload(ctx context.Context, name string, r io.Reader) (facet
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.storeLocked(name, data, nil, "application/octet-stream").info(name), nil
+	e := blobEntry{blobType: facet.BlockBlob, data: data, contentType: "application/octet-stream"}
+	return b.storeLocked(name, e).info(name), nil
 }
 
 // Delete removes the blob and its uncommitted blocks; a missing blob is
@@ -167,10 +212,15 @@ func (b *BlobStore) List(ctx context.Context, prefix string, fn func(facet.BlobI
 	return nil
 }
 
-// Handler serves the URLs SignedURL makes, as Blob Storage serves a blob
-// SAS: GET/HEAD with "r"; Put Blob (x-ms-blob-type: BlockBlob), Put Block
-// and Put Block List with "c" or "w", where only "w" may replace an
-// existing blob; 403 for a bad, expired or other blob's signature. Errors
+// Handler serves the URLs SignedURL and ReadURL make, as Blob Storage
+// serves a blob SAS: GET/HEAD with "r", answering with the signed rsct
+// and rscd in place of the stored content type and disposition; Put Blob,
+// Put Block and Put Block List with "c" or "w", where only "w" may replace
+// an existing blob; 403 for a bad, expired or other blob's signature. Put
+// Blob creates what Azure creates: a block blob, or (no body) a
+// zero-filled page blob of the declared x-ms-blob-content-length or an
+// empty append blob. Put Page and Append Block are refused with 403
+// without "w" (as in Azure) and not served with it. Errors
 // carry x-ms-error-code and Azure's XML body. Mount it at the base URL's
 // path with the trailing slash (it strips the path itself). CORS is open
 // to any origin because the signature, not the origin, is the credential.
@@ -193,15 +243,17 @@ func (b *BlobStore) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	perm, why := b.verify(name, q)
+	g, why := b.verify(name, q)
 	if why != "" {
 		blobFail(w, http.StatusForbidden, "AuthenticationFailed", why)
 		return
 	}
-	comp := q.Get("comp")
+	perm, comp := g.perm, q.Get("comp")
 	switch {
 	case (r.Method == http.MethodGet || r.Method == http.MethodHead) && comp == "":
-		b.serveGet(w, r, name, perm)
+		b.serveGet(w, r, name, g)
+	case r.Method == http.MethodPut && (comp == "page" || comp == "appendblock") && !strings.Contains(perm, "w"):
+		blobFailPermission(w)
 	case r.Method == http.MethodPut && comp == "":
 		b.servePutBlob(w, r, name, perm)
 	case r.Method == http.MethodPut && comp == "block":
@@ -217,8 +269,8 @@ func (b *BlobStore) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (b *BlobStore) serveGet(w http.ResponseWriter, r *http.Request, name, perm string) {
-	if !strings.Contains(perm, "r") {
+func (b *BlobStore) serveGet(w http.ResponseWriter, r *http.Request, name string, g blobGrant) {
+	if !strings.Contains(g.perm, "r") {
 		blobFailPermission(w)
 		return
 	}
@@ -230,29 +282,34 @@ func (b *BlobStore) serveGet(w http.ResponseWriter, r *http.Request, name, perm 
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Type", sb.contentType)
+	h.Set("Content-Type", cmp.Or(g.rsct, sb.contentType))
+	if cd := cmp.Or(g.rscd, sb.disposition); cd != "" {
+		h.Set("Content-Disposition", cd)
+	}
 	h.Set("ETag", sb.etag)
-	h.Set("x-ms-blob-type", "BlockBlob")
+	h.Set("x-ms-blob-type", sb.blobType)
 	// ServeContent answers Range requests, so a browser can seek in a video.
-	http.ServeContent(w, r, "", sb.modified, bytes.NewReader(sb.data))
+	http.ServeContent(w, r, "", sb.modified, sb.content())
 }
 
+// servePutBlob creates the blob the request's x-ms-blob-type names.
 func (b *BlobStore) servePutBlob(w http.ResponseWriter, r *http.Request, name, perm string) {
 	if !blobMayWrite(perm) {
 		blobFailPermission(w)
 		return
 	}
-	if r.Header.Get("x-ms-blob-type") != "BlockBlob" {
-		blobFail(w, http.StatusBadRequest, "MissingRequiredHeader", "An HTTP header that's mandatory for this request is not specified: x-ms-blob-type: BlockBlob.")
+	e, ok := blobPutEntry(w, r)
+	if !ok {
 		return
 	}
 	// Refuse before reading the body, and again under the lock below.
 	if b.refuseOverwrite(w, r, name, perm) {
 		return
 	}
-	data, ok := blobReadBody(w, r, blobMaxPut)
-	if !ok {
-		return
+	if e.blobType == facet.BlockBlob {
+		if e.data, ok = blobReadBody(w, r, blobMaxPut); !ok {
+			return
+		}
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -260,8 +317,49 @@ func (b *BlobStore) servePutBlob(w http.ResponseWriter, r *http.Request, name, p
 		return
 	}
 	delete(b.staged, name)
-	sb := b.storeLocked(name, data, nil, blobContentType(r, "Content-Type"))
-	blobCreated(w, sb)
+	blobCreated(w, b.storeLocked(name, e))
+}
+
+// blobPutEntry reads the blob a Put Blob creates from its headers,
+// answering 400 itself where Azure refuses: a missing or unknown type, a
+// body for a page or append blob, a page blob's length missing or not a
+// multiple of 512. A block blob's body is read later.
+func blobPutEntry(w http.ResponseWriter, r *http.Request) (blobEntry, bool) {
+	e := blobEntry{
+		blobType:    r.Header.Get("x-ms-blob-type"),
+		contentType: blobContentType(r, "x-ms-blob-content-type", "Content-Type"),
+		disposition: r.Header.Get("x-ms-blob-content-disposition"),
+	}
+	switch e.blobType {
+	case facet.BlockBlob:
+		return e, true
+	case facet.PageBlob, facet.AppendBlob:
+	case "":
+		blobFail(w, http.StatusBadRequest, "MissingRequiredHeader", "An HTTP header that's mandatory for this request is not specified: x-ms-blob-type.")
+		return e, false
+	default:
+		blobFail(w, http.StatusBadRequest, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format: x-ms-blob-type.")
+		return e, false
+	}
+	if r.ContentLength != 0 {
+		blobFail(w, http.StatusBadRequest, "InvalidHeaderValue", "Content-Length must be 0 to create a page blob or an append blob.")
+		return e, false
+	}
+	if e.blobType == facet.AppendBlob {
+		return e, true
+	}
+	length := r.Header.Get("x-ms-blob-content-length")
+	if length == "" {
+		blobFail(w, http.StatusBadRequest, "MissingRequiredHeader", "An HTTP header that's mandatory for this request is not specified: x-ms-blob-content-length.")
+		return e, false
+	}
+	n, err := strconv.ParseInt(length, 10, 64)
+	if err != nil || n < 0 || n > blobMaxPage || n%blobPageSize != 0 {
+		blobFail(w, http.StatusBadRequest, "InvalidHeaderValue", "x-ms-blob-content-length must be aligned to a 512-byte boundary and at most 8 TiB.")
+		return e, false
+	}
+	e.size = n
+	return e, true
 }
 
 func (b *BlobStore) servePutBlock(w http.ResponseWriter, r *http.Request, name, perm, id string) {
@@ -360,8 +458,13 @@ func (b *BlobStore) servePutBlockList(w http.ResponseWriter, r *http.Request, na
 		off += len(parts[i])
 	}
 	delete(b.staged, name)
-	sb := b.storeLocked(name, data, blocks, blobContentType(r, "x-ms-blob-content-type"))
-	blobCreated(w, sb)
+	blobCreated(w, b.storeLocked(name, blobEntry{
+		blobType:    facet.BlockBlob,
+		data:        data,
+		blocks:      blocks,
+		contentType: blobContentType(r, "x-ms-blob-content-type"),
+		disposition: r.Header.Get("x-ms-blob-content-disposition"),
+	}))
 }
 
 // refuseOverwrite answers for an existing blob that perm may not replace
@@ -388,50 +491,79 @@ func (b *BlobStore) refuseOverwriteLocked(w http.ResponseWriter, r *http.Request
 	return false
 }
 
-// storeLocked replaces the blob; b.mu must be held for writing.
-func (b *BlobStore) storeLocked(name string, data []byte, blocks map[string][]byte, contentType string) *blobEntry {
+// storeLocked stores e as the blob, replacing any, with a new ETag and
+// time; b.mu must be held for writing.
+func (b *BlobStore) storeLocked(name string, e blobEntry) *blobEntry {
 	b.seq++
-	sb := &blobEntry{
-		data:        data,
-		blocks:      blocks,
-		contentType: contentType,
-		etag:        fmt.Sprintf(`"0x8D%014X"`, b.seq),
-		modified:    time.Now().UTC().Truncate(time.Second), // HTTP dates have seconds
+	if e.blobType == facet.BlockBlob {
+		e.size = int64(len(e.data))
 	}
-	b.blobs[name] = sb
-	return sb
+	e.etag = fmt.Sprintf(`"0x8D%014X"`, b.seq)
+	e.modified = time.Now().UTC().Truncate(time.Second) // HTTP dates have seconds
+	b.blobs[name] = &e
+	return &e
 }
 
 func (sb *blobEntry) info(name string) facet.BlobInfo {
-	return facet.BlobInfo{Name: name, Size: int64(len(sb.data)), ETag: sb.etag, LastModified: sb.modified}
+	return facet.BlobInfo{
+		Name: name, Size: sb.size, ETag: sb.etag, LastModified: sb.modified,
+		Type: sb.blobType, ContentType: sb.contentType,
+	}
+}
+
+// content reads the blob: a page blob, whose pages nobody can write
+// through the URLs served here, reads as zeros.
+func (sb *blobEntry) content() io.ReadSeeker {
+	if sb.blobType == facet.PageBlob {
+		return io.NewSectionReader(blobZeros{}, 0, sb.size)
+	}
+	return bytes.NewReader(sb.data)
+}
+
+// blobZeros reads as zero bytes at any offset.
+type blobZeros struct{}
+
+func (blobZeros) ReadAt(p []byte, off int64) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// blobGrant is what a URL's signature covers: the permission and the
+// response headers a read forces ("" = the stored ones).
+type blobGrant struct {
+	perm, rsct, rscd string
 }
 
 // sign is the HMAC of everything a URL grants, so changing the name, the
-// permission or the expiry breaks it.
-func (b *BlobStore) sign(name, sp, se string) string {
+// permission, the expiry or a forced header breaks it. Each field goes in
+// with its length, so no two grants read alike.
+func (b *BlobStore) sign(name string, g blobGrant, se string) string {
 	m := hmac.New(sha256.New, b.key)
-	io.WriteString(m, name+"\n"+sp+"\n"+se)
+	for _, f := range []string{name, g.perm, se, g.rsct, g.rscd} {
+		fmt.Fprintf(m, "%d:%s", len(f), f)
+	}
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// verify returns the permission a request's signature grants on name, or
-// why it grants nothing.
-func (b *BlobStore) verify(name string, q url.Values) (perm, why string) {
-	sp, se, sig := q.Get("sp"), q.Get("se"), q.Get("sig")
-	if sp == "" || se == "" || sig == "" {
-		return "", "Server failed to authenticate the request: sp, se and sig are required."
+// verify returns what a request's signature grants on name, or why it
+// grants nothing.
+func (b *BlobStore) verify(name string, q url.Values) (g blobGrant, why string) {
+	g = blobGrant{perm: q.Get("sp"), rsct: q.Get("rsct"), rscd: q.Get("rscd")}
+	se, sig := q.Get("se"), q.Get("sig")
+	if g.perm == "" || se == "" || sig == "" {
+		return blobGrant{}, "Server failed to authenticate the request: sp, se and sig are required."
 	}
-	if !hmac.Equal([]byte(sig), []byte(b.sign(name, sp, se))) {
-		return "", "Signature did not match."
+	if !hmac.Equal([]byte(sig), []byte(b.sign(name, g, se))) {
+		return blobGrant{}, "Signature did not match."
 	}
 	expiry, err := time.Parse(time.RFC3339, se)
 	if err != nil {
-		return "", "Signed expiry time is malformed."
+		return blobGrant{}, "Signed expiry time is malformed."
 	}
 	if !time.Now().Before(expiry) {
-		return "", "Signature not valid in the specified time frame: it expired at " + se + "."
+		return blobGrant{}, "Signature not valid in the specified time frame: it expired at " + se + "."
 	}
-	return sp, ""
+	return g, ""
 }
 
 // blobCanonicalPerm orders perm's letters as Azure does and refuses
@@ -471,9 +603,14 @@ func blobNotFound(op, name string) error {
 	return facet.Errorf(facet.ENotFound, "inmem: %s %s: blob not found", op, name)
 }
 
-func blobContentType(r *http.Request, header string) string {
-	if ct := r.Header.Get(header); ct != "" {
-		return ct
+// blobContentType returns the first of the headers the request sets, as
+// Azure stores a declared content type (x-ms-blob-content-type before
+// Content-Type on Put Blob), else application/octet-stream.
+func blobContentType(r *http.Request, headers ...string) string {
+	for _, h := range headers {
+		if ct := r.Header.Get(h); ct != "" {
+			return ct
+		}
 	}
 	return "application/octet-stream"
 }

@@ -162,10 +162,46 @@ func TestBlobStoreCommittedBlocks(t *testing.T) {
 		t.Fatalf("second Put Block List = %d", st)
 	}
 	var got strings.Builder
-	if err := s.Download(t.Context(), "b", &got); err != nil || got.String() != "BBBxAAA" {
+	if err := s.Download(t.Context(), "b", &got, facet.DownloadOptions{}); err != nil || got.String() != "BBBxAAA" {
 		t.Errorf("Download = %q, %v; want \"BBBxAAA\"", got.String(), err)
 	}
 	if st := put("&comp=blocklist", "<BlockList><Uncommitted>"+a+"</Uncommitted></BlockList>"); st != http.StatusBadRequest {
 		t.Errorf("Put Block List naming a block that is not staged = %d, want 400", st)
+	}
+}
+
+// TestBlobStorePageBlob reads a page blob a create URL made: its declared
+// length of zeros, with its type, through a ReadURL's forced headers.
+func TestBlobStorePageBlob(t *testing.T) {
+	s, srv := newBlobServer(t)
+	exp := time.Now().Add(time.Hour)
+	put, _ := s.SignedURL(t.Context(), "uploads/p/r", facet.SASCreate, exp)
+	req, _ := http.NewRequestWithContext(t.Context(), "PUT", put, nil)
+	req.Header.Set("x-ms-blob-type", facet.PageBlob)
+	req.Header.Set("x-ms-blob-content-length", "1024")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT of a page blob = %d, want 201", resp.StatusCode)
+	}
+	get, err := s.ReadURL(t.Context(), "uploads/p/r", exp, facet.ReadHeaders{ContentType: "video/webm", ContentDisposition: "attachment"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ = http.NewRequestWithContext(t.Context(), "GET", get, nil)
+	req.Header.Set("Range", "bytes=1020-1030")
+	resp, err = srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusPartialContent || string(body) != "\x00\x00\x00\x00" ||
+		resp.Header.Get("x-ms-blob-type") != facet.PageBlob || resp.Header.Get("Content-Type") != "video/webm" ||
+		resp.Header.Get("Content-Range") != "bytes 1020-1023/1024" {
+		t.Errorf("ranged GET of the page blob = %d %q %v", resp.StatusCode, body, resp.Header)
 	}
 }

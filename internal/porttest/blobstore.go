@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +45,21 @@ import (
 //     Azurite's refusal, logs it, and checks the same requests through a
 //     "cw" URL instead, so the request shapes a browser sends stay tested.
 //     Once Azurite accepts "c", the subtest checks "c" there too.
+//
+// What else a create URL lets a hostile browser do, and what the store
+// must report so that the app can refuse it before reading a byte:
+//
+//   - Put Blob with x-ms-blob-type: PageBlob, no body and
+//     x-ms-blob-content-length: 536870912 creates a zero-filled 512 MiB
+//     page blob; AppendBlob an empty append blob. Azure accepts both
+//     through a "c" SAS, and so does Azurite 3.37.0 (PageBlob_Create and
+//     AppendBlob_Create need "c" or "w"). Stat and List report Type and
+//     the declared Size; a Download bounded by MaxBytes refuses it from
+//     the length alone.
+//   - Content-Type and x-ms-blob-content-type are stored as sent (the
+//     latter wins), and a plain read SAS serves them: text/html with its
+//     script. ReadURL signs rsct and rscd, which Azure and Azurite 3.37.0
+//     (BlobHandler.download, getProperties) answer with instead.
 func BlobStore(t *testing.T, s facet.BlobStore, client *http.Client) {
 	prefix := "porttest-" + blobRandHex(t, 6) + "/"
 	b := &blobSuite{s: s, client: client, prefix: prefix}
@@ -56,6 +72,14 @@ func BlobStore(t *testing.T, s facet.BlobStore, client *http.Client) {
 	t.Run("CreateURLBlocks", b.createURLBlocks)
 	t.Run("CreateURLOtherBlob", b.createURLOtherBlob)
 	t.Run("ReadURL", b.readURL)
+	t.Run("HostilePageBlob", b.hostilePageBlob)
+	t.Run("HostileAppendBlob", b.hostileAppendBlob)
+	t.Run("BadBlobTypes", b.badBlobTypes)
+	t.Run("DownloadIfMatch", b.downloadIfMatch)
+	t.Run("DownloadMaxBytes", b.downloadMaxBytes)
+	t.Run("ReadURLHeaders", b.readURLHeaders)
+	t.Run("ReadURLTampered", b.readURLTampered)
+	t.Run("ReadURLRefuses", b.readURLRefuses)
 	t.Run("Expired", b.expired)
 	t.Run("Tampered", b.tampered)
 }
@@ -96,8 +120,10 @@ func (b *blobSuite) roundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Stat: %v", err)
 			}
-			if st.Name != name || st.Size != int64(tc.size) || st.ETag != info.ETag || st.LastModified.IsZero() {
-				t.Errorf("Stat = %+v, want name %q, size %d, ETag %q and a time", st, name, tc.size, info.ETag)
+			if st.Name != name || st.Size != int64(tc.size) || st.ETag != info.ETag || st.LastModified.IsZero() ||
+				st.Type != facet.BlockBlob || st.ContentType == "" {
+				t.Errorf("Stat = %+v, want name %q, size %d, ETag %q, a time, type %s and a content type",
+					st, name, tc.size, info.ETag, facet.BlockBlob)
 			}
 			if got := b.download(t, name); !bytes.Equal(got, data) {
 				t.Errorf("Download returned %d bytes, want the %d uploaded", len(got), len(data))
@@ -129,7 +155,7 @@ func (b *blobSuite) missing(t *testing.T) {
 		t.Errorf("Stat of a missing blob: %v, want code %s", err, facet.ENotFound)
 	}
 	var buf bytes.Buffer
-	if err := b.s.Download(ctx, name, &buf); facet.ErrorCode(err) != facet.ENotFound {
+	if err := b.s.Download(ctx, name, &buf, facet.DownloadOptions{}); facet.ErrorCode(err) != facet.ENotFound {
 		t.Errorf("Download of a missing blob: %v, want code %s", err, facet.ENotFound)
 	}
 	if buf.Len() != 0 {
@@ -171,8 +197,8 @@ func (b *blobSuite) list(t *testing.T) {
 		if _, dup := got[info.Name]; dup {
 			t.Errorf("List returned %q twice", info.Name)
 		}
-		if info.ETag == "" || info.LastModified.IsZero() {
-			t.Errorf("List returned %+v without ETag or time", info)
+		if info.ETag == "" || info.LastModified.IsZero() || info.Type != facet.BlockBlob || info.ContentType == "" {
+			t.Errorf("List returned %+v, want an ETag, a time, type %s and a content type", info, facet.BlockBlob)
 		}
 		got[info.Name] = info.Size
 		return nil
@@ -223,8 +249,8 @@ func (b *blobSuite) createURL(t *testing.T) {
 	if r := b.putBlob(t, u, data); r.status != http.StatusCreated {
 		t.Fatalf("PUT through a create URL = %d %s, want 201", r.status, r.code)
 	}
-	if info := b.stat(t, name); info.Size != int64(len(data)) {
-		t.Errorf("Stat after PUT: size %d, want %d", info.Size, len(data))
+	if info := b.stat(t, name); info.Size != int64(len(data)) || info.Type != facet.BlockBlob || info.ContentType != "video/webm" {
+		t.Errorf("Stat after PUT = %+v, want size %d, type %s, content type video/webm", info, len(data), facet.BlockBlob)
 	}
 	if r := b.putBlob(t, u, []byte("overwritten")); !blobRefusedOverwrite(r.status) {
 		t.Errorf("second PUT through the same create URL = %d %s, want 403 or 409", r.status, r.code)
@@ -370,6 +396,321 @@ func (b *blobSuite) tampered(t *testing.T) {
 	}
 }
 
+// hostilePageBlob sends what a hostile browser can send through a create
+// URL instead of a video: a page blob declared 512 MiB long, with no body.
+// Azure and Azurite create it; the store must report it for what it is,
+// and a bounded Download must refuse it from its length, before writing
+// anything. Writing its pages needs "w", which a create URL lacks.
+func (b *blobSuite) hostilePageBlob(t *testing.T) {
+	const declared = 512 << 20
+	name := b.name(t)
+	u := b.sign(t, name, facet.SASCreate, time.Now().Add(10*time.Minute))
+	h := http.Header{
+		"X-Ms-Blob-Type":           {facet.PageBlob},
+		"X-Ms-Blob-Content-Length": {strconv.Itoa(declared)},
+		"X-Ms-Blob-Content-Type":   {"video/webm"},
+	}
+	if r := b.do(t, "PUT", u, h, nil); r.status != http.StatusCreated {
+		t.Fatalf("PUT of a page blob through a create URL = %d %s, want 201 as in Azure", r.status, r.code)
+	}
+	want := facet.BlobInfo{Name: name, Size: declared, Type: facet.PageBlob, ContentType: "video/webm"}
+	b.wantInfo(t, "Stat", b.stat(t, name), want)
+	b.wantInfo(t, "List", b.listOne(t, name), want)
+	var w blobCountingWriter
+	err := b.s.Download(t.Context(), name, &w, facet.DownloadOptions{MaxBytes: 1 << 20})
+	if facet.ErrorCode(err) != facet.ETooLarge || w.n != 0 {
+		t.Errorf("Download of the page blob with MaxBytes 1 MiB: %v after %d bytes, want %s before any", err, w.n, facet.ETooLarge)
+	}
+	if r := b.putBlob(t, u, []byte("video")); !blobRefusedOverwrite(r.status) {
+		t.Errorf("PUT of a block blob over the page blob through the create URL = %d %s, want 403 or 409", r.status, r.code)
+	}
+	page := http.Header{"X-Ms-Page-Write": {"update"}, "X-Ms-Range": {"bytes=0-511"}}
+	if r := b.do(t, "PUT", u+"&comp=page", page, make([]byte, 512)); r.status != http.StatusForbidden {
+		t.Errorf("Put Page through a create URL = %d %s, want 403", r.status, r.code)
+	}
+}
+
+// hostileAppendBlob creates an empty append blob through a create URL,
+// as Azure and Azurite allow, and tries to fill it, which needs "a" or
+// "w".
+func (b *blobSuite) hostileAppendBlob(t *testing.T) {
+	name := b.name(t)
+	u := b.sign(t, name, facet.SASCreate, time.Now().Add(10*time.Minute))
+	if r := b.do(t, "PUT", u, http.Header{"X-Ms-Blob-Type": {facet.AppendBlob}}, nil); r.status != http.StatusCreated {
+		t.Fatalf("PUT of an append blob through a create URL = %d %s, want 201 as in Azure", r.status, r.code)
+	}
+	b.wantInfo(t, "Stat", b.stat(t, name), facet.BlobInfo{Name: name, Type: facet.AppendBlob, ContentType: "application/octet-stream"})
+	if r := b.do(t, "PUT", u+"&comp=appendblock", nil, []byte("data")); r.status != http.StatusForbidden {
+		t.Errorf("Append Block through a create URL = %d %s, want 403", r.status, r.code)
+	}
+	if info := b.stat(t, name); info.Size != 0 {
+		t.Errorf("Stat after a refused Append Block: size %d, want 0", info.Size)
+	}
+
+	// Azure refuses an append blob with a body (400); Azurite in --loose
+	// mode creates it empty and drops the body. Either way no blob holds
+	// the data, and nothing claims to be a block blob.
+	name = b.name(t)
+	u = b.sign(t, name, facet.SASCreate, time.Now().Add(10*time.Minute))
+	r := b.do(t, "PUT", u, http.Header{"X-Ms-Blob-Type": {facet.AppendBlob}}, []byte("data"))
+	switch r.status {
+	case http.StatusBadRequest:
+		b.wantMissing(t, name)
+	case http.StatusCreated:
+		if info := b.stat(t, name); info.Type != facet.AppendBlob || info.Size != 0 {
+			t.Errorf("Stat after PUT of an append blob with a body = %+v, want an empty %s", info, facet.AppendBlob)
+		}
+	default:
+		t.Errorf("PUT of an append blob with a body = %d %s, want 400 (or 201 and an empty append blob)", r.status, r.code)
+	}
+}
+
+// badBlobTypes sends Put Blob requests Azure refuses with 400.
+func (b *blobSuite) badBlobTypes(t *testing.T) {
+	for _, tc := range []struct {
+		what, typ, length string
+		body              []byte
+	}{
+		{"a page blob of a length not a multiple of 512", facet.PageBlob, "1000", nil},
+		{"a page blob without a declared length", facet.PageBlob, "", nil},
+		{"a page blob with a body", facet.PageBlob, "512", make([]byte, 512)},
+		{"an unknown blob type", "VideoBlob", "", []byte("data")},
+	} {
+		name := b.name(t)
+		h := http.Header{"X-Ms-Blob-Type": {tc.typ}}
+		if tc.length != "" {
+			h.Set("X-Ms-Blob-Content-Length", tc.length)
+		}
+		u := b.sign(t, name, facet.SASCreate, time.Now().Add(10*time.Minute))
+		if r := b.do(t, "PUT", u, h, tc.body); r.status != http.StatusBadRequest {
+			t.Errorf("PUT of %s = %d %s, want 400", tc.what, r.status, r.code)
+		}
+		b.wantMissing(t, name)
+	}
+}
+
+// downloadIfMatch pins a download to the version announced.
+func (b *blobSuite) downloadIfMatch(t *testing.T) {
+	ctx := t.Context()
+	name := b.name(t)
+	first := b.upload(t, name, []byte("first"))
+	bare := strings.Trim(first.ETag, `"`)
+	for _, etag := range []string{first.ETag, bare, `"` + bare + `"`} {
+		var buf bytes.Buffer
+		if err := b.s.Download(ctx, name, &buf, facet.DownloadOptions{IfMatch: etag}); err != nil || buf.String() != "first" {
+			t.Errorf("Download with IfMatch %s (the current ETag) = %q, %v; want \"first\"", etag, buf.String(), err)
+		}
+	}
+	b.upload(t, name, []byte("second"))
+	var buf bytes.Buffer
+	err := b.s.Download(ctx, name, &buf, facet.DownloadOptions{IfMatch: first.ETag})
+	if facet.ErrorCode(err) != facet.EConflict || buf.Len() != 0 {
+		t.Errorf("Download with IfMatch of a replaced version: %v after %d bytes, want %s before any", err, buf.Len(), facet.EConflict)
+	}
+	// Azurite answers 412 here, not 404; the store must still say the
+	// blob is gone, which the app treats apart from a replaced video.
+	if err := b.s.Delete(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	err = b.s.Download(ctx, name, &buf, facet.DownloadOptions{IfMatch: first.ETag})
+	if facet.ErrorCode(err) != facet.ENotFound {
+		t.Errorf("Download with IfMatch of a deleted blob: %v, want %s", err, facet.ENotFound)
+	}
+}
+
+// downloadMaxBytes bounds a download by size.
+func (b *blobSuite) downloadMaxBytes(t *testing.T) {
+	ctx := t.Context()
+	name := b.name(t)
+	data := blobRandBytes(t, 10<<10)
+	size := int64(len(data))
+	b.upload(t, name, data)
+	for _, max := range []int64{0, size, size + 1} {
+		var buf bytes.Buffer
+		if err := b.s.Download(ctx, name, &buf, facet.DownloadOptions{MaxBytes: max}); err != nil || !bytes.Equal(buf.Bytes(), data) {
+			t.Errorf("Download with MaxBytes %d of %d bytes: %v after %d bytes, want them all", max, size, err, buf.Len())
+		}
+	}
+	for _, max := range []int64{size - 1, 1} {
+		var w blobCountingWriter
+		err := b.s.Download(ctx, name, &w, facet.DownloadOptions{MaxBytes: max})
+		if facet.ErrorCode(err) != facet.ETooLarge || w.n != 0 {
+			t.Errorf("Download with MaxBytes %d of %d bytes: %v after %d bytes, want %s before any", max, size, err, w.n, facet.ETooLarge)
+		}
+	}
+	var w blobCountingWriter
+	if err := b.s.Download(ctx, name, &w, facet.DownloadOptions{MaxBytes: -1}); facet.ErrorCode(err) != facet.EInvalid || w.n != 0 {
+		t.Errorf("Download with MaxBytes -1: %v after %d bytes, want %s", err, w.n, facet.EInvalid)
+	}
+	empty := b.name(t)
+	b.upload(t, empty, nil)
+	if err := b.s.Download(ctx, empty, &w, facet.DownloadOptions{MaxBytes: 1}); err != nil || w.n != 0 {
+		t.Errorf("Download of an empty blob with MaxBytes 1: %v after %d bytes, want success", err, w.n)
+	}
+}
+
+// blobReadHeaders is what the app forces on a video's read link.
+var blobReadHeaders = facet.ReadHeaders{ContentType: "video/webm", ContentDisposition: `attachment; filename="recording.webm"`}
+
+// readURLHeaders uploads an HTML page through a create URL, as a hostile
+// participant could, and reads it back through a ReadURL: the forced
+// headers, not the declared ones, must come back on every kind of read.
+func (b *blobSuite) readURLHeaders(t *testing.T) {
+	name := b.name(t)
+	page := []byte(`<!doctype html><script>alert(document.domain)</script>`)
+	h := http.Header{
+		"X-Ms-Blob-Type":                {facet.BlockBlob},
+		"Content-Type":                  {"text/html"},
+		"X-Ms-Blob-Content-Type":        {"text/html"},
+		"X-Ms-Blob-Content-Disposition": {"inline"},
+	}
+	if r := b.do(t, "PUT", b.sign(t, name, facet.SASCreate, time.Now().Add(10*time.Minute)), h, page); r.status != http.StatusCreated {
+		t.Fatalf("PUT of an HTML page through a create URL = %d %s, want 201", r.status, r.code)
+	}
+	if info := b.stat(t, name); info.ContentType != "text/html" || info.Type != facet.BlockBlob {
+		t.Errorf("Stat = %+v, want the declared content type text/html and type %s", info, facet.BlockBlob)
+	}
+	// A plain read SAS serves what the uploader declared: why ReadURL exists.
+	if r := b.do(t, "GET", b.sign(t, name, facet.SASRead, time.Now().Add(10*time.Minute)), nil, nil); r.header.Get("Content-Type") != "text/html" {
+		t.Errorf("GET through a SignedURL read link: Content-Type %q, want the declared text/html", r.header.Get("Content-Type"))
+	}
+
+	u := b.readLink(t, name, time.Now().Add(10*time.Minute), blobReadHeaders)
+	for _, tc := range []struct {
+		method, rng string
+		status      int
+		body        []byte
+	}{
+		{"GET", "", http.StatusOK, page},
+		{"HEAD", "", http.StatusOK, nil},
+		{"GET", "bytes=0-9", http.StatusPartialContent, page[:10]},
+	} {
+		var h http.Header
+		if tc.rng != "" {
+			h = http.Header{"Range": {tc.rng}}
+		}
+		r := b.do(t, tc.method, u, h, nil)
+		ct, cd := r.header.Get("Content-Type"), r.header.Get("Content-Disposition")
+		if r.status != tc.status || !bytes.Equal(r.body, tc.body) || ct != blobReadHeaders.ContentType || cd != blobReadHeaders.ContentDisposition {
+			t.Errorf("%s %s through a ReadURL = %d %q, Content-Type %q, Content-Disposition %q; want %d %q with %+v",
+				tc.method, tc.rng, r.status, r.body, ct, cd, tc.status, tc.body, blobReadHeaders)
+		}
+	}
+	if r := b.putBlob(t, u, []byte("overwritten")); r.status != http.StatusForbidden {
+		t.Errorf("PUT through a ReadURL = %d %s, want 403", r.status, r.code)
+	}
+	if st := b.do(t, "DELETE", u, nil, nil).status; st != http.StatusForbidden {
+		t.Errorf("DELETE through a ReadURL = %d, want 403", st)
+	}
+	if got := b.download(t, name); !bytes.Equal(got, page) {
+		t.Errorf("blob changed after refused requests")
+	}
+}
+
+// readURLTampered edits the forced headers of a ReadURL, or adds them to
+// a plain read URL: the signature covers them, so each edit is refused.
+func (b *blobSuite) readURLTampered(t *testing.T) {
+	name := b.name(t)
+	b.upload(t, name, []byte("video"))
+	exp := time.Now().Add(10 * time.Minute)
+	ru := b.readLink(t, name, exp, blobReadHeaders)
+	plain := b.sign(t, name, facet.SASRead, exp)
+	for _, tc := range []struct {
+		what, u, key, value string // value "" deletes key
+	}{
+		{"rsct edited to text/html", ru, "rsct", "text/html"},
+		{"rscd edited to inline", ru, "rscd", "inline"},
+		{"rscd removed", ru, "rscd", ""},
+		{"rsct removed", ru, "rsct", ""},
+		{"rsct added to a plain read URL", plain, "rsct", "text/html"},
+	} {
+		pu, err := url.Parse(tc.u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := pu.Query()
+		if tc.value == "" {
+			q.Del(tc.key)
+		} else {
+			q.Set(tc.key, tc.value)
+		}
+		pu.RawQuery = q.Encode()
+		if r := b.do(t, "GET", pu.String(), nil, nil); r.status != http.StatusForbidden {
+			t.Errorf("GET through a read URL with %s = %d %s (Content-Type %q), want 403",
+				tc.what, r.status, r.code, r.header.Get("Content-Type"))
+		}
+	}
+	past := b.readLink(t, name, time.Now().Add(-time.Minute), blobReadHeaders)
+	if r := b.do(t, "GET", past, nil, nil); r.status != http.StatusForbidden {
+		t.Errorf("GET through an expired ReadURL = %d %s, want 403", r.status, r.code)
+	}
+}
+
+// readURLRefuses checks ReadURL's arguments: both headers are required.
+func (b *blobSuite) readURLRefuses(t *testing.T) {
+	exp := time.Now().Add(10 * time.Minute)
+	for _, tc := range []struct {
+		what string
+		name string
+		h    facet.ReadHeaders
+	}{
+		{"no content type", "a", facet.ReadHeaders{ContentDisposition: "attachment"}},
+		{"no disposition", "a", facet.ReadHeaders{ContentType: "video/webm"}},
+		{"neither", "a", facet.ReadHeaders{}},
+		{"a line break in the content type", "a", facet.ReadHeaders{ContentType: "video/webm\r\nX-Evil: 1", ContentDisposition: "attachment"}},
+		{"a line break in the disposition", "a", facet.ReadHeaders{ContentType: "video/webm", ContentDisposition: "attachment\nX-Evil: 1"}},
+		{"an empty name", "", blobReadHeaders},
+	} {
+		if u, err := b.s.ReadURL(t.Context(), tc.name, exp, tc.h); facet.ErrorCode(err) != facet.EInvalid {
+			t.Errorf("ReadURL with %s = %q, %v; want code %s", tc.what, u, err, facet.EInvalid)
+		}
+	}
+}
+
+func (b *blobSuite) readLink(t *testing.T, name string, expiry time.Time, h facet.ReadHeaders) string {
+	t.Helper()
+	u, err := b.s.ReadURL(t.Context(), name, expiry, h)
+	if err != nil {
+		t.Fatalf("ReadURL(%q, %+v): %v", name, h, err)
+	}
+	return u
+}
+
+// listOne returns the listing of the one blob called name.
+func (b *blobSuite) listOne(t *testing.T, name string) facet.BlobInfo {
+	t.Helper()
+	var found []facet.BlobInfo
+	err := b.s.List(t.Context(), name, func(info facet.BlobInfo) error {
+		if info.Name == name {
+			found = append(found, info)
+		}
+		return nil
+	})
+	if err != nil || len(found) != 1 {
+		t.Fatalf("List(%q): %v, found it %d times, want once", name, err, len(found))
+	}
+	return found[0]
+}
+
+// wantInfo compares what the store reports with want's name, size, type
+// and content type, and requires an ETag and a time.
+func (b *blobSuite) wantInfo(t *testing.T, op string, got, want facet.BlobInfo) {
+	t.Helper()
+	if got.Name != want.Name || got.Size != want.Size || got.Type != want.Type || got.ContentType != want.ContentType ||
+		got.ETag == "" || got.LastModified.IsZero() {
+		t.Errorf("%s = %+v, want name %q, size %d, type %s, content type %s, an ETag and a time",
+			op, got, want.Name, want.Size, want.Type, want.ContentType)
+	}
+}
+
+// blobCountingWriter counts what a Download writes, keeping none of it.
+type blobCountingWriter struct{ n int64 }
+
+func (w *blobCountingWriter) Write(p []byte) (int, error) {
+	w.n += int64(len(p))
+	return len(p), nil
+}
+
 func (b *blobSuite) sign(t *testing.T, name, perm string, expiry time.Time) string {
 	t.Helper()
 	u, err := b.s.SignedURL(t.Context(), name, perm, expiry)
@@ -400,7 +741,7 @@ func (b *blobSuite) stat(t *testing.T, name string) facet.BlobInfo {
 func (b *blobSuite) download(t *testing.T, name string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := b.s.Download(t.Context(), name, &buf); err != nil {
+	if err := b.s.Download(t.Context(), name, &buf, facet.DownloadOptions{}); err != nil {
 		t.Fatalf("Download(%q): %v", name, err)
 	}
 	return buf.Bytes()
@@ -418,6 +759,7 @@ type blobResponse struct {
 	status int
 	code   string // x-ms-error-code
 	server string
+	header http.Header
 	body   []byte
 }
 
@@ -442,7 +784,7 @@ func (b *blobSuite) do(t *testing.T, method, u string, header http.Header, body 
 	if err != nil {
 		t.Fatalf("%s %s: read body: %v", method, u, err)
 	}
-	return blobResponse{resp.StatusCode, resp.Header.Get("x-ms-error-code"), resp.Header.Get("Server"), data}
+	return blobResponse{resp.StatusCode, resp.Header.Get("x-ms-error-code"), resp.Header.Get("Server"), resp.Header, data}
 }
 
 // putBlob sends what a browser's fetch(url, {method: "PUT"}) sends, plus
