@@ -40,6 +40,13 @@ type config struct {
 	CreateResources   bool          `env:"FACET_CREATE_RESOURCES" azure:"-"`    // create database, containers, blob container (local only)
 	UploadTTL         time.Duration `env:"FACET_UPLOAD_TTL"`                    // upload link lifetime (default 2h)
 	UploadCreateWrite bool          `env:"FACET_UPLOAD_CREATE_WRITE" azure:"-"` // local only: sign upload links "cw" (Azurite refuses blocks via "c")
+	OrphanShareMax    float64       `env:"FACET_ORPHAN_SHARE_MAX"`              // share of all blobs the sweep may delete as orphans (default 0.1)
+
+	// Per-client limits (0 = app.DefaultLimits).
+	LimitRunning     int `env:"FACET_LIMIT_RUNNING_ANALYSES"`    // analyses of one client running at once
+	LimitReanalyses  int `env:"FACET_LIMIT_REANALYSES_PER_HOUR"` // re-analyses per client and hour
+	LimitInvitations int `env:"FACET_LIMIT_INVITATIONS_PER_DAY"` // invitations per project and day
+	LimitOpenUploads int `env:"FACET_LIMIT_OPEN_UPLOADS"`        // upload slots of one client awaiting their upload
 }
 
 // configVars lists every variable config reads.
@@ -99,6 +106,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 				return c, fmt.Errorf("config: %s=%q: want true or false", name, s)
 			}
 			fv.SetBool(b)
+		case float64:
+			x, err := strconv.ParseFloat(s, 64)
+			if err != nil || !(x > 0 && x <= 1) {
+				return c, fmt.Errorf("config: %s=%q: want a share above 0 and at most 1, such as 0.1", name, s)
+			}
+			fv.SetFloat(x)
 		case time.Duration:
 			d, err := time.ParseDuration(s)
 			if err != nil || d <= 0 {

@@ -58,3 +58,28 @@ func TestLoadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadConfigOrphanShare: FACET_ORPHAN_SHARE_MAX is a share in (0, 1].
+func TestLoadConfigOrphanShare(t *testing.T) {
+	for v, want := range map[string]float64{"": 0, "0.1": 0.1, "1": 1, "0.025": 0.025} {
+		c, err := loadConfig(func(n string) string {
+			if n == "FACET_ORPHAN_SHARE_MAX" {
+				return v
+			}
+			return ""
+		})
+		if err != nil || c.OrphanShareMax != want {
+			t.Errorf("%q: %v, %v; want %v", v, c.OrphanShareMax, err, want)
+		}
+	}
+	for _, v := range []string{"0", "-0.1", "1.5", "10%", "NaN", "many"} {
+		if _, err := loadConfig(func(n string) string {
+			if n == "FACET_ORPHAN_SHARE_MAX" {
+				return v
+			}
+			return ""
+		}); err == nil || !strings.Contains(err.Error(), "FACET_ORPHAN_SHARE_MAX") {
+			t.Errorf("%q: %v, want an error naming the variable", v, err)
+		}
+	}
+}

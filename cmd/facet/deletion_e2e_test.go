@@ -294,7 +294,10 @@ func (d *dropQueue) Schedule(ctx context.Context, q string, m facet.Message, at 
 }
 
 func TestSweepRepairsLostMessages(t *testing.T) {
-	s := startStack(t)
+	// Other tests of this binary leave blobs in the shared uploads
+	// container that this test's database does not know: the sweep's
+	// orphan guard would keep them all (and the stray blob with them).
+	s := startStack(t, func(c *config) { c.OrphanShareMax = 1 })
 	f := newFlow(t, s, "Lossy Research")
 	drop := &dropQueue{Queue: s.l.Deps.App.Queue, queue: facet.QDeletions}
 	s.l.Deps.App.Queue = drop
@@ -313,7 +316,9 @@ func TestSweepRepairsLostMessages(t *testing.T) {
 	if _, err := s.l.Deps.Blobs.Upload(context.Background(), "stray/file.mp4", strings.NewReader("x")); err != nil {
 		t.Fatal(err)
 	}
-	if drop.dropped.Load() != 3 {
+	// At least three: a redelivered run (its lock lost under load) sends
+	// its privacy-by-design deletion again.
+	if drop.dropped.Load() < 3 {
 		t.Fatalf("%d deletion messages dropped, want 3", drop.dropped.Load())
 	}
 	left := f.blobs(pbd+"/") + f.blobs(closed+"/") + f.blobs(removed+"/") + f.blobs("stray/")
@@ -333,6 +338,8 @@ func TestSweepRepairsLostMessages(t *testing.T) {
 	// The sweep leaves a deletion due this very minute to its message.
 	s.l.Deps.App.Now = func() time.Time { return time.Now().UTC().Add(2 * time.Minute) }
 	rep, err := s.l.Deps.App.Sweep(context.Background())
+	// Back to the queue's clock: a retry is scheduled by the app's.
+	s.l.Deps.App.Now = func() time.Time { return time.Now().UTC() }
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,9 +384,13 @@ func TestDeletionRetriesAndDeadLetters(t *testing.T) {
 	rec := f.recording(p, true)
 	fb := &failBlobs{BlobStore: s.l.Deps.App.Blobs}
 	s.l.Deps.App.Blobs = fb
+	// The real policy's waits (5 s doubling) scaled down to the test's.
+	s.l.Deps.App.Retries = app.RetryPolicy{Attempts: 4, First: 100 * time.Millisecond, Max: 200 * time.Millisecond}
+	t.Cleanup(func() { s.l.Deps.App.Retries = app.DefaultRetry })
 
-	// An outage of two attempts: the invocation fails, Service Bus
-	// redelivers (at once, as it does), and the third delivery succeeds.
+	// An outage of two attempts: each failure schedules a later attempt
+	// (a copy of the message with its attempt number) and completes the
+	// delivery; the third attempt succeeds.
 	n0 := s.l.Host.Delivered()
 	fb.n.Store(2)
 	f.must(202, "DELETE", "/api/recordings/"+rec, f.key, nil)
@@ -387,14 +398,15 @@ func TestDeletionRetriesAndDeadLetters(t *testing.T) {
 	if fb.n.Load() > -1 {
 		t.Errorf("the outage was not hit")
 	}
-	f.waitDelivered(n0, 1)
+	f.waitDelivered(n0, 3)
 
 	// Unparseable: recorded and acknowledged, not redelivered.
 	n := s.l.Host.Delivered()
 	s.l.Deps.Bus.Send(context.Background(), facet.QDeletions, facet.Message{Body: []byte(`{"scope": 7}`)})
 	f.waitDelivered(n, 1)
 
-	// Always failing: dead-lettered by Service Bus after max delivery count.
+	// Always failing: out of attempts, the invocation fails, and Service
+	// Bus dead-letters the message after its maximum delivery count.
 	if os.Getenv("SERVICEBUS_CONNECTION_STRING") != "" {
 		t.Skip("dead-lettering is checked against the stand-in (max delivery 3)")
 	}

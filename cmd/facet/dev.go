@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -143,10 +144,11 @@ func cmdDev(ctx context.Context, cfg config, args []string, stdout, stderr io.Wr
 	}
 	log := newLogger(cfg, stderr)
 	paths := localstack.Paths{Root: root}
-	dataDir := filepath.Join(root, ".cache", "dev", "azurite")
-	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+	dataDir, cleanData, err := devBlobDir(filepath.Join(root, ".cache", "dev", "azurite"))
+	if err != nil {
 		return err
 	}
+	defer cleanData()
 	az, err := paths.Azurite(*blobPort, dataDir)
 	if err != nil {
 		return err
@@ -182,6 +184,7 @@ func cmdDev(ctx context.Context, cfg config, args []string, stdout, stderr io.Wr
 		return err
 	}
 	defer l.Close()
+	fmt.Fprintln(stdout, devCleanNote)
 	fmt.Fprintf(stdout, `facet dev is running (Ctrl-C stops everything)
   API and participant links: %s
   custom handler:            %s
@@ -193,6 +196,39 @@ func cmdDev(ctx context.Context, cfg config, args []string, stdout, stderr io.Wr
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "facet dev: stopping")
 	return nil
+}
+
+// devCleanNote is what `facet dev` says about its state.
+const devCleanNote = "facet dev starts clean: the Cosmos DB and Service Bus stand-ins keep nothing, so neither does Azurite (blobs live in a folder of this run, removed when it stops and at the next start); clients, API keys, links and videos of an earlier run are gone"
+
+// devBlobDir returns Azurite's data folder for this run,
+// <base>/<pid>, created empty, and a cleanup that removes it. Everything
+// else under base goes first (earlier runs' folders, and the blobs that
+// older versions kept in base itself), except the folder of a `facet dev`
+// still running: the Cosmos DB and Service Bus stand-ins keep nothing
+// across a restart, and blobs kept without their metadata are videos
+// no recording, key or audit entry accounts for.
+func devBlobDir(base string) (dir string, cleanup func(), err error) {
+	if err := os.MkdirAll(base, 0o700); err != nil {
+		return "", nil, fmt.Errorf("dev: azurite data: %w", err)
+	}
+	entries, err := os.ReadDir(base)
+	if err != nil {
+		return "", nil, fmt.Errorf("dev: azurite data: %w", err)
+	}
+	for _, e := range entries {
+		if pid, err := strconv.Atoi(e.Name()); err == nil && e.IsDir() && pid != os.Getpid() && processAlive(pid) {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(base, e.Name())); err != nil {
+			return "", nil, fmt.Errorf("dev: remove an earlier run's blobs: %w", err)
+		}
+	}
+	dir = filepath.Join(base, strconv.Itoa(os.Getpid()))
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return "", nil, fmt.Errorf("dev: azurite data: %w", err)
+	}
+	return dir, func() { os.RemoveAll(dir) }, nil
 }
 
 // devAdminKey makes sure the local stack has an operator key and says

@@ -172,6 +172,9 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (*deps, error) {
 	d.shutdown = append(d.shutdown, cleanup)
 	d.App = app.New(app.Config{
 		PublicBaseURL: cfg.PublicBaseURL, StorageAccount: d.Account, UploadTTL: cfg.UploadTTL, TempDir: staging,
+		OrphanShareMax: cfg.OrphanShareMax,
+		Limits: app.Limits{RunningAnalyses: cfg.LimitRunning, ReanalysesPerHour: cfg.LimitReanalyses,
+			InvitationsPerDay: cfg.LimitInvitations, OpenUploadSlots: cfg.LimitOpenUploads},
 	}, d.Store, d.Blobs, d.Bus, d.Engine, log)
 	return d, nil
 }

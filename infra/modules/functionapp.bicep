@@ -278,6 +278,30 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
           name: 'FACET_UPLOAD_TTL'
           value: uploadTtl
         }
+        {
+          // The retention sweep deletes blobs without a recording only while
+          // they are at most this share of all blobs (or at most two); more
+          // look like a lost or replaced Cosmos DB: held and logged instead.
+          name: 'FACET_ORPHAN_SHARE_MAX'
+          value: '0.1'
+        }
+        // Per-client limits (README, Configuration): answered 429 with Retry-After.
+        {
+          name: 'FACET_LIMIT_RUNNING_ANALYSES'
+          value: '2'
+        }
+        {
+          name: 'FACET_LIMIT_REANALYSES_PER_HOUR'
+          value: '60'
+        }
+        {
+          name: 'FACET_LIMIT_INVITATIONS_PER_DAY'
+          value: '5000'
+        }
+        {
+          name: 'FACET_LIMIT_OPEN_UPLOADS'
+          value: '500'
+        }
       ]
     }
   }

@@ -20,6 +20,11 @@ var settings = [
   { name: 'FACET_STORAGE_ACCOUNT_URL', value: 'x' }
   { name: 'ServiceBusConnection__fullyQualifiedNamespace', value: 'x' }
   { name: 'FACET_UPLOAD_TTL', value: '2h' }
+  { name: 'FACET_ORPHAN_SHARE_MAX', value: '0.1' }
+  { name: 'FACET_LIMIT_RUNNING_ANALYSES', value: '2' }
+  { name: 'FACET_LIMIT_REANALYSES_PER_HOUR', value: '60' }
+  { name: 'FACET_LIMIT_INVITATIONS_PER_DAY', value: '5000' }
+  { name: 'FACET_LIMIT_OPEN_UPLOADS', value: '500' }
   { name: 'COSMOS_KEY', value: 'x' }
 ]
 

@@ -176,6 +176,11 @@ resource siteSettings 'Microsoft.Web/sites/config@2023-12-01' = {
     FACET_STORAGE_ACCOUNT_URL: uploads.properties.primaryEndpoints.blob
     ServiceBusConnection__fullyQualifiedNamespace: '${bus.name}.servicebus.windows.net'
     FACET_UPLOAD_TTL: '2h'
+    FACET_ORPHAN_SHARE_MAX: '0.1'
+    FACET_LIMIT_RUNNING_ANALYSES: '2'
+    FACET_LIMIT_REANALYSES_PER_HOUR: '60'
+    FACET_LIMIT_INVITATIONS_PER_DAY: '5000'
+    FACET_LIMIT_OPEN_UPLOADS: '500'
   }
 }
 
