@@ -23,7 +23,7 @@ func CheckText(field, s string, max int, required bool) error {
 		return Errorf(EInvalid, "%s: at most %d characters", field, max)
 	}
 	for _, r := range s {
-		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Zl, r) || unicode.Is(unicode.Zp, r) {
 			return Errorf(EInvalid, "%s: control or formatting character U+%04X not allowed", field, r)
 		}
 	}

@@ -72,10 +72,10 @@ type ServiceBusMeta struct {
 // ServiceBus reads the Service Bus metadata. The host sends numbers as
 // strings ("DeliveryCount":"1") and text JSON-encoded twice; both forms and
 // plain JSON decode. MessageId and DeliveryCount are required: the host
-// always sends them, and a handler needs them to spot redeliveries. A
-// message body that is a JSON object with a property of the same name
-// (ignoring case) overrides these keys in the host (Utility.ApplyBindingData),
-// so message bodies must not use them.
+// always sends them, and a handler needs them to spot redeliveries; a
+// negative DeliveryCount is refused. A message body that is a JSON object
+// with a property of the same name (ignoring case) overrides these keys in
+// the host (Utility.ApplyBindingData), so message bodies must not use them.
 func (r *Request) ServiceBus() (ServiceBusMeta, error) {
 	var m ServiceBusMeta
 	fields := []struct {
@@ -107,6 +107,11 @@ func (r *Request) ServiceBus() (ServiceBusMeta, error) {
 		if !found && f.required {
 			return ServiceBusMeta{}, fmt.Errorf("invoke: service bus metadata %q: %w", f.names[0], ErrMissing)
 		}
+	}
+	// A JSON body can set DeliveryCount (see above); a count below zero
+	// is no count Service Bus keeps and would defeat redelivery checks.
+	if m.DeliveryCount < 0 {
+		return ServiceBusMeta{}, fmt.Errorf("invoke: service bus metadata \"DeliveryCount\": %d is negative", m.DeliveryCount)
 	}
 	return m, nil
 }
