@@ -43,3 +43,9 @@ b -case pipeline -name memory-10min -models fast -fps 5 "$v600"
     next
   }
   /^BENCH / { print }'
+
+# API under load (handlers/apiload_bench_test.go): one client's
+# authenticated list requests over loopback at concurrency 1, 8, 32 and
+# 64, 5 s each, on the Cosmos DB stand-in (started by the benchmark).
+{ go test -run '^$' -bench '^BenchmarkAPILoad$/^store=cosmos-standin$' -benchtime 1x ./handlers 2>&1 || echo "BENCH case=api-load failed"; } |
+  awk '/^BENCH / { print; n++ } END { if (!n) print "BENCH case=api-load failed" }'
