@@ -37,6 +37,9 @@ func pageStack(t *testing.T) *flow {
 // invite returns a new invitation's token.
 func (f *flow) invite(project string, body map[string]any) string {
 	f.t.Helper()
+	if body == nil {
+		body = map[string]any{} // a nil map would be sent as null, which the API refuses
+	}
 	inv := f.must(201, "POST", "/api/projects/"+project+"/invitations", f.key, body)
 	return inv["token"].(string)
 }
