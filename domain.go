@@ -5,10 +5,13 @@ import (
 	"time"
 )
 
-// Project status.
+// ProjectStatus says whether a project takes uploads.
+type ProjectStatus string
+
+// Project statuses.
 const (
-	ProjectOpen   = "open"
-	ProjectClosed = "closed"
+	ProjectOpen   ProjectStatus = "open"
+	ProjectClosed ProjectStatus = "closed"
 )
 
 // Privacy modes: keep the video until the project closes, or delete it as
@@ -26,29 +29,40 @@ var (
 	ProhibitedUseContexts = []string{"workplace", "education"}
 )
 
-// Recording status.
+// RecordingStatus is where a recording is in its life.
+type RecordingStatus string
+
+// Recording statuses.
 const (
-	RecAwaitingUpload = "awaiting-upload"
-	RecUploaded       = "uploaded"
-	RecAnalyzing      = "analyzing"
-	RecAnalyzed       = "analyzed"
-	RecFailed         = "failed"
-	RecExpired        = "expired"
+	RecAwaitingUpload RecordingStatus = "awaiting-upload"
+	RecUploaded       RecordingStatus = "uploaded"
+	RecAnalyzing      RecordingStatus = "analyzing"
+	RecAnalyzed       RecordingStatus = "analyzed"
+	RecFailed         RecordingStatus = "failed"
+	RecExpired        RecordingStatus = "expired"
+	// RecRemoved marks a tombstone: a removed recording's only trace.
+	RecRemoved RecordingStatus = "removed"
 )
 
-// Analysis run status.
+// RunStatus is where an analysis run is.
+type RunStatus string
+
+// Analysis run statuses.
 const (
-	RunQueued  = "queued"
-	RunRunning = "running"
-	RunDone    = "done"
-	RunFailed  = "failed"
+	RunQueued  RunStatus = "queued"
+	RunRunning RunStatus = "running"
+	RunDone    RunStatus = "done"
+	RunFailed  RunStatus = "failed"
 )
 
-// Invitation status.
+// InvitationStatus says whether an invitation can still be used.
+type InvitationStatus string
+
+// Invitation statuses.
 const (
-	InvOpen    = "open"
-	InvUsed    = "used"
-	InvRevoked = "revoked"
+	InvOpen    InvitationStatus = "open"
+	InvUsed    InvitationStatus = "used"
+	InvRevoked InvitationStatus = "revoked"
 )
 
 // Deletion reasons: one enum for queue messages, audit entries and
@@ -117,7 +131,7 @@ type Project struct {
 	ID          string          `json:"id"`
 	ClientID    string          `json:"clientId"`
 	Name        string          `json:"name"`
-	Status      string          `json:"status"`
+	Status      ProjectStatus   `json:"status"`
 	PrivacyMode string          `json:"privacyMode"`
 	UseContext  string          `json:"useContext"`
 	Settings    ProjectSettings `json:"settings"`
@@ -184,36 +198,36 @@ type ScheduledDeletion struct {
 
 // Invitation lets one participant consent and upload once.
 type Invitation struct {
-	ID             string     `json:"id"` // sha256 hex of the token
-	ProjectID      string     `json:"projectId"`
-	ClientID       string     `json:"clientId"`
-	ParticipantRef string     `json:"participantRef,omitempty"`
-	Status         string     `json:"status"`
-	ExpiresAt      time.Time  `json:"expiresAt"`
-	CreatedAt      time.Time  `json:"createdAt"`
-	UsedAt         *time.Time `json:"usedAt,omitempty"`
-	RecordingID    string     `json:"recordingId,omitempty"`
-	ETag           string     `json:"-"`
+	ID             string           `json:"id"` // sha256 hex of the token
+	ProjectID      string           `json:"projectId"`
+	ClientID       string           `json:"clientId"`
+	ParticipantRef string           `json:"participantRef,omitempty"`
+	Status         InvitationStatus `json:"status"`
+	ExpiresAt      time.Time        `json:"expiresAt"`
+	CreatedAt      time.Time        `json:"createdAt"`
+	UsedAt         *time.Time       `json:"usedAt,omitempty"`
+	RecordingID    string           `json:"recordingId,omitempty"`
+	ETag           string           `json:"-"`
 }
 
 // Recording is one participant's upload slot and what became of it.
 type Recording struct {
-	ID              string        `json:"id"`
-	ProjectID       string        `json:"projectId"`
-	ClientID        string        `json:"clientId"`
-	Status          string        `json:"status"`
-	ParticipantRef  string        `json:"participantRef,omitempty"`
-	Consent         ConsentRecord `json:"consent"`
-	InvitationID    string        `json:"invitationId,omitempty"`
-	Blob            string        `json:"blob"` // name in the uploads container
-	UploadExpiresAt time.Time     `json:"uploadExpiresAt"`
-	Video           VideoState    `json:"video"`
-	Failure         *Failure      `json:"failure,omitempty"`
-	LatestAnalysis  string        `json:"latestAnalysis,omitempty"`
-	Refusals        int           `json:"refusals,omitempty"` // uploads refused on arrival
-	CreatedAt       time.Time     `json:"createdAt"`
-	UpdatedAt       time.Time     `json:"updatedAt"`
-	ETag            string        `json:"-"`
+	ID              string          `json:"id"`
+	ProjectID       string          `json:"projectId"`
+	ClientID        string          `json:"clientId"`
+	Status          RecordingStatus `json:"status"`
+	ParticipantRef  string          `json:"participantRef,omitempty"`
+	Consent         ConsentRecord   `json:"consent"`
+	InvitationID    string          `json:"invitationId,omitempty"`
+	Blob            string          `json:"blob"` // name in the uploads container
+	UploadExpiresAt time.Time       `json:"uploadExpiresAt"`
+	Video           VideoState      `json:"video"`
+	Failure         *Failure        `json:"failure,omitempty"`
+	LatestAnalysis  string          `json:"latestAnalysis,omitempty"`
+	Refusals        int             `json:"refusals,omitempty"` // uploads refused on arrival
+	CreatedAt       time.Time       `json:"createdAt"`
+	UpdatedAt       time.Time       `json:"updatedAt"`
+	ETag            string          `json:"-"`
 }
 
 // ConsentRecord proves consent: which text (version and hash), when, how.
@@ -249,7 +263,7 @@ type Analysis struct {
 	RecordingID string      `json:"recordingId"`
 	ProjectID   string      `json:"projectId"`
 	ClientID    string      `json:"clientId"`
-	Status      string      `json:"status"`
+	Status      RunStatus   `json:"status"`
 	Settings    Settings    `json:"settings"`
 	BlobETag    string      `json:"blobETag"`
 	CreatedAt   time.Time   `json:"createdAt"`

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"math"
+	"reflect"
 	"strings"
 	"time"
 )
@@ -311,6 +312,10 @@ func QueryScalar(v any) (any, bool) {
 	case uint64:
 		f = float64(v)
 	default:
+		// A named string type (a status) is its string.
+		if rv := reflect.ValueOf(v); rv.Kind() == reflect.String {
+			return rv.String(), true
+		}
 		return nil, false
 	}
 	if math.IsNaN(f) || math.IsInf(f, 0) {

@@ -29,7 +29,7 @@ func viewClient(c *facet.Client) clientView {
 type projectView struct {
 	ID             string                `json:"id"`
 	Name           string                `json:"name"`
-	Status         string                `json:"status"`
+	Status         facet.ProjectStatus   `json:"status"`
 	PrivacyMode    string                `json:"privacyMode"`
 	UseContext     string                `json:"useContext"`
 	Settings       facet.ProjectSettings `json:"settings"`
@@ -45,14 +45,14 @@ func viewProject(p *facet.Project) projectView {
 }
 
 type invitationView struct {
-	ID             string     `json:"id"`
-	ProjectID      string     `json:"projectId"`
-	ParticipantRef string     `json:"participantRef,omitempty"`
-	Status         string     `json:"status"`
-	ExpiresAt      time.Time  `json:"expiresAt"`
-	CreatedAt      time.Time  `json:"createdAt"`
-	UsedAt         *time.Time `json:"usedAt,omitempty"`
-	RecordingID    string     `json:"recordingId,omitempty"`
+	ID             string                 `json:"id"`
+	ProjectID      string                 `json:"projectId"`
+	ParticipantRef string                 `json:"participantRef,omitempty"`
+	Status         facet.InvitationStatus `json:"status"`
+	ExpiresAt      time.Time              `json:"expiresAt"`
+	CreatedAt      time.Time              `json:"createdAt"`
+	UsedAt         *time.Time             `json:"usedAt,omitempty"`
+	RecordingID    string                 `json:"recordingId,omitempty"`
 }
 
 func viewInvitation(i *facet.Invitation) invitationView {
@@ -67,27 +67,27 @@ type videoView struct {
 }
 
 type analysisView struct {
-	ID         string         `json:"id"`
-	CreatedAt  time.Time      `json:"createdAt"`
-	FinishedAt *time.Time     `json:"finishedAt,omitempty"`
-	Settings   facet.Settings `json:"settings"`
-	Status     string         `json:"status"`
-	Failure    *facet.Failure `json:"failure,omitempty"`
-	Summary    *facet.Summary `json:"summary"`
+	ID         string          `json:"id"`
+	CreatedAt  time.Time       `json:"createdAt"`
+	FinishedAt *time.Time      `json:"finishedAt,omitempty"`
+	Settings   facet.Settings  `json:"settings"`
+	Status     facet.RunStatus `json:"status"`
+	Failure    *facet.Failure  `json:"failure,omitempty"`
+	Summary    *facet.Summary  `json:"summary"`
 }
 
 type recordingView struct {
-	ID             string          `json:"id"`
-	ProjectID      string          `json:"projectId"`
-	Status         string          `json:"status"`
-	ParticipantRef string          `json:"participantRef,omitempty"`
-	Failure        *facet.Failure  `json:"failure,omitempty"`
-	Video          videoView       `json:"video"`
-	ConsentVersion string          `json:"consentVersion"`
-	ConsentSource  string          `json:"consentSource"`
-	LatestAnalysis string          `json:"latestAnalysis,omitempty"`
-	CreatedAt      time.Time       `json:"createdAt"`
-	Analyses       *[]analysisView `json:"analyses,omitempty"`
+	ID             string                `json:"id"`
+	ProjectID      string                `json:"projectId"`
+	Status         facet.RecordingStatus `json:"status"`
+	ParticipantRef string                `json:"participantRef,omitempty"`
+	Failure        *facet.Failure        `json:"failure,omitempty"`
+	Video          videoView             `json:"video"`
+	ConsentVersion string                `json:"consentVersion"`
+	ConsentSource  string                `json:"consentSource"`
+	LatestAnalysis string                `json:"latestAnalysis,omitempty"`
+	CreatedAt      time.Time             `json:"createdAt"`
+	Analyses       *[]analysisView       `json:"analyses,omitempty"`
 }
 
 func viewRecording(r *facet.Recording) recordingView {
@@ -314,7 +314,7 @@ func (h *Handler) getAnalysis(w http.ResponseWriter, r *http.Request, c *facet.C
 		return err
 	}
 	if an.Status != facet.RunDone || an.Result == nil {
-		msg := "analysis is " + an.Status
+		msg := "analysis is " + string(an.Status)
 		if an.Failure != nil {
 			msg += ": " + an.Failure.Message
 		}

@@ -73,7 +73,7 @@ func TestCrashMidAnalysis(t *testing.T) {
 	if _, err := os.Stat(filepath.Dir(staged)); !os.IsNotExist(err) {
 		t.Errorf("serve-2 started, and the dead serve-1's staging folder is still there (%v)", err)
 	}
-	second.waitStatus(key, rec, facet.RecAnalyzed)
+	second.waitStatus(key, rec, string(facet.RecAnalyzed))
 	t.Logf("analysed by serve-2 %.1f s after the kill", time.Since(killedAt).Seconds())
 	r.checkRunOnce(second, key, project, rec, runID)
 	second.waitCompleted(runID)
@@ -341,7 +341,7 @@ func (p *serveProc) upload(video []byte) (key, project, rec string) {
 }
 
 // run returns the recording's latest run and its status ("" when unknown).
-func (r *crashRig) run(project, rec string) (id, status string) {
+func (r *crashRig) run(project, rec string) (id string, status facet.RunStatus) {
 	ctx := context.Background()
 	doc, err := r.d.Store.Read(ctx, facet.CRecordings, project, rec)
 	if err != nil {
@@ -365,7 +365,7 @@ func (r *crashRig) run(project, rec string) (id, status string) {
 func (r *crashRig) waitStaged(p *serveProc, project, rec string, size int) (runID, staged string) {
 	p.t.Helper()
 	dir := filepath.Join(r.tempDir, "facet-staging", strconv.Itoa(p.pid()))
-	var status string
+	var status facet.RunStatus
 	var files []string
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
 		// Status first: the file goes before the run is marked ended, so

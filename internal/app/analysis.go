@@ -201,7 +201,7 @@ func (a *App) refuse(ctx context.Context, name string, rec *facet.Recording, why
 		return "", err
 	}
 	a.Log.Warn("upload refused, blob deleted", "blob", name, "reason", why)
-	if rec != nil && rec.Status != statusRemoved { // a tombstone stays as it is
+	if rec != nil && rec.Status != facet.RecRemoved { // a tombstone stays as it is
 		rec.Refusals++
 		rec.UpdatedAt = a.now()
 		if _, err := replace(ctx, a.Store, facet.CRecordings, rec.ProjectID, rec, rec.ETag); err != nil && !isCode(err, facet.EConflict) {
@@ -251,7 +251,7 @@ func (a *App) RunAnalysis(ctx context.Context, body []byte) (Outcome, error) {
 		// delivery overtook that write. Redelivery finds it done.
 		return "", facet.Errorf(facet.EUnavailable, "the upload of recording %s is not recorded yet", rec.ID)
 	}
-	if !rec.Video.Present || rec.Video.DeletedAt != nil || p == nil || rec.Status == statusRemoved {
+	if !rec.Video.Present || rec.Video.DeletedAt != nil || p == nil || rec.Status == facet.RecRemoved {
 		return a.failRun(ctx, an, anETag, rec, recETag, facet.Errorf(facet.EGone, "the video no longer exists"))
 	}
 	if err := a.fairShare(ctx, an); err != nil {

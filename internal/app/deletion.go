@@ -144,7 +144,7 @@ func (a *App) deleteRecording(ctx context.Context, j DeletionJob) (Outcome, erro
 	if rec == nil {
 		return Deleted, nil
 	}
-	if removes(j.Reason) || rec.Status == statusRemoved {
+	if removes(j.Reason) || rec.Status == facet.RecRemoved {
 		return Deleted, a.removeRecording(ctx, rec, etag, j.Reason)
 	}
 	if rec.Video.DeletedAt == nil {
@@ -162,17 +162,14 @@ func (a *App) deleteRecording(ctx context.Context, j DeletionJob) (Outcome, erro
 	return Deleted, nil
 }
 
-// statusRemoved marks a tombstone: a removed recording's only trace.
-const statusRemoved = "removed"
-
 // Tombstone is what stays of a removed recording, so that a late event or
 // a repeated message cannot bring it back.
 type Tombstone struct {
-	ID        string    `json:"id"`
-	ProjectID string    `json:"projectId"`
-	Status    string    `json:"status"` // "removed"
-	DeletedAt time.Time `json:"deletedAt"`
-	Reason    string    `json:"reason"`
+	ID        string                `json:"id"`
+	ProjectID string                `json:"projectId"`
+	Status    facet.RecordingStatus `json:"status"` // facet.RecRemoved
+	DeletedAt time.Time             `json:"deletedAt"`
+	Reason    string                `json:"reason"`
 }
 
 // removeRecording deletes a recording's analyses and replaces it by a
@@ -223,7 +220,7 @@ func (a *App) removeRecording(ctx context.Context, rec *facet.Recording, etag, r
 	if rec.ClientID == "" {
 		return nil // already a tombstone
 	}
-	ts := Tombstone{ID: rec.ID, ProjectID: rec.ProjectID, Status: statusRemoved, DeletedAt: a.now(), Reason: reason}
+	ts := Tombstone{ID: rec.ID, ProjectID: rec.ProjectID, Status: facet.RecRemoved, DeletedAt: a.now(), Reason: reason}
 	if _, err := replace(ctx, a.Store, facet.CRecordings, rec.ProjectID, ts, etag); err != nil {
 		return err
 	}
@@ -264,7 +261,7 @@ func (a *App) fanOutProject(ctx context.Context, j DeletionJob) (Outcome, error)
 			return "", err
 		}
 		for _, r := range recs {
-			if r.Status == statusRemoved || (!removes(j.Reason) && r.Video.DeletedAt != nil) {
+			if r.Status == facet.RecRemoved || (!removes(j.Reason) && r.Video.DeletedAt != nil) {
 				continue
 			}
 			rj := j

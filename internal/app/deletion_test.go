@@ -49,9 +49,9 @@ func TestDeletionIdempotent(t *testing.T) {
 			if len(es) != 1 || es[0].Reason != reason || es[0].RecordingID != rec || es[0].SizeBytes == 0 {
 				t.Errorf("audit entries %+v, want one", es)
 			}
-			var st struct{ Status string }
+			var st struct{ Status facet.RecordingStatus }
 			json.Unmarshal([]byte(states[1]), &st)
-			if removes(reason) != (st.Status == statusRemoved) {
+			if removes(reason) != (st.Status == facet.RecRemoved) {
 				t.Errorf("reason %s left status %q", reason, st.Status)
 			}
 		})

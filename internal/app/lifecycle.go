@@ -90,7 +90,7 @@ func (a *App) RemoveRecording(ctx context.Context, c *facet.Client, id string) e
 	// write, and should the send fail, the sweep deletes the video of a
 	// removed recording all the same.
 	invitation := rec.InvitationID
-	rec.Status, rec.UpdatedAt = statusRemoved, a.now()
+	rec.Status, rec.UpdatedAt = facet.RecRemoved, a.now()
 	rec.ParticipantRef, rec.InvitationID, rec.Failure = "", "", nil
 	if _, err := replace(ctx, a.Store, facet.CRecordings, rec.ProjectID, rec, rec.ETag); err != nil {
 		if isCode(err, facet.EConflict) {
@@ -177,7 +177,7 @@ func (a *App) EraseClient(ctx context.Context, clientID string, trigger string) 
 					return nil, err
 				}
 				for _, rec := range recs {
-					if rec.Status == statusRemoved {
+					if rec.Status == facet.RecRemoved {
 						continue
 					}
 					r.Recordings++

@@ -70,7 +70,7 @@ func (a *App) Recordings(ctx context.Context, c *facet.Client, projectID string,
 	// Removed recordings are hidden (a page may then be shorter).
 	out := recs[:0]
 	for _, r := range recs {
-		if r.Status != statusRemoved {
+		if r.Status != facet.RecRemoved {
 			out = append(out, r)
 		}
 	}
@@ -94,7 +94,7 @@ func (a *App) Recording(ctx context.Context, c *facet.Client, id string) (*facet
 	if err != nil {
 		return nil, asNotFound(err, "recording")
 	}
-	if rec.Status == statusRemoved {
+	if rec.Status == facet.RecRemoved {
 		return nil, notFound("recording")
 	}
 	// A removed project's recordings vanish with it, before the queued
@@ -317,7 +317,7 @@ func (a *App) EachRecording(ctx context.Context, c *facet.Client, projectID stri
 			return err
 		}
 		for i := range recs {
-			if recs[i].Status == statusRemoved {
+			if recs[i].Status == facet.RecRemoved {
 				continue
 			}
 			if err := fn(&recs[i]); err != nil {

@@ -110,7 +110,7 @@ func (a *App) blobRecording(ctx context.Context, name string) (*blobDoc, error) 
 	if err != nil {
 		return nil, err
 	}
-	if d.ClientID == "" && d.Status != statusRemoved {
+	if d.ClientID == "" && d.Status != facet.RecRemoved {
 		return nil, nil // not a document this service writes
 	}
 	return d, nil
@@ -134,7 +134,7 @@ func (a *App) sweepBlob(ctx context.Context, b facet.BlobInfo, now time.Time, r 
 		}
 		return err
 	}
-	if rec.Status == statusRemoved {
+	if rec.Status == facet.RecRemoved {
 		if rec.ClientID == "" { // a tombstone: its video came back, or never went
 			return a.sweepTombstoneBlob(ctx, d, del)
 		}
@@ -279,7 +279,7 @@ func blobAttr(name string) slog.Attr {
 // its Lease, whether or not its blob is there (the blob pass sees only
 // those whose blob is): see endStuckRun.
 func (a *App) endStuckRuns(ctx context.Context, now time.Time, r *SweepReport) error {
-	for _, status := range []string{facet.RecUploaded, facet.RecAnalyzing} {
+	for _, status := range []facet.RecordingStatus{facet.RecUploaded, facet.RecAnalyzing} {
 		cont := ""
 		for {
 			recs, next, err := query[facet.Recording](ctx, a.Store, facet.CRecordings, facet.Query{Where: map[string]any{"status": status}, Continuation: cont})
