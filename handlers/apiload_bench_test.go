@@ -166,7 +166,6 @@ func seedAPILoad(b *testing.B, a *app.App, blobs *inmem.BlobStore, queue *inmem.
 	if err != nil {
 		b.Fatal(err)
 	}
-	obtained := time.Now().Add(-time.Hour)
 	var ids []string
 	for i := range apiLoadProjects {
 		p, err := a.CreateProject(ctx, c, app.NewProject{Name: fmt.Sprintf("Trailer test %d", i+1), PrivacyMode: facet.PrivacyRetain, UseContext: "media-testing"})
@@ -175,32 +174,7 @@ func seedAPILoad(b *testing.B, a *app.App, blobs *inmem.BlobStore, queue *inmem.
 		}
 		ids = append(ids, p.ID)
 		for j := range apiLoadRecordings {
-			slot, err := a.CreateRecording(ctx, c, p.ID, app.NewRecording{ParticipantRef: fmt.Sprintf("P-%02d-%03d", i, j),
-				Consent: &app.ClientConsent{ObtainedAt: &obtained, Method: "signed-form"}})
-			if err != nil {
-				b.Fatal(err)
-			}
-			name := p.ID + "/" + slot.RecordingID
-			info, err := blobs.Upload(ctx, name, strings.NewReader("a stand-in video: benchAnalyzer does not read it"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			ev := app.BlobEvent{EventType: "Microsoft.Storage.BlobCreated",
-				Topic:   "/subscriptions/x/resourceGroups/y/providers/Microsoft.Storage/storageAccounts/devstoreaccount1",
-				Subject: "/blobServices/default/containers/uploads/blobs/" + name, ETag: info.ETag, ContentLength: info.Size}
-			if out, err := a.BlobCreated(ctx, ev); err != nil || out != app.Queued {
-				b.Fatalf("BlobCreated: %v %v", out, err)
-			}
-			ds, err := queue.Receive(ctx, facet.QAnalysis, 10, time.Millisecond)
-			if err != nil || len(ds) != 1 {
-				b.Fatalf("analysis queue: %d messages, %v", len(ds), err)
-			}
-			if out, err := a.RunAnalysis(ctx, ds[0].Body); err != nil || out != app.Analyzed {
-				b.Fatalf("RunAnalysis: %v %v", out, err)
-			}
-			if err := queue.Complete(ctx, facet.QAnalysis, ds[0]); err != nil {
-				b.Fatal(err)
-			}
+			benchRecording(b, a, blobs, queue, c, p.ID, fmt.Sprintf("P-%02d-%03d", i, j))
 		}
 	}
 	return key, ids

@@ -172,38 +172,45 @@ func seedExportStack(b *testing.B, n int) *exportStack {
 	if err != nil {
 		b.Fatal(err)
 	}
-	obtained := time.Now().Add(-time.Hour)
 	for i := range n {
-		slot, err := a.CreateRecording(ctx, c, p.ID, app.NewRecording{ParticipantRef: fmt.Sprintf("P-%04d", i),
-			Consent: &app.ClientConsent{ObtainedAt: &obtained, Method: "signed-form"}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		// What the participant's PUT and Event Grid would do (see
-		// env.upload and env.deliverUpload).
-		name := p.ID + "/" + slot.RecordingID
-		info, err := blobs.Upload(ctx, name, strings.NewReader("a stand-in video: benchAnalyzer does not read it"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		ev := app.BlobEvent{EventType: "Microsoft.Storage.BlobCreated",
-			Topic:   "/subscriptions/x/resourceGroups/y/providers/Microsoft.Storage/storageAccounts/devstoreaccount1",
-			Subject: "/blobServices/default/containers/uploads/blobs/" + name, ETag: info.ETag, ContentLength: info.Size}
-		if out, err := a.BlobCreated(ctx, ev); err != nil || out != app.Queued {
-			b.Fatalf("BlobCreated: %v %v", out, err)
-		}
-		ds, err := queue.Receive(ctx, facet.QAnalysis, 10, time.Millisecond)
-		if err != nil || len(ds) != 1 {
-			b.Fatalf("analysis queue: %d messages, %v", len(ds), err)
-		}
-		if out, err := a.RunAnalysis(ctx, ds[0].Body); err != nil || out != app.Analyzed {
-			b.Fatalf("RunAnalysis: %v %v", out, err)
-		}
-		if err := queue.Complete(ctx, facet.QAnalysis, ds[0]); err != nil {
-			b.Fatal(err)
-		}
+		benchRecording(b, a, blobs, queue, c, p.ID, fmt.Sprintf("P-%04d", i))
 	}
 	return &exportStack{mux: h.ServeMux(), key: key, project: p.ID, frames: an.frames}
+}
+
+// benchRecording adds one analysed recording to project projectID through
+// the app: a client-attested slot, then what the participant's PUT, Event
+// Grid and Service Bus would do (see env.upload and env.deliverUpload).
+func benchRecording(b *testing.B, a *app.App, blobs facet.BlobStore, queue *inmem.Queue, c *facet.Client, projectID, ref string) {
+	b.Helper()
+	ctx := context.Background()
+	obtained := time.Now().Add(-time.Hour)
+	slot, err := a.CreateRecording(ctx, c, projectID, app.NewRecording{ParticipantRef: ref,
+		Consent: &app.ClientConsent{ObtainedAt: &obtained, Method: "signed-form"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	name := projectID + "/" + slot.RecordingID
+	info, err := blobs.Upload(ctx, name, strings.NewReader("a stand-in video: benchAnalyzer does not read it"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev := app.BlobEvent{EventType: "Microsoft.Storage.BlobCreated",
+		Topic:   "/subscriptions/x/resourceGroups/y/providers/Microsoft.Storage/storageAccounts/devstoreaccount1",
+		Subject: "/blobServices/default/containers/uploads/blobs/" + name, ETag: info.ETag, ContentLength: info.Size}
+	if out, err := a.BlobCreated(ctx, ev); err != nil || out != app.Queued {
+		b.Fatalf("BlobCreated: %v %v", out, err)
+	}
+	ds, err := queue.Receive(ctx, facet.QAnalysis, 10, time.Millisecond)
+	if err != nil || len(ds) != 1 {
+		b.Fatalf("analysis queue: %d messages, %v", len(ds), err)
+	}
+	if out, err := a.RunAnalysis(ctx, ds[0].Body); err != nil || out != app.Analyzed {
+		b.Fatalf("RunAnalysis: %v %v", out, err)
+	}
+	if err := queue.Complete(ctx, facet.QAnalysis, ds[0]); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // benchAnalyzer stands in for the engine: whatever the file, it reports a

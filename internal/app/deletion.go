@@ -287,32 +287,22 @@ func (a *App) fanOutProject(ctx context.Context, j DeletionJob) (Outcome, error)
 }
 
 func (a *App) deleteInvitations(ctx context.Context, clientID, projectID string) error {
-	for round := 0; ; round++ {
-		if round > 1000 {
-			return facet.Errorf(facet.EUnavailable, "app: delete invitations of %s: they keep coming back", projectID)
-		}
-		invs, _, err := query[facet.Invitation](ctx, a.Store, facet.CInvitations, facet.Query{Where: map[string]any{"clientId": clientID, "projectId": projectID}})
-		if err != nil {
-			return err
-		}
-		if len(invs) == 0 {
-			return nil
-		}
-		for _, inv := range invs {
-			if err := a.Store.Delete(ctx, facet.CInvitations, inv.ID, inv.ID, ""); err != nil && !isCode(err, facet.ENotFound) {
-				return err
-			}
-		}
-	}
+	return a.deleteInvitationsWhere(ctx, projectID, map[string]any{"clientId": clientID, "projectId": projectID})
 }
 
 // deleteInvitationsOf deletes the invitations that name a recording.
 func (a *App) deleteInvitationsOf(ctx context.Context, rec *facet.Recording) error {
+	return a.deleteInvitationsWhere(ctx, rec.ID, map[string]any{"projectId": rec.ProjectID, "recordingId": rec.ID})
+}
+
+// deleteInvitationsWhere deletes, a page at a time, every invitation
+// matching where; of names what they belong to, for the error.
+func (a *App) deleteInvitationsWhere(ctx context.Context, of string, where map[string]any) error {
 	for round := 0; ; round++ {
 		if round > 1000 {
-			return facet.Errorf(facet.EUnavailable, "app: delete invitations of %s: they keep coming back", rec.ID)
+			return facet.Errorf(facet.EUnavailable, "app: delete invitations of %s: they keep coming back", of)
 		}
-		invs, _, err := query[facet.Invitation](ctx, a.Store, facet.CInvitations, facet.Query{Where: map[string]any{"projectId": rec.ProjectID, "recordingId": rec.ID}})
+		invs, _, err := query[facet.Invitation](ctx, a.Store, facet.CInvitations, facet.Query{Where: where})
 		if err != nil {
 			return err
 		}

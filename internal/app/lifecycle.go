@@ -89,7 +89,6 @@ func (a *App) RemoveRecording(ctx context.Context, c *facet.Client, id string) e
 	// Hidden first, queued second: the deletion then never races this
 	// write, and should the send fail, the sweep deletes the video of a
 	// removed recording all the same.
-	invitation := rec.InvitationID
 	rec.Status, rec.UpdatedAt = facet.RecRemoved, a.now()
 	rec.ParticipantRef, rec.InvitationID, rec.Failure = "", "", nil
 	if _, err := replace(ctx, a.Store, facet.CRecordings, rec.ProjectID, rec, rec.ETag); err != nil {
@@ -98,30 +97,8 @@ func (a *App) RemoveRecording(ctx context.Context, c *facet.Client, id string) e
 		}
 		return err
 	}
-	if err := a.unlinkInvitation(ctx, invitation); err != nil {
-		return err
-	}
 	return a.sendDeletion(ctx, DeletionJob{Scope: ScopeRecording, ClientID: c.ID, ProjectID: rec.ProjectID, RecordingID: rec.ID,
 		Reason: facet.ReasonRecordingRemoved, Trigger: TriggerAPI})
-}
-
-// unlinkInvitation forgets which recording a used invitation led to and
-// for whom it was made: the removed recording leaves no trace there. The
-// invitation stays used, so its link cannot open a new slot.
-func (a *App) unlinkInvitation(ctx context.Context, id string) error {
-	if id == "" {
-		return nil
-	}
-	inv, etag, err := get[facet.Invitation](ctx, a.Store, facet.CInvitations, id, id)
-	if isCode(err, facet.ENotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	inv.RecordingID, inv.ParticipantRef = "", ""
-	_, err = replace(ctx, a.Store, facet.CInvitations, id, inv, etag)
-	return err
 }
 
 // RemoveProject removes a project with every video and all its metadata.
