@@ -497,26 +497,6 @@ type item struct {
 	fields map[string]json.RawMessage
 }
 
-func decodeItem(b []byte) (item, error) {
-	var it item
-	if err := json.Unmarshal(b, &it.fields); err != nil || it.fields == nil {
-		return item{}, fmt.Errorf("item is not a JSON object")
-	}
-	if raw, ok := it.fields["_etag"]; ok {
-		if err := json.Unmarshal(raw, &it.etag); err != nil {
-			return item{}, fmt.Errorf("item's _etag: %w", err)
-		}
-	}
-	for _, p := range systemProps {
-		delete(it.fields, p)
-	}
-	var err error
-	if it.json, err = json.Marshal(it.fields); err != nil {
-		return item{}, err
-	}
-	return it, nil
-}
-
 // classify turns an azcosmos error into the port's codes, once, here:
 // 404 not found; 409 (id taken) and 412 (ETag changed) conflict; 413 too
 // large; 408, 429, 449, 5xx and any failure without a response (network,
