@@ -463,7 +463,7 @@ func (r *crashRig) checkRunOnce(p *serveProc, key, project, rec, runID string) {
 			an.ID, len(chunks), frames, an.Chunks, an.Result.Summary.Frames)
 	}
 	got := p.must(200, "GET", "/api/recordings/"+rec, key, nil)
-	if got["status"] != facet.RecAnalyzed || got["latestAnalysis"] != an.ID || len(got["analyses"].([]any)) != 1 {
+	if got["status"] != string(facet.RecAnalyzed) || got["latestAnalysis"] != an.ID || len(got["analyses"].([]any)) != 1 {
 		t.Errorf("recording after the restart: %v", got)
 	}
 }
