@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/humaninsight/facet"
 )
@@ -249,7 +250,9 @@ func (a *App) RunAnalysis(ctx context.Context, body []byte) (Outcome, error) {
 		// BlobCreated queues the run before it records the upload (so a
 		// crash in between is retried by Event Grid, not lost): this
 		// delivery overtook that write. Redelivery finds it done.
-		return "", facet.Errorf(facet.EUnavailable, "the upload of recording %s is not recorded yet", rec.ID)
+		err := facet.Errorf(facet.EUnavailable, "the upload of recording %s is not recorded yet", rec.ID)
+		err.RetryAfter = time.Second // the write is a moment away
+		return "", err
 	}
 	if !rec.Video.Present || rec.Video.DeletedAt != nil || p == nil || rec.Status == facet.RecRemoved {
 		return a.failRun(ctx, an, anETag, rec, recETag, facet.Errorf(facet.EGone, "the video no longer exists"))

@@ -386,3 +386,23 @@ func TestVideoLinkForcesTypeAndAttachment(t *testing.T) {
 		t.Errorf("disposition %q", got)
 	}
 }
+
+// A delivery that overtakes its upload's write is retried after a second,
+// not after the back-off's first 5 s: nearly every first run meets it.
+func TestOvertakingRunRetriedSoon(t *testing.T) {
+	e := newTestEnv(t)
+	c := e.client("Acme Research")
+	p := e.project(c, facet.PrivacyRetain)
+	rec := e.slot(c, p)
+	an := &facet.Analysis{ID: "an_000000000000000000000009", Type: "analysis", RecordingID: rec, ProjectID: p.ID, ClientID: c.ID, Status: facet.RunQueued}
+	_, err := create(e.ctx, e.store, facet.CAnalyses, rec, an)
+	e.must(err)
+	body := []byte(`{"recordingId":"` + rec + `","projectId":"` + p.ID + `","analysisId":"` + an.ID + `"}`)
+	_, err = e.app.RunAnalysis(e.ctx, body)
+	if facet.ErrorCode(err) != facet.EUnavailable {
+		t.Fatalf("%v, want unavailable", err)
+	}
+	if d, ok, rerr := e.app.Retry(e.ctx, facet.QAnalysis, an.ID, body, err); rerr != nil || !ok || d != time.Second {
+		t.Fatalf("retry in %s (%v %v), want 1s", d, ok, rerr)
+	}
+}

@@ -70,6 +70,9 @@ func (a *App) Retry(ctx context.Context, queue string, id string, body []byte, c
 			return 0, false, nil
 		}
 		delay = a.Retries.Delay(r.Attempt)
+		if hint := facet.RetryAfter(cause); hint > 0 {
+			delay = min(delay, hint) // the cause knows it is short
+		}
 		r.Attempt++
 	}
 	fields["attempt"], _ = json.Marshal(r.Attempt)
