@@ -45,7 +45,7 @@ func (a *App) CreateInvitation(ctx context.Context, c *facet.Client, projectID s
 	if err := validRef(n.ParticipantRef); err != nil {
 		return nil, "", err
 	}
-	if err := a.takeInvitation(ctx, c, p.ID); err != nil {
+	if err := a.takeInvitation(ctx, c, p); err != nil {
 		return nil, "", err
 	}
 	ttl := a.cfg.InvitationTTL

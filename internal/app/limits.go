@@ -63,24 +63,29 @@ func (a *App) fairShare(ctx context.Context, an *facet.Analysis) error {
 }
 
 // takeReanalysis counts one re-analysis against the client's hourly
-// allowance, kept on the client's document (optimistic concurrency: a
-// concurrent update is retried).
-func (a *App) takeReanalysis(ctx context.Context, clientID string) error {
+// allowance, kept on the client's document. It starts from c as the
+// request read it; a concurrent update (optimistic concurrency) makes it
+// read the client again.
+func (a *App) takeReanalysis(ctx context.Context, c *facet.Client) error {
+	cur := *c
 	for try := 0; try < 5; try++ {
-		c, etag, err := get[facet.Client](ctx, a.Store, facet.CClients, clientID, clientID)
-		if err != nil {
-			return err
+		if try > 0 || cur.ETag == "" { // without an ETag a write could undo another
+			fresh, err := a.Client(ctx, c.ID)
+			if err != nil {
+				return err
+			}
+			cur = *fresh
 		}
 		now := a.now()
 		hour := now.Truncate(time.Hour)
-		if !c.Usage.Hour.Equal(hour) {
-			c.Usage.Hour, c.Usage.Reanalyses = hour, 0
+		if !cur.Usage.Hour.Equal(hour) {
+			cur.Usage.Hour, cur.Usage.Reanalyses = hour, 0
 		}
-		if c.Usage.Reanalyses >= a.cfg.Limits.ReanalysesPerHour {
+		if cur.Usage.Reanalyses >= a.cfg.Limits.ReanalysesPerHour {
 			return facet.Throttled(hour.Add(time.Hour).Sub(now), "at most %d re-analyses per hour", a.cfg.Limits.ReanalysesPerHour)
 		}
-		c.Usage.Reanalyses++
-		if _, err := replace(ctx, a.Store, facet.CClients, c.ID, c, etag); !isCode(err, facet.EConflict) {
+		cur.Usage.Reanalyses++
+		if _, err := replace(ctx, a.Store, facet.CClients, cur.ID, &cur, cur.ETag); !isCode(err, facet.EConflict) {
 			return err
 		}
 	}
@@ -88,23 +93,28 @@ func (a *App) takeReanalysis(ctx context.Context, clientID string) error {
 }
 
 // takeInvitation counts one invitation against the project's daily
-// allowance, kept on the project's document.
-func (a *App) takeInvitation(ctx context.Context, c *facet.Client, projectID string) error {
+// allowance, kept on the project's document, starting from p as the
+// request read it (a concurrent update makes it read p again).
+func (a *App) takeInvitation(ctx context.Context, c *facet.Client, p *facet.Project) error {
+	cur := *p
 	for try := 0; try < 5; try++ {
-		p, err := a.Project(ctx, c, projectID)
-		if err != nil {
-			return err
+		if try > 0 || cur.ETag == "" { // without an ETag a write could undo another
+			fresh, err := a.Project(ctx, c, p.ID)
+			if err != nil {
+				return err
+			}
+			cur = *fresh
 		}
 		now := a.now()
 		day := now.Truncate(24 * time.Hour)
-		if !p.Usage.Day.Equal(day) {
-			p.Usage.Day, p.Usage.Invitations = day, 0
+		if !cur.Usage.Day.Equal(day) {
+			cur.Usage.Day, cur.Usage.Invitations = day, 0
 		}
-		if p.Usage.Invitations >= a.cfg.Limits.InvitationsPerDay {
+		if cur.Usage.Invitations >= a.cfg.Limits.InvitationsPerDay {
 			return facet.Throttled(day.Add(24*time.Hour).Sub(now), "at most %d invitations per project and day", a.cfg.Limits.InvitationsPerDay)
 		}
-		p.Usage.Invitations++
-		if _, err := replace(ctx, a.Store, facet.CProjects, c.ID, p, p.ETag); !isCode(err, facet.EConflict) {
+		cur.Usage.Invitations++
+		if _, err := replace(ctx, a.Store, facet.CProjects, c.ID, &cur, cur.ETag); !isCode(err, facet.EConflict) {
 			return err
 		}
 	}

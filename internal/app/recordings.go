@@ -231,7 +231,7 @@ func (a *App) Reanalyze(ctx context.Context, c *facet.Client, recID string, in A
 	if err != nil {
 		return nil, err
 	}
-	if err := a.takeReanalysis(ctx, c.ID); err != nil {
+	if err := a.takeReanalysis(ctx, c); err != nil {
 		return nil, err
 	}
 	an := a.newAnalysis(rec, newID("an"), facet.Settings{SampleFPS: s.SampleFPS, Models: s.Models, SmoothS: s.Smooth()})
