@@ -29,3 +29,29 @@ npm_ci() {
     cp "$dir/package-lock.json" "$dir/.installed-lock"
   fi
 }
+
+# convert_pinned SUBCOMMAND TGZ OUT_DIR FILE=SHA256...: unless every FILE
+# in OUT_DIR already has its pinned sha256, runs `bin/facet models
+# SUBCOMMAND TGZ OUT_DIR` (the conversions are deterministic) and checks
+# the outputs again; prints each output's sha256.
+convert_pinned() {
+  local sub=$1 tgz=$2 dir=$3; shift 3
+  local pins=("$@") files=() p
+  for p in "${pins[@]}"; do files+=("${p%%=*}"); done
+  pinned() {
+    for p in "${pins[@]}"; do
+      echo "${p#*=}  $dir/${p%%=*}" | sha256sum -c --quiet >/dev/null 2>&1 || return 1
+    done
+  }
+  if ! pinned; then
+    [ -x bin/facet ] || { say "bin/facet not built: run go build -o bin/facet ./cmd/facet first"; exit 1; }
+    say "converting ${files[*]} from $tgz"
+    bin/facet models "$sub" "$tgz" "$dir" >/dev/null
+    if ! pinned; then
+      say "converted models do not match their pinned sha256:"
+      (cd "$dir" && sha256sum "${files[@]}")
+      exit 1
+    fi
+  fi
+  (cd "$dir" && sha256sum "${files[@]}") | while read -r line; do say "$line"; done
+}

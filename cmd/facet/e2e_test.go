@@ -44,31 +44,42 @@ func startStack(t *testing.T, opts ...func(*config)) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	cfg.StorageConnString = blob.ConnectionString
-	cfg.CosmosEndpoint, cfg.CosmosKey, cfg.CosmosDatabase = cos.Endpoint, cos.Key, "e2e"+hex.EncodeToString(b)
-	cfg.ServiceBusConn = sb
-	cfg.CreateResources = true
-	cfg.AdminKey = "e2e-admin-key"
-	cfg.PublicBaseURL = "http://participants.example"
+	blobURL := useStack(&cfg, blob, cos, sb, "e2e")
 	for _, o := range opts {
 		o(&cfg)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	blobURL := blob.URL
-	if blobURL == "" {
-		blobURL = "https://" + connField(blob.ConnectionString, "AccountName") + ".blob.core.windows.net"
-	}
-	l, err := startLocalHost(context.Background(), cfg, testenv.RepoRoot(), "127.0.0.1:0", blobURL, 0, log)
+	l, err := startLocalHost(context.Background(), cfg, testenv.RepoRoot(), "127.0.0.1:0", blobURL, 0, testLog())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(l.Close)
 	return &stack{t: t, l: l, url: l.URL}
+}
+
+// useStack points cfg at the local stack's services, with a database of
+// its own (prefix and random digits), and returns the Blob endpoint the
+// host stand-in watches.
+func useStack(cfg *config, blob testenv.Blob, cos testenv.Cosmos, sb, prefix string) string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	cfg.StorageConnString = blob.ConnectionString
+	cfg.CosmosEndpoint, cfg.CosmosKey, cfg.CosmosDatabase = cos.Endpoint, cos.Key, prefix+hex.EncodeToString(b)
+	cfg.ServiceBusConn = sb
+	cfg.CreateResources = true
+	cfg.AdminKey = "e2e-admin-key"
+	cfg.PublicBaseURL = "http://participants.example"
+	if blob.URL != "" {
+		return blob.URL
+	}
+	return "https://" + connField(blob.ConnectionString, "AccountName") + ".blob.core.windows.net"
+}
+
+// testLog discards the log, or shows it at debug level under -v.
+func testLog() *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
 func (s *stack) call(method, path, key string, body any) (int, map[string]any) {

@@ -20,31 +20,38 @@ func stagingDir(base string) (dir string, cleanup func(), err error) {
 	if base == "" {
 		base = os.TempDir()
 	}
-	root := filepath.Join(base, "facet-staging")
-	if err := os.MkdirAll(root, 0o700); err != nil {
+	if dir, cleanup, err = pidDir(filepath.Join(base, "facet-staging"), false); err != nil {
 		return "", nil, fmt.Errorf("staging: %w", err)
+	}
+	return dir, cleanup, nil
+}
+
+// pidDir returns <root>/<pid>, created empty (mode 0700), and a cleanup
+// that removes it. The folders of processes that no longer run go first,
+// and with strays every other entry of root too; the folders of live
+// processes stay. A folder under this process's own pid is a dead
+// process's whose pid came round again: it goes as well.
+func pidDir(root string, strays bool) (dir string, cleanup func(), err error) {
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return "", nil, err
 	}
 	entries, err := os.ReadDir(root)
 	if err != nil {
-		return "", nil, fmt.Errorf("staging: %w", err)
+		return "", nil, err
 	}
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || !e.IsDir() || processAlive(pid) {
+		isPID := err == nil && e.IsDir()
+		if isPID && pid != os.Getpid() && processAlive(pid) || !isPID && !strays {
 			continue
 		}
 		if err := os.RemoveAll(filepath.Join(root, e.Name())); err != nil {
-			return "", nil, fmt.Errorf("staging: remove a dead process's videos: %w", err)
+			return "", nil, fmt.Errorf("remove an earlier process's files: %w", err)
 		}
 	}
 	dir = filepath.Join(root, strconv.Itoa(os.Getpid()))
-	// A folder under this pid is a dead process's whose pid came round
-	// again: it is not ours to keep.
-	if err := os.RemoveAll(dir); err != nil {
-		return "", nil, fmt.Errorf("staging: %w", err)
-	}
 	if err := os.Mkdir(dir, 0o700); err != nil {
-		return "", nil, fmt.Errorf("staging: %w", err)
+		return "", nil, err
 	}
 	return dir, func() { os.RemoveAll(dir) }, nil
 }

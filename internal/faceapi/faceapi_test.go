@@ -3,7 +3,6 @@ package faceapi
 import (
 	"image"
 	"image/color"
-	"image/png"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -96,27 +95,14 @@ func outputNames(net string) []string {
 // testCrops cuts the astronaut's and the camera man's face boxes from the
 // shared stills and adds two seeded noise images.
 func testCrops(t *testing.T) []crop {
-	astro := readPNG(t, testenv.Shared(t, "media/astronaut.png"))
-	cam := readPNG(t, testenv.Shared(t, "media/camera.png"))
+	astro := testenv.ReadPNG(t, testenv.Shared(t, "media/astronaut.png"))
+	cam := testenv.ReadPNG(t, testenv.Shared(t, "media/camera.png"))
 	return []crop{
 		cut("astronaut", astro, image.Rect(180, 62, 268, 174)),
 		cut("camera", cam, image.Rect(198, 109, 261, 195)),
 		noise("noise_square", 112, 112, 1),
 		noise("noise_wide", 121, 90, 2),
 	}
-}
-
-func readPNG(t *testing.T, path string) image.Image {
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return img
 }
 
 func cut(name string, img image.Image, r image.Rectangle) crop {

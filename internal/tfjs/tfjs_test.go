@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"image"
 	"image/color"
-	"image/png"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -85,24 +84,11 @@ func grey64(img image.Image, r image.Rectangle) []float32 {
 	return out
 }
 
-func readPNG(t *testing.T, path string) image.Image {
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return img
-}
-
 // testBatch is the astronaut's and the camera man's faces and a noise
 // image in [-1,1], as one NHWC [3,64,64,1] batch.
 func testBatch(t *testing.T) (names []string, batch []float32) {
-	astro := readPNG(t, testenv.Shared(t, "media/astronaut.png"))
-	cam := readPNG(t, testenv.Shared(t, "media/camera.png"))
+	astro := testenv.ReadPNG(t, testenv.Shared(t, "media/astronaut.png"))
+	cam := testenv.ReadPNG(t, testenv.Shared(t, "media/camera.png"))
 	batch = append(grey64(astro, image.Rect(180, 62, 268, 174)), grey64(cam, image.Rect(198, 109, 261, 195))...)
 	r := rand.New(rand.NewPCG(1, 0x5eed))
 	for range side * side {
