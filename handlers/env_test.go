@@ -63,7 +63,7 @@ func newEnv(t *testing.T) *env {
 	}
 	e.app = app.New(app.Config{PublicBaseURL: "https://facet.example", StorageAccount: "devstoreaccount1"}, e.store, e.blobs, e.queue, testEngine(t), log)
 	h := &Handler{App: e.app, AdminKey: testAdminKey, Log: log}
-	e.srv = httptest.NewServer(h.ServeMux())
+	e.srv = httptest.NewServer(withContract(t, h.ServeMux()))
 	t.Cleanup(e.srv.Close)
 	return e
 }
