@@ -223,6 +223,34 @@ type Queue interface {
 	Cancel(ctx context.Context, queue string, seq int64) error
 }
 
+// HookPost is one webhook delivery attempt: a POST of Body (JSON) to URL
+// with Header (the signature) besides Content-Type: application/json.
+type HookPost struct {
+	URL    string
+	Body   []byte
+	Header map[string]string
+}
+
+// HookAnswer is what a webhook endpoint answered.
+type HookAnswer struct {
+	Status  int           // the HTTP status code
+	Latency time.Duration // from the start of the attempt to the answer's headers
+}
+
+// HookSender posts webhook deliveries to clients' endpoints.
+// Implementations are safe for concurrent use, follow no redirect (a 3xx
+// is an answer like any other), read at most a few KB of an answer, and
+// connect only to public addresses (PublicAddr), checked on the address
+// actually dialled, so a host name that resolves to a private address is
+// refused too. Post returns an answer whenever a status came back,
+// whatever it was: what counts as delivered is the caller's call. Errors,
+// when no status came back: EInvalid when the URL or the address it
+// resolves to is refused, EUnavailable when the endpoint could not be
+// reached or did not answer in time. Either way the latency is returned.
+type HookSender interface {
+	Post(ctx context.Context, p HookPost) (HookAnswer, error)
+}
+
 // Queue names.
 const (
 	QAnalysis  = "analysis"
