@@ -592,8 +592,7 @@ func TestStatusTable(t *testing.T) {
 			t.Errorf("%s, %s: %d %v, want %d", row.route, row.condition, st, out, row.status)
 		}
 		if st >= 400 {
-			e, _ := out["error"].(map[string]any)
-			if e == nil || e["code"] == "" || e["message"] == "" {
+			if out["type"] != ProblemType(fmt.Sprint(out["code"])) || out["detail"] == "" || out["status"] != float64(st) {
 				t.Errorf("%s, %s: error body %v", row.route, row.condition, out)
 			}
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/pb33f/libopenapi-validator/config"
 	verrors "github.com/pb33f/libopenapi-validator/errors"
 	"github.com/pb33f/libopenapi-validator/helpers"
+	"github.com/pb33f/libopenapi-validator/schema_validation"
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 )
 
@@ -114,6 +115,14 @@ func withContract(t *testing.T, next http.Handler) http.Handler {
 			vr.Body = io.NopCloser(bytes.NewReader(body))
 		}
 		contractResponses.Add(1)
+		if r.Pattern == "/api/" {
+			// No route's: the fallback's 404 or 405, held to the
+			// document's Problem (it has no operation to look up).
+			if err := validateUnrouted(rec); err != "" {
+				t.Errorf("contract: %s %s (%d): unrouted answer: %s\nbody: %.300s", r.Method, r.URL.RequestURI(), rec.status, err, rec.body.Bytes())
+			}
+			return
+		}
 		ok, errs := v.ValidateHttpResponse(vr, resp)
 		if !ok && ambiguous(errs) {
 			// A path that reads differently once its escapes are
@@ -126,6 +135,27 @@ func withContract(t *testing.T, next http.Handler) http.Handler {
 			t.Errorf("contract: %s %s (%d): response: %s\nbody: %.300s", r.Method, r.URL.RequestURI(), rec.status, describe(errs), rec.body.Bytes())
 		}
 	})
+}
+
+// validateUnrouted checks an answer of the /api/ fallback: a 404, or a
+// 405 with Allow, whose body is the document's Problem.
+func validateUnrouted(rec *recordingWriter) string {
+	switch {
+	case rec.status != http.StatusNotFound && rec.status != http.StatusMethodNotAllowed:
+		return "want 404 or 405"
+	case rec.status == http.StatusMethodNotAllowed && rec.header.Get("Allow") == "":
+		return "405 without Allow"
+	case rec.header.Get("Content-Type") != "application/problem+json":
+		return "Content-Type " + rec.header.Get("Content-Type")
+	}
+	schema, ok := contractModel.Components.Schemas.Get("Problem")
+	if !ok {
+		return "the document has no Problem schema"
+	}
+	if ok, errs := schema_validation.NewSchemaValidator().ValidateSchemaBytes(schema.Schema(), rec.body.Bytes()); !ok {
+		return describe(errs)
+	}
+	return ""
 }
 
 // ambiguous tells the validator's refusal of a path whose readings with

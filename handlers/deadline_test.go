@@ -194,14 +194,23 @@ func (e *quickEnv) setup() (string, string) {
 	return c.APIKey, inv.Token
 }
 
-// errorBody decodes {"error": {...}}.
-func errorBody(t *testing.T, w *httptest.ResponseRecorder) map[string]string {
+// errorBody decodes a problem (RFC 9457) and checks what every error
+// answer has: the problem media type, the type and title of its code, the
+// answer's status and request id.
+func errorBody(t *testing.T, w *httptest.ResponseRecorder) Problem {
 	t.Helper()
-	var body struct{ Error map[string]string }
-	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
-		t.Fatalf("answer is not a JSON error: %d %q", w.Code, w.Body)
+	var p Problem
+	if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil {
+		t.Fatalf("answer is not a JSON problem: %d %q", w.Code, w.Body)
 	}
-	return body.Error
+	if ct := w.Header().Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("%d answered with Content-Type %q, want application/problem+json", w.Code, ct)
+	}
+	if p.Status != w.Code || p.Type != ProblemType(p.Code) || p.Title != ProblemTitles[p.Code] || p.Detail == "" ||
+		p.RequestID == "" || p.RequestID != w.Header().Get("X-Request-Id") {
+		t.Errorf("problem %+v of a %d answer (X-Request-Id %q)", p, w.Code, w.Header().Get("X-Request-Id"))
+	}
+	return p
 }
 
 // TestDeadlineAnswers503: with the store frozen, API calls end at their
@@ -223,7 +232,7 @@ func TestDeadlineAnswers503(t *testing.T) {
 			took := time.Since(start)
 			body := errorBody(t, w)
 			id := w.Header().Get("X-Request-Id")
-			if w.Code != 503 || w.Header().Get("Retry-After") != "5" || body["code"] != facet.EUnavailable || body["requestId"] != id || id == "" {
+			if w.Code != 503 || w.Header().Get("Retry-After") != "5" || body.Code != facet.EUnavailable || body.RequestID != id || id == "" {
 				t.Errorf("opaque %v, %s %s: %d Retry-After %q %v", opaque, c.method, c.path, w.Code, w.Header().Get("Retry-After"), body)
 			}
 			if took > time.Second {
@@ -300,7 +309,7 @@ func TestTooManyFromApp(t *testing.T) {
 	} {
 		e.store.set(false, false, c.err)
 		w := e.do("GET", "/api/projects", key, "", nil)
-		if body := errorBody(t, w); w.Code != c.status || w.Header().Get("Retry-After") != c.retryAfter || body["code"] != c.code {
+		if body := errorBody(t, w); w.Code != c.status || w.Header().Get("Retry-After") != c.retryAfter || body.Code != c.code {
 			t.Errorf("%v: %d Retry-After %q %v", c.err, w.Code, w.Header().Get("Retry-After"), body)
 		}
 	}

@@ -3,8 +3,12 @@ package handlers
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,12 +27,8 @@ func TestInternalErrorsSayNothing(t *testing.T) {
 		w := httptest.NewRecorder()
 		w.Header().Set("X-Request-Id", "0123456789abcdef")
 		writeError(w, err)
-		var body struct{ Error map[string]string }
-		if e := json.Unmarshal(w.Body.Bytes(), &body); e != nil {
-			t.Fatal(e)
-		}
-		if w.Code != 500 || body.Error["message"] != "internal error" || body.Error["requestId"] != "0123456789abcdef" || body.Error["code"] != facet.EInternal {
-			t.Errorf("%v: %d %v", err, w.Code, body.Error)
+		if p := errorBody(t, w); w.Code != 500 || p.Detail != "internal error" || p.RequestID != "0123456789abcdef" || p.Code != facet.EInternal {
+			t.Errorf("%v: %d %+v", err, w.Code, p)
 		}
 		for _, leak := range []string{"cosmosdb", "inmem", "azureblob", "tcp", "JSON object"} {
 			if strings.Contains(w.Body.String(), leak) {
@@ -74,7 +74,7 @@ func TestTypeErrorsNameJSONKinds(t *testing.T) {
 		`{"name": "x", "settings": {"sampleFps": "five"}}`: "want a number",
 	} {
 		st, out := e.call("POST", "/api/projects", key, body)
-		got, _ := out["error"].(map[string]any)["message"].(string)
+		got, _ := out["detail"].(string)
 		if st != http.StatusBadRequest || !strings.Contains(got, want) || strings.Contains(got, "app.") || strings.Contains(got, "facet.") || strings.Contains(got, "float64") {
 			t.Errorf("%s: %d %s; want 400 saying %q", body, st, got, want)
 		}
@@ -90,8 +90,7 @@ func TestInputDetails(t *testing.T) {
 	project := func(name string) (int, string) {
 		body := `{"name": "` + name + `", "privacyMode": "retain", "useContext": "media-testing"}`
 		st, out := e.call("POST", "/api/projects", key, body)
-		errBody, _ := out["error"].(map[string]any)
-		msg, _ := errBody["message"].(string)
+		msg, _ := out["detail"].(string)
 		return st, msg
 	}
 	if st, msg := project(strings.Repeat("😀", 60)); st != http.StatusCreated {
@@ -142,6 +141,105 @@ func TestDuplicateKey(t *testing.T) {
 		got, ok := duplicateKey([]byte(data))
 		if got != want || ok != (want != "") {
 			t.Errorf("duplicateKey(%s) = %q, %v; want %q", data, got, ok, want)
+		}
+	}
+}
+
+// TestProblemTypesDocumented: every problem type the API can answer has
+// its anchor in README's "Problem types" with its status and title, and
+// the document's Problem schema lists exactly those types.
+func TestProblemTypesDocumented(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := []string{facet.EInternal}
+	for code := range status {
+		codes = append(codes, code)
+	}
+	for _, code := range codes {
+		slug := strings.TrimPrefix(ProblemType(code), ProblemTypeBase)
+		st := status[code]
+		if code == facet.EInternal {
+			st = 500
+		}
+		row := fmt.Sprintf("| <a id=\"problem-%s\"></a>`%s` | %d | %s |", slug, slug, st, ProblemTitles[code])
+		if !strings.Contains(string(readme), row) {
+			t.Errorf("README has no row %q", row)
+		}
+		if ProblemTitles[code] == "" {
+			t.Errorf("%s has no title", code)
+		}
+	}
+	var doc struct {
+		Components struct {
+			Schemas struct {
+				Problem struct {
+					Properties struct {
+						Type struct{ Enum []string }
+					}
+				}
+			}
+		}
+	}
+	raw, err := os.ReadFile(openAPIPath)
+	if err != nil || json.Unmarshal(raw, &doc) != nil {
+		t.Fatalf("read %s: %v", openAPIPath, err)
+	}
+	var want []string
+	for _, code := range codes {
+		want = append(want, ProblemType(code))
+	}
+	got := doc.Components.Schemas.Problem.Properties.Type.Enum
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("Problem.type in %s lists %v, want %v", openAPIPath, got, want)
+	}
+}
+
+// TestChallengesAndMethods: a 401 names the scheme the route wants (RFC
+// 9110, section 11.6.1), and a routed path called with a method it does
+// not have answers 405 with Allow (section 15.5.6), not 404.
+func TestChallengesAndMethods(t *testing.T) {
+	e := newEnv(t)
+	_, key := e.newClient("Methods Ltd")
+	project := e.newProject(key, nil)
+	for _, c := range []struct {
+		method, path, key string
+		status            int
+		header, want      string
+	}{
+		{"GET", "/api/projects", "", 401, "WWW-Authenticate", `Bearer realm="facet"`},
+		{"GET", "/api/clients/me", "wrong", 401, "WWW-Authenticate", `Bearer realm="facet"`},
+		{"POST", "/api/clients", "", 401, "WWW-Authenticate", `AdminKey realm="facet", header="X-Admin-Key"`},
+		{"PUT", "/api/projects/" + project, key, 405, "Allow", "GET, PATCH, DELETE"},
+		{"PUT", "/api/projects/pr_000000000000000000000000", "", 405, "Allow", "GET, PATCH, DELETE"},
+		{"DELETE", "/api/projects", key, 405, "Allow", "GET, POST"},
+		{"GET", "/api/projects/" + project + "/close", key, 405, "Allow", "POST"},
+		{"GET", "/api/nothing/here", key, 404, "Allow", ""},
+	} {
+		req, _ := http.NewRequest(c.method, e.srv.URL+c.path, nil)
+		if c.key != "" {
+			req.Header.Set("Authorization", "Bearer "+c.key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := httptest.NewRecorder()
+		for k, v := range resp.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body)
+		resp.Body.Close()
+		p := errorBody(t, w)
+		if resp.StatusCode != c.status || resp.Header.Get(c.header) != c.want {
+			t.Errorf("%s %s: %d %s: %q; want %d %q", c.method, c.path, resp.StatusCode, c.header, resp.Header.Get(c.header), c.status, c.want)
+		}
+		if c.status == 405 && !strings.Contains(p.Detail, c.want) {
+			t.Errorf("%s %s: detail %q does not name the methods", c.method, c.path, p.Detail)
 		}
 	}
 }

@@ -136,7 +136,7 @@ var fuzzLeaks = []string{"app.", "facet.", "handlers.", "cosmosdb", "inmem", "az
 	"time.Time", "float64", "int64", "map[", "[]string", "*", "reflect", "goroutine", "Z07:00", "panic"}
 
 // fuzzCheckAnswer checks the shape every /api/ answer has: 2xx or 4xx,
-// never 5xx; errors as {"error":{"code","message"}} with the status of
+// never 5xx; errors as problems (RFC 9457) with the status of
 // their code, in the API's words.
 func fuzzCheckAnswer(t *testing.T, what string, sent []byte, w *httptest.ResponseRecorder) {
 	t.Helper()
@@ -147,22 +147,22 @@ func fuzzCheckAnswer(t *testing.T, what string, sent []byte, w *httptest.Respons
 	if st < 400 {
 		return
 	}
-	if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+	if ct := w.Header().Get("Content-Type"); ct != "application/problem+json" {
 		t.Fatalf("%s: %d answered with Content-Type %q", what, st, ct)
 	}
-	var answer map[string]map[string]string
+	var p Problem
 	dec := json.NewDecoder(bytes.NewReader(w.Body.Bytes()))
-	if err := dec.Decode(&answer); err != nil || len(answer) != 1 || answer["error"] == nil {
-		t.Fatalf("%s: %d answered %s (%v), want {\"error\":{...}}", what, st, w.Body.Bytes(), err)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		t.Fatalf("%s: %d answered %s (%v), want a problem", what, st, w.Body.Bytes(), err)
 	}
-	e := answer["error"]
-	if len(e) != 2 || e["message"] == "" || status[e["code"]] != st || !utf8.ValidString(e["message"]) {
-		t.Fatalf("%s: %d answered %s: want exactly code and message, the code's status", what, st, w.Body.Bytes())
+	if p.Detail == "" || p.Status != st || status[p.Code] != st || p.Type != ProblemType(p.Code) || !utf8.ValidString(p.Detail) {
+		t.Fatalf("%s: %d answered %s: want type, title, status and detail of its code", what, st, w.Body.Bytes())
 	}
 	said := fuzzSaid(sent)
 	for _, leak := range fuzzLeaks {
-		if strings.Contains(e["message"], leak) && !strings.Contains(said, leak) {
-			t.Fatalf("%s: %d answered %q, which shows %q", what, st, e["message"], leak)
+		if strings.Contains(p.Detail, leak) && !strings.Contains(said, leak) {
+			t.Fatalf("%s: %d answered %q, which shows %q", what, st, p.Detail, leak)
 		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -163,9 +164,41 @@ func (h *Handler) ServeMux() *http.ServeMux {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Request-Id", newRequestID())
-		writeError(w, facet.Errorf(facet.ENotFound, "no such route: %s %s", r.Method, r.URL.Path))
+		w.Header().Set("Cache-Control", "no-store")
+		if allow := allowedMethods(r.URL.Path); allow != "" {
+			w.Header().Set("Allow", allow)
+			writeError(w, facet.Errorf(EMethod, "%s is not a method of this route: use %s", r.Method, allow))
+			return
+		}
+		writeError(w, facet.Errorf(facet.ENotFound, "no such route"))
 	})
 	return mux
+}
+
+// allowedMethods returns the methods of the routes whose path matches path,
+// comma-separated (an Allow header), or "" when no route's does. A
+// wildcard matches one non-empty segment, as ServeMux's do.
+func allowedMethods(path string) string {
+	segs := strings.Split(path, "/")
+	var methods []string
+	for _, rt := range Routes() {
+		pat := strings.Split(rt.Path, "/")
+		if len(pat) != len(segs) || slices.Contains(methods, rt.Method) {
+			continue
+		}
+		match := true
+		for i, p := range pat {
+			wild := strings.HasPrefix(p, "{") && segs[i] != ""
+			if p != segs[i] && !wild {
+				match = false
+				break
+			}
+		}
+		if match {
+			methods = append(methods, rt.Method)
+		}
+	}
+	return strings.Join(methods, ", ")
 }
 
 // serveAPI runs one API route: a deadline, the checks of admit, the
@@ -278,8 +311,24 @@ func (h *Handler) fail(w *responseWriter, r *http.Request, rt Route, reqID strin
 	if _, known := status[code]; !known || code == facet.EInternal || code == facet.EUnavailable {
 		h.Log.Error("request failed", "function", rt.Function, "method", r.Method, "request", reqID,
 			"deadlineExceeded", errors.Is(err, context.DeadlineExceeded), "error", err)
+	} else {
+		// The answer carries the request id; this line is where it leads.
+		h.Log.Info("request refused", "function", rt.Function, "method", r.Method, "request", reqID, "code", code)
+	}
+	if code == facet.EUnauthorized {
+		w.Header().Set("WWW-Authenticate", challenge(rt.Auth))
 	}
 	writeError(w, err)
+}
+
+// challenge is the WWW-Authenticate of a 401 (RFC 9110, section 11.6.1):
+// the Bearer scheme for a client's API key; the operator's key travels in
+// its own header, which the AdminKey scheme names.
+func challenge(a Access) string {
+	if a == AccessAdmin {
+		return `AdminKey realm="facet", header="X-Admin-Key"`
+	}
+	return `Bearer realm="facet"`
 }
 
 // deadlined returns err, joined with the deadline's error when the
@@ -364,6 +413,7 @@ var status = map[string]int{
 	facet.EInvalid:       http.StatusBadRequest,
 	facet.EUnauthorized:  http.StatusUnauthorized,
 	facet.ENotFound:      http.StatusNotFound,
+	EMethod:              http.StatusMethodNotAllowed,
 	facet.EConflict:      http.StatusConflict,
 	facet.EGone:          http.StatusGone,
 	facet.ETooLarge:      http.StatusRequestEntityTooLarge,
@@ -372,9 +422,56 @@ var status = map[string]int{
 	facet.ETooMany:       http.StatusTooManyRequests,
 }
 
-// writeError answers {"error":{"code","message"}}; internal errors keep
-// their details in the log, not in the response. A passed deadline is
-// EUnavailable; 503 and 429 say when to retry (Retry-After).
+// EMethod is the code of a request whose path is routed for other
+// methods only (405, with Allow). It is the HTTP layer's own: no use case
+// ever refuses a method.
+const EMethod = "method_not_allowed"
+
+// ProblemTypeBase is where the problem types are documented: the type of
+// an error answer is this base plus its code with dashes (RFC 9457 asks
+// for a URI that stays the same for the same problem; README's "Problem
+// types" section has an anchor for each).
+const ProblemTypeBase = "https://github.com/humaninsight/facet/blob/main/README.md#problem-"
+
+// ProblemTitles is the title of each problem type: a fixed summary per
+// code (RFC 9457: the title does not change from one occurrence to the
+// next; the detail says what happened this time).
+var ProblemTitles = map[string]string{
+	facet.EInvalid:       "Invalid request",
+	facet.EUnauthorized:  "Unauthorized",
+	facet.ENotFound:      "Not found",
+	EMethod:              "Method not allowed",
+	facet.EConflict:      "Conflict with the resource's state",
+	facet.EGone:          "Gone",
+	facet.ETooLarge:      "Content too large",
+	facet.EUnprocessable: "Refused on substance",
+	facet.ETooMany:       "Too many requests",
+	facet.EInternal:      "Internal error",
+	facet.EUnavailable:   "Service unavailable",
+}
+
+// ProblemType returns the type URI of the problem with code.
+func ProblemType(code string) string {
+	return ProblemTypeBase + strings.ReplaceAll(code, "_", "-")
+}
+
+// Problem is the body of every error answer of the API, an RFC 9457
+// problem details object (application/problem+json). Code is an
+// extension member: the type's last segment as the domain spells it, for
+// callers that switch on a short string.
+type Problem struct {
+	Type      string `json:"type"`
+	Title     string `json:"title"`
+	Status    int    `json:"status"`
+	Detail    string `json:"detail"`
+	Code      string `json:"code"`
+	RequestID string `json:"requestId,omitempty"`
+}
+
+// writeError answers an RFC 9457 problem; internal errors keep their
+// details in the log under the request id, not in the answer. A passed
+// deadline is EUnavailable; 503 and 429 say when to retry (Retry-After);
+// 401 names the scheme the route wants (WWW-Authenticate).
 func writeError(w http.ResponseWriter, err error) {
 	code := errorCode(err)
 	st, ok := status[code]
@@ -384,20 +481,23 @@ func writeError(w http.ResponseWriter, err error) {
 	if secs, ok := retryAfter(code, err); ok {
 		w.Header().Set("Retry-After", secs)
 	}
-	msg := facet.ErrorMessage(err)
+	detail := facet.ErrorMessage(err)
 	switch code {
 	case facet.EUnavailable:
-		msg = "a backing service is unavailable: retry later"
+		detail = "a backing service is unavailable: retry later"
 	case facet.EInternal:
 		// The cause is in the log under the request id; its text (store
 		// and type names, internal paths) is no business of the caller's.
-		msg = "internal error"
+		detail = "internal error"
 	}
-	body := map[string]string{"code": code, "message": msg}
-	if id := w.Header().Get("X-Request-Id"); id != "" && st >= 500 {
-		body["requestId"] = id
-	}
-	writeJSON(w, st, map[string]any{"error": body})
+	p := Problem{Type: ProblemType(code), Title: ProblemTitles[code], Status: st, Detail: detail,
+		Code: code, RequestID: w.Header().Get("X-Request-Id")}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Content-Language", "en")
+	w.WriteHeader(st)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(p)
 }
 
 // retryAfter returns the Retry-After (whole seconds, at least 1) of an

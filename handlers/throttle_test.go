@@ -60,7 +60,7 @@ func TestThrottleAdminKey(t *testing.T) {
 		clk.advance(time.Second)
 	}
 	w := e.do("POST", "/api/clients", "", guesser, nil)
-	if body := errorBody(t, w); w.Code != 429 || w.Header().Get("Retry-After") != "50" || body["code"] != "too_many_requests" {
+	if body := errorBody(t, w); w.Code != 429 || w.Header().Get("Retry-After") != "50" || body.Code != "too_many_requests" {
 		t.Errorf("11th attempt: %d Retry-After %q %v; want 429 after 50 s", w.Code, w.Header().Get("Retry-After"), body)
 	}
 	// The right key is refused as well while the source is throttled:

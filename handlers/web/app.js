@@ -73,7 +73,7 @@ async function accept() {
     });
     const body = await res.json().catch(() => ({}));
     if (!res.ok) {
-      const msg = (body.error && body.error.message) || "status " + res.status;
+      const msg = body.detail || "status " + res.status;
       if (res.status === 429) {
         // A limit of the study or the service: the link itself is fine.
         status("The study is busy right now and could not save your consent. Please choose I agree again in a few minutes.");
