@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin/facet
 
 .DEFAULT_GOAL := build
-.PHONY: setup build test bench fuzz lint dev demo package infra-lint clean
+.PHONY: setup build test bench fuzz lint dev demo package infra-lint client clean
 
 ## setup: install ffmpeg (apt), Go modules, ONNX Runtime and the default models
 setup:
@@ -68,6 +68,10 @@ lint:
 	    echo "go mod tidy changed go.mod/go.sum: commit the result"; rm -f /tmp/facet-go.*.$$$$; exit 1; fi; \
 	  rm -f /tmp/facet-go.*.$$$$
 	@if command -v staticcheck >/dev/null; then staticcheck ./...; fi
+
+## client: regenerate the Go client (client/client.gen.go) from api/openapi.json with the oapi-codegen go.mod pins
+client:
+	$(GO) generate ./client
 
 ## infra-lint: Bicep syntax (shared bicep-lint) and facet's own rules (scripts/infra-lint.mjs)
 BICEP_LINT_DIR ?= .cache/tools/bicep-lint

@@ -10,16 +10,20 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/humaninsight/facet"
+	"github.com/humaninsight/facet/client"
 	"github.com/humaninsight/facet/internal/localstack"
 )
 
 // cmdDemo runs the product's main story on the local stack and stops it:
 // a privacy-by-design project whose video is analysed and then deleted,
-// and a closed project whose videos go with it.
+// a closed project whose videos go with it, and the client's erasure.
+// Every API call goes through the generated client (package client), as
+// an integrator's would; only the upload goes straight to Blob Storage.
 func cmdDemo(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		return usagef("demo takes no arguments")
@@ -61,116 +65,172 @@ func cmdDemo(ctx context.Context, cfg config, args []string, stdout, stderr io.W
 		return err
 	}
 	defer l.Close()
-	d := &demo{ctx: ctx, base: l.URL}
+	d, err := newDemo(ctx, l.URL, "demo-admin-key")
+	if err != nil {
+		return err
+	}
 
-	client, err := d.call("POST", "/api/clients", "admin", map[string]any{
-		"company": "Demo Research", "contact": map[string]any{"name": "Dana Demo", "email": "dana@demo.example"},
-		"demographics": map[string]any{"country": "DE"}, "dpaVersion": "2026-01"})
-	if err != nil {
+	// The operator registers a client; everything after is the client's
+	// own calls with its key, or the participant's, with none.
+	reg, err := d.admin.CreateClientWithResponse(ctx, client.ClientRegistration{
+		Company: "Demo Research", Contact: client.Contact{Name: "Dana Demo", Email: "dana@demo.example"},
+		Demographics: client.Demographics{Country: "DE"}, DpaVersion: "2026-01"})
+	if err := check("POST /api/clients", http.StatusCreated, reg, err); err != nil {
 		return err
 	}
-	d.key = client["apiKey"].(string)
-	say("client %s registered (API key shown once, stored as a hash)", client["id"])
+	if d.api, err = client.NewClientWithResponses(l.URL, client.WithRequestEditorFn(client.APIKeyAuth(reg.JSON201.ApiKey))); err != nil {
+		return err
+	}
+	say("client %s registered (API key shown once, stored as a hash)", reg.JSON201.Id)
 
-	pbd, err := d.call("POST", "/api/projects", "", map[string]any{"name": "Privacy-by-design study", "privacyMode": "delete-after-analysis", "useContext": "media-testing"})
-	if err != nil {
+	pr, err := d.api.CreateProjectWithResponse(ctx, client.NewProject{Name: "Privacy-by-design study",
+		PrivacyMode: client.PrivacyModeDeleteAfterAnalysis, UseContext: client.NewProjectUseContextMediaTesting})
+	if err := check("POST /api/projects", http.StatusCreated, pr, err); err != nil {
 		return err
 	}
-	say("project %s: privacyMode delete-after-analysis", pbd["id"])
-	inv, err := d.call("POST", "/api/projects/"+pbd["id"].(string)+"/invitations", "", map[string]any{"participantRef": "P-001"})
-	if err != nil {
+	pbd := pr.JSON201.Id
+	say("project %s: privacyMode %s", pbd, pr.JSON201.PrivacyMode)
+	ir, err := d.api.CreateInvitationWithResponse(ctx, pbd, client.NewInvitation{ParticipantRef: ptr("P-001")})
+	if err := check("POST /api/projects/{id}/invitations", http.StatusCreated, ir, err); err != nil {
 		return err
 	}
-	say("invitation link for the participant: %s", inv["url"])
-	token := inv["token"].(string)
-	pub, err := d.call("GET", "/api/invitations/"+token, "-", nil)
-	if err != nil {
+	say("invitation link for the participant: %s", ir.JSON201.Url)
+	token := ir.JSON201.Token
+	pub, err := d.public.GetInvitationWithResponse(ctx, token)
+	if err := check("GET /api/invitations/{token}", http.StatusOK, pub, err); err != nil {
 		return err
 	}
-	slot, err := d.call("POST", "/api/invitations/"+token+"/consent", "-", map[string]any{"accept": true, "consentVersion": pub["consentVersion"]})
-	if err != nil {
+	version := pub.JSON200.ConsentVersion
+	cr, err := d.public.GiveConsentWithResponse(ctx, token, client.ConsentInput{Accept: true, ConsentVersion: version})
+	if err := check("POST /api/invitations/{token}/consent", http.StatusCreated, cr, err); err != nil {
 		return err
 	}
-	rec := slot["recordingId"].(string)
-	say("participant consented (consent version %s); upload link: create-only, one blob, until %s", pub["consentVersion"], slot["expiresAt"])
+	slot := cr.JSON201
+	say("participant consented (consent version %s); upload link: create-only, one blob, until %s", version, slot.ExpiresAt.Format(time.RFC3339))
 	video, err := os.ReadFile(filepath.Join(root, "testdata/media/synthetic_faces_640x480.mp4"))
 	if err != nil {
 		return err
 	}
-	if err := d.put(slot["uploadUrl"].(string), video); err != nil {
+	if err := d.put(slot, video); err != nil {
 		return err
 	}
 	say("uploaded testdata/media/synthetic_faces_640x480.mp4 (%d bytes) straight to Blob Storage", len(video))
-	r, err := d.wait(rec, func(r map[string]any) bool {
-		v, _ := r["video"].(map[string]any)
-		return r["status"] == "analyzed" && v["present"] == false
+	r, err := d.wait(slot.RecordingId, func(r *client.Recording) bool {
+		return r.Status == client.RecordingStatusAnalyzed && !r.Video.Present
 	})
 	if err != nil {
 		return err
 	}
-	an := r["analyses"].([]any)[0].(map[string]any)
-	var sum facet.Summary
-	b, _ := json.Marshal(an["summary"])
-	json.Unmarshal(b, &sum)
-	say("analysis %s done; what is kept is metadata like this (no image, no name):", an["id"])
-	say("  %d frames, face in %.0f%%, dominant: happy %.0f%% neutral %.0f%%, mean valence %+.2f, age ~%.0f, gender %s (%.2f)",
-		sum.Frames, 100*float64(sum.FaceRatio), 100*sum.Dominant[facet.Happy], 100*sum.Dominant[facet.Neutral],
-		float64(*sum.ValenceMean), float64(sum.Age.Median), sum.Gender.Label, float64(sum.Gender.Confidence))
-	v := r["video"].(map[string]any)
-	say("video deleted at %s, reason %s", v["deletedAt"], v["deletionReason"])
-	audit, err := d.call("GET", "/api/projects/"+pbd["id"].(string)+"/audit", "", nil)
-	if err != nil {
+	an := (*r.Analyses)[0]
+	say("analysis %s done; what is kept is metadata like this (no image, no name):", an.Id)
+	say("  %s", summaryLine(an.Summary))
+	say("video deleted at %s, reason %s", r.Video.DeletedAt.Format(time.RFC3339), *r.Video.DeletionReason)
+	ar, err := d.api.ListProjectAuditWithResponse(ctx, pbd, nil)
+	if err := check("GET /api/projects/{id}/audit", http.StatusOK, ar, err); err != nil {
 		return err
 	}
-	entries, _ := json.Marshal(audit["items"])
+	entries, _ := json.Marshal(ar.JSON200.Items)
 	say("audit entry (proof of deletion, no personal data): %s", entries)
 
-	second, err := d.call("POST", "/api/projects", "", map[string]any{"name": "Closing study", "privacyMode": "retain", "useContext": "market-research"})
-	if err != nil {
+	pr, err = d.api.CreateProjectWithResponse(ctx, client.NewProject{Name: "Closing study",
+		PrivacyMode: client.PrivacyModeRetain, UseContext: client.NewProjectUseContextMarketResearch})
+	if err := check("POST /api/projects", http.StatusCreated, pr, err); err != nil {
 		return err
 	}
-	pid := second["id"].(string)
+	pid := pr.JSON201.Id
 	var recs []string
 	for i := 0; i < 2; i++ {
-		s, err := d.call("POST", "/api/projects/"+pid+"/recordings", "", map[string]any{
-			"participantRef": fmt.Sprintf("Q-%03d", i+1), "consent": map[string]any{"obtainedAt": time.Now().Add(-time.Hour), "method": "signed-form"}})
-		if err != nil {
+		s, err := d.api.CreateRecordingWithResponse(ctx, pid, client.NewRecording{ParticipantRef: ptr(fmt.Sprintf("Q-%03d", i+1)),
+			Consent: client.ClientConsent{ObtainedAt: time.Now().Add(-time.Hour), Method: "signed-form"}})
+		if err := check("POST /api/projects/{id}/recordings", http.StatusCreated, s, err); err != nil {
 			return err
 		}
-		if err := d.put(s["uploadUrl"].(string), video); err != nil {
+		if err := d.put(s.JSON201, video); err != nil {
 			return err
 		}
-		recs = append(recs, s["recordingId"].(string))
+		recs = append(recs, s.JSON201.RecordingId)
 	}
 	for _, id := range recs {
-		if _, err := d.wait(id, func(r map[string]any) bool { return r["status"] == "analyzed" }); err != nil {
+		if _, err := d.wait(id, func(r *client.Recording) bool { return r.Status == client.RecordingStatusAnalyzed }); err != nil {
 			return err
 		}
 	}
 	say("project %s (retain): 2 recordings analysed, videos kept", pid)
+	vl, err := d.api.GetVideoLinkWithResponse(ctx, recs[0])
+	if err := check("GET /api/recordings/{id}/video", http.StatusOK, vl, err); err != nil {
+		return err
+	}
+	say("  %s: read-only video link until %s", recs[0], vl.JSON200.ExpiresAt.Format(time.RFC3339))
+	rr, err := d.api.ReanalyzeRecordingWithResponse(ctx, recs[0], client.ReanalyzeRequest{Settings: &client.AnalysisSettings{SampleFps: ptr(10.0)}})
+	if err := check("POST /api/recordings/{id}/reanalyze", http.StatusAccepted, rr, err); err != nil {
+		return err
+	}
+	again := rr.JSON202.AnalysisId
+	r, err = d.wait(recs[0], func(r *client.Recording) bool {
+		return r.LatestAnalysis != nil && *r.LatestAnalysis == again && r.Status == client.RecordingStatusAnalyzed
+	})
+	if err != nil {
+		return err
+	}
+	full, err := d.api.GetAnalysisWithResponse(ctx, recs[0], again)
+	if err := check("GET /api/recordings/{id}/analyses/{analysisId}", http.StatusOK, full, err); err != nil {
+		return err
+	}
+	say("  %s: re-analysed at %g fps as %s: %d frames in the timeline, %d runs kept", recs[0],
+		full.JSON200.Settings.SampleFps, again, len(full.JSON200.Frames), len(*r.Analyses))
 	out := filepath.Join(root, ".cache", "demo")
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
-	for _, f := range []string{"report", "export.csv", "export.json"} {
-		p := filepath.Join(out, strings.Replace(f, "report", "report.html", 1))
-		n, err := d.save("/api/projects/"+pid+"/"+f, p)
+	for _, f := range []struct {
+		name string
+		get  func(context.Context, string, ...client.RequestEditorFn) (*http.Response, error)
+	}{{"report", d.api.GetProjectReport}, {"export.csv", d.api.ExportProjectCSV}, {"export.json", d.api.ExportProjectJSON}} {
+		p := filepath.Join(out, strings.Replace(f.name, "report", "report.html", 1))
+		resp, err := f.get(ctx, pid)
+		n, err := save(resp, err, p)
 		if err != nil {
-			return err
+			return fmt.Errorf("demo: GET /api/projects/{id}/%s: %w", f.name, err)
 		}
-		say("  %s: %s (%d bytes)", f, p, n)
+		say("  %s: %s (%d bytes)", f.name, p, n)
 	}
-	if _, err := d.call("POST", "/api/projects/"+pid+"/close", "", nil); err != nil {
+	cl, err := d.api.CloseProjectWithResponse(ctx, pid)
+	if err := check("POST /api/projects/{id}/close", http.StatusOK, cl, err); err != nil {
 		return err
 	}
-	say("project closed: deletion of its videos scheduled at close + grace (0 s)")
+	say("project closed: deletion of its videos scheduled for %s (close + grace of 0 s)", cl.JSON200.DeletionAt.Format(time.RFC3339))
 	for _, id := range recs {
-		r, err := d.wait(id, func(r map[string]any) bool { return r["video"].(map[string]any)["present"] == false })
+		r, err := d.wait(id, func(r *client.Recording) bool { return !r.Video.Present })
 		if err != nil {
 			return err
 		}
-		say("  %s: video deleted (%s)", id, r["video"].(map[string]any)["deletionReason"])
+		say("  %s: video deleted (%s)", id, *r.Video.DeletionReason)
 	}
+	er, err := d.api.EraseMeWithResponse(ctx)
+	if err := check("DELETE /api/clients/me", http.StatusAccepted, er, err); err != nil {
+		return err
+	}
+	rc := er.JSON202
+	say("client erased at its own request: %d projects, %d recordings, %d videos still present", rc.Projects, rc.Recordings, rc.Videos)
+	me, err := d.api.GetMeWithResponse(ctx)
+	if err := check("GET /api/clients/me", http.StatusUnauthorized, me, err); err != nil {
+		return err
+	}
+	say("  its key no longer works: GET /api/clients/me answers %s", me.Status())
+	au, err := d.admin.ListClientAuditWithResponse(ctx, rc.ClientId, nil)
+	if err := check("GET /api/clients/{id}/audit", http.StatusOK, au, err); err != nil {
+		return err
+	}
+	reasons := map[client.DeletionReason]int{}
+	for _, e := range au.JSON200.Items {
+		reasons[e.Reason]++
+	}
+	var counts []string
+	for r, n := range reasons {
+		counts = append(counts, fmt.Sprintf("%s %d", r, n))
+	}
+	slices.Sort(counts)
+	say("the operator's audit of the erased client keeps %d deletion records (%s)", len(au.JSON200.Items), strings.Join(counts, ", "))
 	n := 0
 	if err := l.Deps.Blobs.List(ctx, "", func(facet.BlobInfo) error { n++; return nil }); err != nil {
 		return err
@@ -180,61 +240,52 @@ func cmdDemo(ctx context.Context, cfg config, args []string, stdout, stderr io.W
 	return nil
 }
 
+// demo holds the generated API client (package client) three ways: as
+// the operator, as the registered client, and as a participant (no key).
 type demo struct {
-	ctx  context.Context
-	base string
-	key  string
+	ctx                context.Context
+	admin, api, public *client.ClientWithResponses
 }
 
-// call sends a request (key "" = the client's key, "admin", or "-" for
-// none) and decodes a 2xx JSON answer.
-func (d *demo) call(method, path, key string, body any) (map[string]any, error) {
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(d.ctx, method, d.base+path, rd)
+func newDemo(ctx context.Context, base, adminKey string) (*demo, error) {
+	admin, err := client.NewClientWithResponses(base, client.WithRequestEditorFn(client.AdminKeyAuth(adminKey)))
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	switch key {
-	case "admin":
-		req.Header.Set("X-Admin-Key", "demo-admin-key")
-	case "":
-		req.Header.Set("Authorization", "Bearer "+d.key)
-	}
-	resp, err := http.DefaultClient.Do(req)
+	public, err := client.NewClientWithResponses(base)
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		return nil, fmt.Errorf("demo: %s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(raw)))
-	}
-	var out map[string]any
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, fmt.Errorf("demo: %s %s: %w", method, path, err)
-	}
-	return out, nil
+	return &demo{ctx: ctx, admin: admin, public: public}, nil
 }
 
-// save writes the client's GET of path to the file p.
-func (d *demo) save(path, p string) (int64, error) {
-	req, err := http.NewRequestWithContext(d.ctx, "GET", d.base+path, nil)
+// answer is what every response of the generated client has.
+type answer interface {
+	StatusCode() int
+	Status() string
+	GetBody() []byte
+}
+
+// check turns a call of the generated client into an error naming the
+// call when it failed or answered anything but want.
+func check(call string, want int, a answer, err error) error {
 	if err != nil {
-		return 0, err
+		return fmt.Errorf("demo: %s: %w", call, err)
 	}
-	req.Header.Set("Authorization", "Bearer "+d.key)
-	resp, err := http.DefaultClient.Do(req)
+	if a.StatusCode() != want {
+		return fmt.Errorf("demo: %s: %s: %s", call, a.Status(), strings.TrimSpace(string(a.GetBody())))
+	}
+	return nil
+}
+
+// save writes the body of a 200 answer to the file p.
+func save(resp *http.Response, err error, p string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("demo: GET %s: %s", path, resp.Status)
+		return 0, fmt.Errorf("%s", resp.Status)
 	}
 	f, err := os.Create(p)
 	if err != nil {
@@ -247,12 +298,18 @@ func (d *demo) save(path, p string) (int64, error) {
 	return n, err
 }
 
-func (d *demo) put(url string, data []byte) error {
-	req, err := http.NewRequestWithContext(d.ctx, "PUT", url, bytes.NewReader(data))
+// put uploads data through an upload slot's link as the participant page
+// does: straight to Blob Storage (Azure's API, not facet's), with the
+// method and headers the slot names.
+func (d *demo) put(slot *client.UploadSlot, data []byte) error {
+	req, err := http.NewRequestWithContext(d.ctx, string(slot.Method), slot.UploadUrl, bytes.NewReader(data))
 	if err != nil {
 		return err
 	}
-	req.Header.Set("x-ms-blob-type", "BlockBlob")
+	req.Header.Set("x-ms-blob-type", string(slot.Headers.XMsBlobType))
+	for k, v := range slot.Headers.AdditionalProperties {
+		req.Header.Set(k, v)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
@@ -265,18 +322,18 @@ func (d *demo) put(url string, data []byte) error {
 }
 
 // wait polls a recording until ok, for up to two minutes.
-func (d *demo) wait(id string, ok func(map[string]any) bool) (map[string]any, error) {
+func (d *demo) wait(id string, ok func(*client.Recording) bool) (*client.Recording, error) {
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		r, err := d.call("GET", "/api/recordings/"+id, "", nil)
-		if err != nil {
+		res, err := d.api.GetRecordingWithResponse(d.ctx, id)
+		if err := check("GET /api/recordings/{id}", http.StatusOK, res, err); err != nil {
 			return nil, err
 		}
-		if ok(r) {
+		if r := res.JSON200; ok(r) {
 			return r, nil
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("demo: recording %s: still %v after 2 minutes", id, r["status"])
+			return nil, fmt.Errorf("demo: recording %s: still %s after 2 minutes", id, res.JSON200.Status)
 		}
 		select {
 		case <-d.ctx.Done():
@@ -285,3 +342,25 @@ func (d *demo) wait(id string, ok func(map[string]any) bool) (map[string]any, er
 		}
 	}
 }
+
+// summaryLine is a one-line account of an analysis summary; the figures
+// a short or faceless video lacks are said to be missing.
+func summaryLine(s *client.Summary) string {
+	if s == nil {
+		return "no summary"
+	}
+	valence, age, gender := "none", "none", "none"
+	if s.ValenceMean != nil {
+		valence = fmt.Sprintf("%+.2f", *s.ValenceMean)
+	}
+	if s.Age != nil {
+		age = fmt.Sprintf("~%.0f", s.Age.Median)
+	}
+	if s.Gender != nil {
+		gender = fmt.Sprintf("%s (%.2f)", s.Gender.Label, s.Gender.Confidence)
+	}
+	return fmt.Sprintf("%d frames, face in %.0f%%, dominant: happy %.0f%% neutral %.0f%%, mean valence %s, age %s, gender %s",
+		s.Frames, 100*s.FaceRatio, 100*s.Dominant.Happy, 100*s.Dominant.Neutral, valence, age, gender)
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/humaninsight/facet"
+	"github.com/humaninsight/facet/client"
 	"github.com/humaninsight/facet/internal/testenv"
 )
 
@@ -185,29 +185,43 @@ func (s *stack) waitDelivered(before, n int) {
 	}
 }
 
+// TestEndToEndLocalStack walks the main story on the local stack, every
+// API call through the generated client (package client) as an
+// integrator's code would make it, the uploads straight to Blob Storage.
 func TestEndToEndLocalStack(t *testing.T) {
 	s := startStack(t)
+	ctx := context.Background()
 	video, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "testdata/media/synthetic_faces_640x480.mp4"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := s.must(201, "POST", "/api/clients", "admin", map[string]any{
-		"company": "Acme Research", "contact": map[string]any{"name": "Ada Example", "email": "ada@example.com"},
-		"demographics": map[string]any{"country": "NL"}, "dpaVersion": "2026-01"})
-	key := client["apiKey"].(string)
-	project := s.must(201, "POST", "/api/projects", key, map[string]any{"name": "Ad test", "privacyMode": "retain", "useContext": "market-research"})["id"].(string)
-	inv := s.must(201, "POST", "/api/projects/"+project+"/invitations", key, map[string]any{"participantRef": "P-1"})
-	if !strings.HasPrefix(inv["url"].(string), "http://participants.example/p/") {
-		t.Errorf("invitation url %v", inv["url"])
+	operator, participant := s.client(client.AdminKeyAuth("e2e-admin-key")), s.client()
+	reg, err := operator.CreateClientWithResponse(ctx, client.ClientRegistration{
+		Company: "Acme Research", Contact: client.Contact{Name: "Ada Example", Email: "ada@example.com"},
+		Demographics: client.Demographics{Country: "NL"}, DpaVersion: "2026-01"})
+	ok(t, "POST /api/clients", 201, reg, err)
+	api := s.client(client.APIKeyAuth(reg.JSON201.ApiKey))
+	pr, err := api.CreateProjectWithResponse(ctx, client.NewProject{Name: "Ad test",
+		PrivacyMode: client.PrivacyModeRetain, UseContext: client.NewProjectUseContextMarketResearch})
+	ok(t, "POST /api/projects", 201, pr, err)
+	project := pr.JSON201.Id
+	ir, err := api.CreateInvitationWithResponse(ctx, project, client.NewInvitation{ParticipantRef: ptr("P-1")})
+	ok(t, "POST /api/projects/{id}/invitations", 201, ir, err)
+	if !strings.HasPrefix(ir.JSON201.Url, "http://participants.example/p/") {
+		t.Errorf("invitation url %v", ir.JSON201.Url)
 	}
-	token := inv["token"].(string)
-	pub := s.must(200, "GET", "/api/invitations/"+token, "", nil)
-	if !strings.Contains(pub["consentText"].(string), "facial expressions") {
-		t.Errorf("consent text does not say what is analysed: %v", pub["consentText"])
+	token := ir.JSON201.Token
+	pub, err := participant.GetInvitationWithResponse(ctx, token)
+	ok(t, "GET /api/invitations/{token}", 200, pub, err)
+	if !strings.Contains(pub.JSON200.ConsentText, "facial expressions") {
+		t.Errorf("consent text does not say what is analysed: %v", pub.JSON200.ConsentText)
 	}
-	slot := s.must(201, "POST", "/api/invitations/"+token+"/consent", "", map[string]any{"accept": true, "consentVersion": pub["consentVersion"]})
-	upload := slot["uploadUrl"].(string)
-	rec := slot["recordingId"].(string)
+	cr, err := participant.GiveConsentWithResponse(ctx, token, client.ConsentInput{Accept: true, ConsentVersion: pub.JSON200.ConsentVersion})
+	ok(t, "POST /api/invitations/{token}/consent", 201, cr, err)
+	upload, rec := cr.JSON201.UploadUrl, cr.JSON201.RecordingId
+	if cr.JSON201.Method != client.UploadSlotMethodPUT || cr.JSON201.Headers.XMsBlobType != client.UploadSlotHeadersXMsBlobTypeBlockBlob {
+		t.Errorf("upload slot %+v", cr.JSON201)
+	}
 
 	// The link is for one PUT of one blob: GET and another name are refused.
 	if resp, err := http.Get(upload); err != nil || resp.StatusCode != 403 {
@@ -222,20 +236,17 @@ func TestEndToEndLocalStack(t *testing.T) {
 	if st := put(t, upload, video); st != 201 {
 		t.Fatalf("upload: %d", st)
 	}
-	r := s.waitStatus(key, rec, "analyzed")
-	ans := r["analyses"].([]any)
-	sum := ans[0].(map[string]any)["summary"].(map[string]any)
-	if sum["face_ratio"].(float64) < 0.95 {
-		t.Errorf("summary %v", sum)
+	r := s.waitRecording(api, rec, client.RecordingStatusAnalyzed)
+	if sum := (*r.Analyses)[0].Summary; sum == nil || sum.FaceRatio < 0.95 {
+		t.Errorf("summary %+v", sum)
 	}
-	an := r["latestAnalysis"].(string)
-	full := s.must(200, "GET", "/api/recordings/"+rec+"/analyses/"+an, key, nil)
-	frames := full["frames"].([]any)
+	an := *r.LatestAnalysis
+	full, err := api.GetAnalysisWithResponse(ctx, rec, an)
+	ok(t, "GET /api/recordings/{id}/analyses/{analysisId}", 200, full, err)
+	frames := full.JSON200.Frames
 	happy := 0
 	for _, fr := range frames {
-		m := fr.(map[string]any)
-		faces := m["faces"].([]any)
-		if m["t"].(float64) < 3 && len(faces) > 0 && faces[0].(map[string]any)["dominant"] == "happy" {
+		if fr.T < 3 && len(fr.Faces) > 0 && fr.Faces[0].Dominant != nil && *fr.Faces[0].Dominant == client.FaceDominantHappy {
 			happy++
 		}
 	}
@@ -245,16 +256,16 @@ func TestEndToEndLocalStack(t *testing.T) {
 
 	// A repeated Event Grid delivery and a repeated analysis message change nothing.
 	before := s.snapshot()
-	info, err := s.l.Deps.Blobs.Stat(context.Background(), project+"/"+rec)
+	info, err := s.l.Deps.Blobs.Stat(ctx, project+"/"+rec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !s.l.Host.DeliverEvent(context.Background(), "AnalyzeRecording", "event", s.l.Host.BlobCreatedEvent(info)) {
+	if !s.l.Host.DeliverEvent(ctx, "AnalyzeRecording", "event", s.l.Host.BlobCreatedEvent(info)) {
 		t.Fatal("repeated event failed")
 	}
 	n := s.l.Host.Delivered()
 	job, _ := json.Marshal(map[string]string{"recordingId": rec, "projectId": project, "analysisId": an})
-	if err := s.l.Deps.Bus.Send(context.Background(), facet.QAnalysis, facet.Message{Body: job}); err != nil {
+	if err := s.l.Deps.Bus.Send(ctx, facet.QAnalysis, facet.Message{Body: job}); err != nil {
 		t.Fatal(err)
 	}
 	s.waitDelivered(n, 1)
@@ -266,63 +277,119 @@ func TestEndToEndLocalStack(t *testing.T) {
 	if st := put(t, upload, video[:1000]); st < 400 {
 		t.Errorf("second PUT through the same link: %d", st)
 	}
-	if got := s.must(200, "GET", "/api/recordings/"+rec, key, nil); got["status"] != "analyzed" || got["video"].(map[string]any)["sizeBytes"].(float64) != float64(len(video)) {
-		t.Errorf("after a second PUT: %v", got)
+	got, err := api.GetRecordingWithResponse(ctx, rec)
+	ok(t, "GET /api/recordings/{id}", 200, got, err)
+	if g := got.JSON200; g.Status != client.RecordingStatusAnalyzed || g.Video.SizeBytes == nil || *g.Video.SizeBytes != int64(len(video)) {
+		t.Errorf("after a second PUT: %+v", g)
 	}
 
 	// A forged event for another account or container is ignored.
 	before = s.snapshot()
 	forged := s.l.Host.BlobCreatedEvent(info)
 	forged.Topic = strings.Replace(forged.Topic, "devstoreaccount1", "evilaccount", 1)
-	s.l.Host.DeliverEvent(context.Background(), "AnalyzeRecording", "event", forged)
+	s.l.Host.DeliverEvent(ctx, "AnalyzeRecording", "event", forged)
 	other := s.l.Host.BlobCreatedEvent(info)
 	other.Subject = strings.Replace(other.Subject, "/containers/uploads/", "/containers/backups/", 1)
-	s.l.Host.DeliverEvent(context.Background(), "AnalyzeRecording", "event", other)
+	s.l.Host.DeliverEvent(ctx, "AnalyzeRecording", "event", other)
 	if diff := cmp.Diff(before, s.snapshot()); diff != "" {
 		t.Errorf("forged events changed the store:\n%s", diff)
 	}
-	if _, err := s.l.Deps.Blobs.Stat(context.Background(), project+"/"+rec); err != nil {
+	if _, err := s.l.Deps.Blobs.Stat(ctx, project+"/"+rec); err != nil {
 		t.Errorf("a forged event deleted the video: %v", err)
 	}
 
 	// A client-made slot works the same way.
-	cs := s.must(201, "POST", "/api/projects/"+project+"/recordings", key, map[string]any{
-		"participantRef": "P-2", "consent": map[string]any{"obtainedAt": time.Now().Add(-time.Hour), "method": "signed-form"}})
-	if st := put(t, cs["uploadUrl"].(string), video); st != 201 {
+	attest := func(at time.Time) client.ClientConsent {
+		return client.ClientConsent{ObtainedAt: at, Method: "signed-form"}
+	}
+	cs, err := api.CreateRecordingWithResponse(ctx, project, client.NewRecording{ParticipantRef: ptr("P-2"), Consent: attest(time.Now().Add(-time.Hour))})
+	ok(t, "POST /api/projects/{id}/recordings", 201, cs, err)
+	if st := put(t, cs.JSON201.UploadUrl, video); st != 201 {
 		t.Fatalf("client slot upload: %d", st)
 	}
-	s.waitStatus(key, cs["recordingId"].(string), "analyzed")
+	s.waitRecording(api, cs.JSON201.RecordingId, client.RecordingStatusAnalyzed)
 
 	// An upload over the project's limit is deleted on arrival; the slot stays open.
-	small := s.must(201, "POST", "/api/projects", key, map[string]any{"name": "Small", "privacyMode": "retain", "useContext": "usability",
-		"settings": map[string]any{"maxUploadBytes": 1 << 20}})["id"].(string)
-	big := s.must(201, "POST", "/api/projects/"+small+"/recordings", key, map[string]any{"consent": map[string]any{"obtainedAt": time.Now(), "method": "signed-form"}})
+	sp, err := api.CreateProjectWithResponse(ctx, client.NewProject{Name: "Small", PrivacyMode: client.PrivacyModeRetain,
+		UseContext: client.NewProjectUseContextUsability, Settings: &client.SettingsPatch{MaxUploadBytes: ptr[int64](1 << 20)}})
+	ok(t, "POST /api/projects", 201, sp, err)
+	small := sp.JSON201.Id
+	br, err := api.CreateRecordingWithResponse(ctx, small, client.NewRecording{Consent: attest(time.Now())})
+	ok(t, "POST /api/projects/{id}/recordings", 201, br, err)
+	big := br.JSON201.RecordingId
 	n = s.l.Host.Delivered()
-	if st := put(t, big["uploadUrl"].(string), bytes.Repeat([]byte{1}, 2<<20)); st != 201 {
+	if st := put(t, br.JSON201.UploadUrl, bytes.Repeat([]byte{1}, 2<<20)); st != 201 {
 		t.Fatalf("big upload: %d", st)
 	}
 	s.waitDelivered(n, 1)
-	got := s.must(200, "GET", "/api/recordings/"+big["recordingId"].(string), key, nil)
-	if got["status"] != "awaiting-upload" {
-		t.Errorf("oversized upload: %v", got)
+	got, err = api.GetRecordingWithResponse(ctx, big)
+	ok(t, "GET /api/recordings/{id}", 200, got, err)
+	if got.JSON200.Status != client.RecordingStatusAwaitingUpload {
+		t.Errorf("oversized upload: %+v", got.JSON200)
 	}
-	if _, err := s.l.Deps.Blobs.Stat(context.Background(), small+"/"+big["recordingId"].(string)); facet.ErrorCode(err) != facet.ENotFound {
+	if _, err := s.l.Deps.Blobs.Stat(ctx, small+"/"+big); facet.ErrorCode(err) != facet.ENotFound {
 		t.Errorf("oversized blob not deleted: %v", err)
 	}
 
 	// A corrupt video ends as failed with a reason, and the message is not retried.
-	bad := s.must(201, "POST", "/api/projects/"+project+"/recordings", key, map[string]any{"consent": map[string]any{"obtainedAt": time.Now(), "method": "signed-form"}})
-	if st := put(t, bad["uploadUrl"].(string), []byte("this is not a video at all")); st != 201 {
+	bad, err := api.CreateRecordingWithResponse(ctx, project, client.NewRecording{Consent: attest(time.Now())})
+	ok(t, "POST /api/projects/{id}/recordings", 201, bad, err)
+	if st := put(t, bad.JSON201.UploadUrl, []byte("this is not a video at all")); st != 201 {
 		t.Fatalf("corrupt upload: %d", st)
 	}
-	f := s.waitStatus(key, bad["recordingId"].(string), "failed")
-	if code := f["failure"].(map[string]any)["code"]; code != facet.ENotVideo {
-		t.Errorf("failure %v", f["failure"])
+	f := s.waitRecording(api, bad.JSON201.RecordingId, client.RecordingStatusFailed)
+	if f.Failure == nil || f.Failure.Code != facet.ENotVideo {
+		t.Errorf("failure %+v", f.Failure)
 	}
-	fmt.Fprintln(io.Discard, f)
 }
 
-// TestDemo runs `facet demo` as `make demo` does.
+// client is the generated API client for the stack, with the request
+// editors given (client.APIKeyAuth, client.AdminKeyAuth; none for a
+// participant).
+func (s *stack) client(edit ...client.RequestEditorFn) *client.ClientWithResponses {
+	s.t.Helper()
+	var opts []client.ClientOption
+	for _, e := range edit {
+		opts = append(opts, client.WithRequestEditorFn(e))
+	}
+	c, err := client.NewClientWithResponses(s.url, opts...)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return c
+}
+
+// ok fails the test unless a call of the generated client answered want.
+func ok(t *testing.T, call string, want int, a answer, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", call, err)
+	}
+	if a.StatusCode() != want {
+		t.Fatalf("%s: %s %s, want %d", call, a.Status(), a.GetBody(), want)
+	}
+}
+
+// waitRecording polls the recording through the generated client until
+// its status is want.
+func (s *stack) waitRecording(api *client.ClientWithResponses, rec string, want client.RecordingStatus) *client.Recording {
+	s.t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	var last *client.Recording
+	for time.Now().Before(deadline) {
+		res, err := api.GetRecordingWithResponse(context.Background(), rec)
+		ok(s.t, "GET /api/recordings/{id}", 200, res, err)
+		if last = res.JSON200; last.Status == want {
+			return last
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	s.t.Fatalf("recording %s never reached %s: %+v", rec, want, last)
+	return nil
+}
+
+// TestDemo runs `facet demo` as `make demo` does: the whole story through
+// the generated client.
 func TestDemo(t *testing.T) {
 	if _, err := os.Stat(testenv.Paths().CosmosScript()); err != nil {
 		testenv.Skip(t, "the stand-ins are not installed (make setup with ../shared present)")
@@ -331,7 +398,7 @@ func TestDemo(t *testing.T) {
 	if err := run(context.Background(), []string{"demo"}, env(t), &out, &errb); err != nil {
 		t.Fatalf("demo: %v\n%s\n%s", err, out.String(), errb.String())
 	}
-	for _, want := range []string{"reason privacy-by-design", `"reason":"privacy-by-design"`, "video deleted (project-closed)", "blobs left in the uploads container: 0", "demo done", "report.html (", "export.csv (", "export.json ("} {
+	for _, want := range []string{"reason privacy-by-design", `"reason":"privacy-by-design"`, "video deleted (project-closed)", "blobs left in the uploads container: 0", "demo done", "report.html (", "export.csv (", "export.json (", "re-analysed at 10 fps", "client erased at its own request: 2 projects, 3 recordings, 0 videos", "answers 401 Unauthorized", "keeps 3 deletion records (privacy-by-design 1, project-closed 2)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}
