@@ -38,6 +38,7 @@ var Containers = []struct {
 	{CRecordings, "/projectId", []string{"createdAt"}},
 	{CAnalyses, "/recordingId", []string{"createdAt", "index"}},
 	{CAudit, "/clientId", []string{"at"}},
+	{CWebhooks, "/clientId", []string{"createdAt"}},
 }
 
 // OrderFields returns Containers' OrderBy lists by container name.
@@ -247,6 +248,7 @@ type HookAnswer struct {
 // when no status came back: EInvalid when the URL or the address it
 // resolves to is refused, EUnavailable when the endpoint could not be
 // reached or did not answer in time. Either way the latency is returned.
+// A cancelled ctx gives an error that wraps context.Canceled.
 type HookSender interface {
 	Post(ctx context.Context, p HookPost) (HookAnswer, error)
 }

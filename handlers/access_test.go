@@ -47,6 +47,12 @@ func TestRouteAccess(t *testing.T) {
 		"DELETE /api/recordings/{id}/analyses/{analysisId}": "client",
 		"POST /api/recordings/{id}/reanalyze":               "client",
 		"GET /api/recordings/{id}/video":                    "client",
+		"GET /api/webhooks":                                 "client",
+		"POST /api/webhooks":                                "client",
+		"GET /api/webhooks/{id}":                            "client",
+		"DELETE /api/webhooks/{id}":                         "client",
+		"POST /api/webhooks/{id}/secret":                    "client",
+		"POST /api/webhooks/{id}/ping":                      "client",
 		"GET /p/{token}":                                    "public",
 		"GET /p/assets/{name}":                              "public",
 	}

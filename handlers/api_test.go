@@ -112,6 +112,7 @@ type fixture struct {
 	graceClosed        string // a closed project within its grace period
 	keyC, idC          string // a client to erase
 	removable          string // a project to remove
+	hook               string // a webhook of client A
 	removableRec       string // a recording to remove
 }
 
@@ -155,6 +156,7 @@ func newFixture(t *testing.T) *fixture {
 	f.removableRec = e.must(201, "POST", "/api/projects/"+f.project+"/recordings", f.keyA, map[string]any{
 		"consent": map[string]any{"obtainedAt": time.Now().Add(-time.Hour), "method": "signed-form"}})["recordingId"].(string)
 	f.idC, f.keyC = e.newClient("Leaving Co")
+	f.hook = e.must(201, "POST", "/api/webhooks", f.keyA, map[string]any{"url": "https://hooks.example/acme", "events": []string{"recording.analyzed"}})["id"].(string)
 	return f
 }
 
@@ -325,6 +327,12 @@ func TestTenantIsolation(t *testing.T) {
 		"GET /api/projects/{id}/export.csv":                 {"/api/projects/" + f.project + "/export.csv", nil},
 		"GET /api/projects/{id}/export.json":                {"/api/projects/" + f.project + "/export.json", nil},
 		"GET /api/projects/{id}/report":                     {"/api/projects/" + f.project + "/report", nil},
+		"GET /api/webhooks":                                 {"", nil}, // own data only: checked below
+		"POST /api/webhooks":                                {"", nil},
+		"GET /api/webhooks/{id}":                            {"/api/webhooks/" + f.hook, nil},
+		"DELETE /api/webhooks/{id}":                         {"/api/webhooks/" + f.hook, nil},
+		"POST /api/webhooks/{id}/secret":                    {"/api/webhooks/" + f.hook + "/secret", nil},
+		"POST /api/webhooks/{id}/ping":                      {"/api/webhooks/" + f.hook + "/ping", nil},
 	}
 	before := snapshot(t, f.env)
 	for _, r := range Routes() {
@@ -351,6 +359,13 @@ func TestTenantIsolation(t *testing.T) {
 	}
 	if me := f.must(200, "GET", "/api/clients/me", f.keyB, nil); me["company"] != "Other Co" {
 		t.Errorf("client B's me: %v", me)
+	}
+	if items := f.must(200, "GET", "/api/webhooks", f.keyB, nil)["items"].([]any); len(items) != 0 {
+		t.Errorf("client B lists %d webhooks", len(items))
+	}
+	// B's endpoint, made for the project of A, is refused as unknown.
+	if st, out := f.call("POST", "/api/webhooks", f.keyB, map[string]any{"url": "https://hooks.example/b", "events": []string{"project.closed"}, "projectId": f.project}); st != 422 {
+		t.Errorf("client B's webhook on A's project: %d %v, want 422", st, out)
 	}
 	after := snapshot(t, f.env)
 	// B's own reads create nothing; compare A's documents only.
@@ -629,6 +644,8 @@ var allowed = map[string][]string{
 	facet.CAnalyses: {"id", "type", "recordingId", "projectId", "clientId", "status", "settings", "blobETag", "createdAt", "startedAt", "finishedAt", "failure", "result", "chunks",
 		"analysisId", "index", "t0", "frames"},
 	facet.CAudit: {"id", "clientId", "projectId", "recordingId", "blobHash", "sizeBytes", "reason", "trigger", "at", "type"},
+	facet.CWebhooks: {"id", "clientId", "projectId", "url", "events", "status", "secret", "previousSecret", "previousUntil", "failingSince", "disabledAt",
+		"createdAt", "updatedAt", "attempts"},
 }
 
 var emailLike = regexp.MustCompile(`[^\s@]+@[^\s@]+\.[a-z]{2,}`)

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/humaninsight/facet"
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
 	"github.com/pb33f/libopenapi-validator/config"
@@ -115,6 +117,9 @@ func withContract(t *testing.T, next http.Handler) http.Handler {
 			vr.Body = io.NopCloser(bytes.NewReader(body))
 		}
 		contractResponses.Add(1)
+		if err := problemMatches(rec); err != "" {
+			t.Errorf("contract: %s %s (%d): %s\nbody: %.300s", r.Method, r.URL.RequestURI(), rec.status, err, rec.body.Bytes())
+		}
 		if r.Pattern == "/api/" {
 			// No route's: the fallback's 404 or 405, held to the
 			// document's Problem (it has no operation to look up).
@@ -135,6 +140,26 @@ func withContract(t *testing.T, next http.Handler) http.Handler {
 			t.Errorf("contract: %s %s (%d): response: %s\nbody: %.300s", r.Method, r.URL.RequestURI(), rec.status, describe(errs), rec.body.Bytes())
 		}
 	})
+}
+
+// problemMatches checks what the document's one Problem schema cannot: a
+// problem's status is the answer's, and its type and title are its code's.
+func problemMatches(rec *recordingWriter) string {
+	if rec.header.Get("Content-Type") != "application/problem+json" {
+		return ""
+	}
+	var p Problem
+	if err := json.Unmarshal(rec.body.Bytes(), &p); err != nil {
+		return "problem: " + err.Error()
+	}
+	want, ok := status[p.Code]
+	if p.Code == facet.EInternal {
+		want, ok = http.StatusInternalServerError, true
+	}
+	if !ok || want != rec.status || p.Status != rec.status || p.Type != ProblemType(p.Code) || p.Title != ProblemTitles[p.Code] {
+		return fmt.Sprintf("problem %+v does not match the answer's status", p)
+	}
+	return ""
 }
 
 // validateUnrouted checks an answer of the /api/ fallback: a 404, or a

@@ -33,6 +33,7 @@ type env struct {
 	store *inmem.DocStore
 	blobs *inmem.BlobStore
 	queue *inmem.Queue
+	hooks *inmem.Hooks
 }
 
 var sharedEngine *engine.Engine
@@ -62,6 +63,8 @@ func newEnv(t *testing.T) *env {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	e.app = app.New(app.Config{PublicBaseURL: "https://facet.example", StorageAccount: "devstoreaccount1"}, e.store, e.blobs, e.queue, testEngine(t), log)
+	e.hooks = &inmem.Hooks{}
+	e.app.Hooks = e.hooks
 	h := &Handler{App: e.app, AdminKey: testAdminKey, Log: log}
 	e.srv = httptest.NewServer(withContract(t, h.ServeMux()))
 	t.Cleanup(e.srv.Close)

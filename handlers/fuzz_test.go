@@ -101,9 +101,12 @@ func newFuzzAPI(t *testing.T) *fuzzAPI {
 	must(err)
 	var job app.AnalysisJob
 	must(json.Unmarshal(ds[0].Body, &job))
+	a.Hooks = &inmem.Hooks{}
+	wh, err := a.CreateWebhook(ctx, c, app.NewWebhook{URL: "https://hooks.example/facet", Events: []facet.EventType{facet.EvRecordingAnalyzed}})
+	must(err)
 	h := &Handler{App: a, AdminKey: fuzzAdminKey, Log: log}
 	return &fuzzAPI{t: t, mux: h.ServeMux(), app: a, key: key, names: strings.NewReplacer("{cl}", c.ID, "{pr}", p.ID,
-		"{rec}", slot.RecordingID, "{an}", job.AnalysisID, "{token}", token, "{inv}", inv.ID, "{cv}", p.Consent.Version, "{key}", key)}
+		"{rec}", slot.RecordingID, "{an}", job.AnalysisID, "{token}", token, "{inv}", inv.ID, "{cv}", p.Consent.Version, "{key}", key, "{wh}", wh.ID)}
 }
 
 // do sends one request to target (an escaped path) with the raw query
@@ -199,7 +202,7 @@ type fuzzRoute struct {
 
 // fuzzJSONRoutes are the routes whose handler decodes a JSON body.
 var fuzzJSONRoutes = []string{"POST /api/clients", "POST /api/projects", "PATCH /api/projects/{id}", "POST /api/projects/{id}/invitations",
-	"POST /api/projects/{id}/recordings", "POST /api/invitations/{key}/consent", "POST /api/recordings/{id}/reanalyze"}
+	"POST /api/projects/{id}/recordings", "POST /api/invitations/{key}/consent", "POST /api/recordings/{id}/reanalyze", "POST /api/webhooks"}
 
 func fuzzRoutes() []fuzzRoute {
 	var out []fuzzRoute
@@ -211,7 +214,7 @@ func fuzzRoutes() []fuzzRoute {
 		if rt.Method == "DELETE" {
 			key = "{inv}"
 		}
-		thing := map[string]string{"clients": "{cl}", "projects": "{pr}", "recordings": "{rec}"}[strings.Split(rt.Path, "/")[2]]
+		thing := map[string]string{"clients": "{cl}", "projects": "{pr}", "recordings": "{rec}", "webhooks": "{wh}"}[strings.Split(rt.Path, "/")[2]]
 		target := strings.NewReplacer("{id}", thing, "{analysisId}", "{an}", "{key}", key).Replace(rt.Path)
 		out = append(out, fuzzRoute{rt, target, slices.Contains(fuzzJSONRoutes, rt.Method+" "+rt.Path)})
 	}
@@ -233,6 +236,8 @@ var fuzzBodies = map[string][]string{
 		`{"consent":{"obtainedAt":"yesterday","method":"x"}}`, `{"consent":{"obtainedAt":"0001-01-01T00:00:00Z","method":"signed-form"}}`},
 	"POST /api/invitations/{key}/consent": {`{"accept":true,"consentVersion":"{cv}"}`, `{"accept":false,"consentVersion":"{cv}","accept":true}`, `{"accept":"yes"}`},
 	"POST /api/recordings/{id}/reanalyze": {`{"settings":{"sampleFps":2,"models":"fast","smoothS":0}}`, `{"settings":{"models":"missing"}}`, `{}`},
+	"POST /api/webhooks": {`{"url":"https://hooks.example/in","events":["recording.analyzed","project.closed"],"projectId":"{pr}"}`,
+		`{"url":"http://127.0.0.1:9/x","events":["recording.analyzed"]}`, `{"url":"https://169.254.169.254/","events":["ping"]}`, `{"url":"https://a.example","events":[]}`},
 	"": {`{}`, `null`, ` null `, ``, ` `, `[]`, `"x"`, `7`, `{"name":7}`, `{"a":1}`, `{} {}`, `{}x`, "{\"name\":\"bad\xff\"}", `{"name":"\u0000"}`,
 		`{"settings":{"sampleFps":"five"}}`, `{"contact":{"name":["x"]}}`, `{"consent":{"obtainedAt":5}}`, `{"name":"x","name":"y"}`, `{"a":{"b":1,"b":2}}`, `{"`},
 }
@@ -349,7 +354,7 @@ func FuzzPathIDs(f *testing.F) {
 		}
 		api := newFuzzAPI(t)
 		id = api.names.Replace(id)
-		target := strings.NewReplacer("{pr}", "{id}", "{rec}", "{id}", "{cl}", "{id}", "{token}", "{id}", "{inv}", "{id}").Replace(rt.target)
+		target := strings.NewReplacer("{pr}", "{id}", "{rec}", "{id}", "{cl}", "{id}", "{token}", "{id}", "{inv}", "{id}", "{wh}", "{id}").Replace(rt.target)
 		target = api.names.Replace(strings.Replace(target, "{id}", url.PathEscape(id), 1))
 		w := api.do(rt.Method, target, "", rt.Auth, []byte(api.names.Replace(`{"accept":true,"consentVersion":"{cv}"}`)))
 		if w.Code/100 == 3 && path.Clean(target) != target {

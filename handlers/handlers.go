@@ -135,6 +135,12 @@ func Routes() []Route {
 		{"RecordingAnalysis", "DELETE", "/api/recordings/{id}/analyses/{analysisId}", AccessClient, 0, (*Handler).deleteAnalysis},
 		{"RecordingReanalyze", "POST", "/api/recordings/{id}/reanalyze", AccessClient, 0, (*Handler).reanalyze},
 		{"RecordingVideo", "GET", "/api/recordings/{id}/video", AccessClient, 0, (*Handler).getVideo},
+		{"Webhooks", "GET", "/api/webhooks", AccessClient, 0, (*Handler).listWebhooks},
+		{"Webhooks", "POST", "/api/webhooks", AccessClient, 0, (*Handler).createWebhook},
+		{"Webhook", "GET", "/api/webhooks/{id}", AccessClient, 0, (*Handler).getWebhook},
+		{"Webhook", "DELETE", "/api/webhooks/{id}", AccessClient, 0, (*Handler).deleteWebhook},
+		{"WebhookSecret", "POST", "/api/webhooks/{id}/secret", AccessClient, 0, (*Handler).rotateWebhookSecret},
+		{"WebhookPing", "POST", "/api/webhooks/{id}/ping", AccessClient, 0, (*Handler).pingWebhook},
 		{"ParticipantPage", "GET", "/p/{token}", AccessPublic, 0, (*Handler).participantPage},
 		{"ParticipantAssets", "GET", "/p/assets/{name}", AccessPublic, 0, (*Handler).participantAsset},
 	}
@@ -147,6 +153,7 @@ var Triggers = map[string]func(h *Handler, w http.ResponseWriter, r *http.Reques
 	"RunAnalysis":      (*Handler).runAnalysis,
 	"DeleteData":       (*Handler).deleteData,
 	"RetentionSweep":   (*Handler).retentionSweep,
+	"DeliverWebhook":   (*Handler).deliverWebhook,
 }
 
 // ServeMux returns the handler's routes: the API, the triggers, and the
@@ -387,7 +394,7 @@ func newRequestID() string {
 // pathThing names what a path parameter identifies, from the segment
 // before it: /api/recordings/{id} -> recording.
 func pathThing(path, name string) string {
-	singular := map[string]string{"clients": "client", "projects": "project", "recordings": "recording", "analyses": "analysis"}
+	singular := map[string]string{"clients": "client", "projects": "project", "recordings": "recording", "analyses": "analysis", "webhooks": "webhook"}
 	parts := strings.Split(path, "/")
 	for i, p := range parts {
 		if p == "{"+name+"}" && i > 0 && singular[parts[i-1]] != "" {

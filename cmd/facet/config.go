@@ -41,6 +41,7 @@ type config struct {
 	UploadTTL         time.Duration `env:"FACET_UPLOAD_TTL"`                    // upload link lifetime (default 2h)
 	UploadCreateWrite bool          `env:"FACET_UPLOAD_CREATE_WRITE" azure:"-"` // local only: sign upload links "cw" (Azurite refuses blocks via "c")
 	OrphanShareMax    float64       `env:"FACET_ORPHAN_SHARE_MAX"`              // share of all blobs the sweep may delete as orphans (default 0.1)
+	WebhookAllowLocal bool          `env:"FACET_WEBHOOK_ALLOW_LOCAL" azure:"-"` // local only: webhooks may use http on 127.0.0.1 / localhost
 
 	// Per-client limits (0 = app.DefaultLimits).
 	LimitRunning     int `env:"FACET_LIMIT_RUNNING_ANALYSES"`    // analyses of one client running at once

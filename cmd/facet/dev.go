@@ -170,6 +170,7 @@ func cmdDev(ctx context.Context, cfg config, args []string, stdout, stderr io.Wr
 	cfg.ServiceBusConn, cfg.ServiceBusFQDN = localstack.ServiceBusConnectionString(sb.Port), ""
 	cfg.CreateResources = true
 	cfg.UploadCreateWrite = true // Azurite refuses Put Block through a create-only link
+	cfg.WebhookAllowLocal = true // receivers on this machine, over http
 	keyNote, err := devAdminKey(&cfg, filepath.Join(root, ".cache", "dev", "admin-key"))
 	if err != nil {
 		return err

@@ -26,6 +26,7 @@ import (
 	"github.com/humaninsight/facet/internal/azureblob"
 	"github.com/humaninsight/facet/internal/cosmosdb"
 	"github.com/humaninsight/facet/internal/engine"
+	"github.com/humaninsight/facet/internal/httphook"
 	"github.com/humaninsight/facet/internal/servicebus"
 )
 
@@ -172,10 +173,11 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (*deps, error) {
 	d.shutdown = append(d.shutdown, cleanup)
 	d.App = app.New(app.Config{
 		PublicBaseURL: cfg.PublicBaseURL, StorageAccount: d.Account, UploadTTL: cfg.UploadTTL, TempDir: staging,
-		OrphanShareMax: cfg.OrphanShareMax,
+		OrphanShareMax: cfg.OrphanShareMax, WebhookAllowLocal: cfg.WebhookAllowLocal,
 		Limits: app.Limits{RunningAnalyses: cfg.LimitRunning, ReanalysesPerHour: cfg.LimitReanalyses,
 			InvitationsPerDay: cfg.LimitInvitations, OpenUploadSlots: cfg.LimitOpenUploads},
 	}, d.Store, d.Blobs, d.Bus, d.Engine, log)
+	d.App.Hooks = httphook.New(&httphook.Options{AllowLocal: cfg.WebhookAllowLocal})
 	return d, nil
 }
 

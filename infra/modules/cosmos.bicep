@@ -109,6 +109,13 @@ var containers = [
       'at'
     ]
   }
+  {
+    name: 'webhooks'
+    partitionKey: '/clientId'
+    orderBy: [
+      'createdAt'
+    ]
+  }
 ]
 
 resource account 'Microsoft.DocumentDB/databaseAccounts@2025-04-15' = {

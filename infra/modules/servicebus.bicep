@@ -1,4 +1,5 @@
-// Service Bus: the two work queues. Messages carry ids only.
+// Service Bus: the three work queues. Messages carry ids only (a webhook
+// delivery also carries its event: ids, statuses and a summary).
 //
 // - Standard tier: scheduled messages (project close + grace period) and
 //   dead-lettering are all we need; no virtual network features. Queues are
@@ -11,7 +12,8 @@
 //   Service Bus after ten deliveries; RetentionSweep catches what it left.
 // - lockDuration: 5 minutes (the service maximum) for analyses, renewed by the
 //   host up to host.json maxAutoLockRenewalDuration (40 min, above the 30 min
-//   functionTimeout); 1 minute for deletions, which are quick.
+//   functionTimeout); 1 minute for deletions and webhook deliveries, which
+//   are quick (a delivery waits 10 s at most).
 
 @description('EEA region (the same list as main.bicep).')
 @allowed([
@@ -50,6 +52,10 @@ var queues = [
   }
   {
     name: 'deletions'
+    lockDuration: 'PT1M'
+  }
+  {
+    name: 'webhooks'
     lockDuration: 'PT1M'
   }
 ]

@@ -300,6 +300,9 @@ func (a *App) run(ctx context.Context, p *facet.Project, rec *facet.Recording, r
 		return "", err // redelivery finds the run done and settles the recording
 	}
 	a.Log.Info("analysis stored", "recording", rec.ID, "analysis", an.ID, "frames", res.Summary.Frames, "chunks", chunks, "wall_s", float64(res.Summary.WallS))
+	if err := a.runEvent(ctx, an); err != nil {
+		return "", err // redelivery finds the run done and emits again, with the same id
+	}
 	if err := a.afterRun(ctx, p, rec); err != nil {
 		return "", err
 	}
@@ -333,6 +336,11 @@ func (a *App) settled(ctx context.Context, an *facet.Analysis) error {
 			return err
 		}
 		a.Log.Warn("recording status repaired after a lost write", "recording", rec.ID, "analysis", an.ID, "status", rec.Status)
+	}
+	// The event may not have gone out either: emitted again, it has the
+	// same id, and a delivery that succeeded once is not made again.
+	if err := a.runEvent(ctx, an); err != nil {
+		return err
 	}
 	p, err := a.project(ctx, rec.ClientID, rec.ProjectID)
 	if err != nil {
@@ -380,6 +388,9 @@ func (a *App) failRun(ctx context.Context, an *facet.Analysis, anETag string, re
 		}
 	}
 	a.Log.Warn("analysis failed", "recording", an.RecordingID, "analysis", an.ID, "code", f.Code)
+	if err := a.runEvent(ctx, an); err != nil {
+		return "", err
+	}
 	if rec != nil {
 		if p, err := a.project(ctx, rec.ClientID, rec.ProjectID); err == nil {
 			if err := a.afterRun(ctx, p, rec); err != nil {

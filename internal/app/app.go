@@ -41,6 +41,9 @@ type Config struct {
 	ChunkFrames    int           // timeline chunk size cap; 0 = 600
 	OrphanShareMax float64       // share of all blobs the sweep may delete as orphans; 0 = 0.1
 	Limits         Limits        // per-client limits; zero fields take DefaultLimits
+	// WebhookAllowLocal lets webhooks use http on loopback: local
+	// development only (the sender must allow it too), never in Azure.
+	WebhookAllowLocal bool
 }
 
 // App is the service. All methods are safe for concurrent use.
@@ -51,7 +54,8 @@ type App struct {
 	Analyzer Analyzer
 	Log      *slog.Logger
 	Now      func() time.Time
-	Retries  RetryPolicy // of queue messages that failed transiently
+	Retries  RetryPolicy      // of queue messages that failed transiently
+	Hooks    facet.HookSender // posts webhook deliveries; set by the wiring
 	cfg      Config
 }
 

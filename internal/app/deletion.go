@@ -145,7 +145,10 @@ func (a *App) deleteRecording(ctx context.Context, j DeletionJob) (Outcome, erro
 		return Deleted, nil
 	}
 	if removes(j.Reason) || rec.Status == facet.RecRemoved {
-		return Deleted, a.removeRecording(ctx, rec, etag, j.Reason)
+		if err := a.removeRecording(ctx, rec, etag, j.Reason); err != nil {
+			return "", err
+		}
+		return Deleted, a.deletedEvent(ctx, j, rec, facet.RecRemoved)
 	}
 	if rec.Video.DeletedAt == nil {
 		now := a.now()
@@ -159,7 +162,19 @@ func (a *App) deleteRecording(ctx context.Context, j DeletionJob) (Outcome, erro
 		}
 		a.Log.Info("video deleted", "recording", rec.ID, "reason", j.Reason)
 	}
-	return Deleted, nil
+	return Deleted, a.deletedEvent(ctx, j, rec, rec.Status)
+}
+
+// deletedEvent emits recording.deleted: the recording's video is gone (and
+// with a removal, its metadata). Its id follows from the recording, so a
+// repeated deletion message reports the same occurrence.
+func (a *App) deletedEvent(ctx context.Context, j DeletionJob, rec *facet.Recording, st facet.RecordingStatus) error {
+	if j.Reason == facet.ReasonErasure || j.Reason == facet.ReasonRefusedUpload {
+		return nil // the client is gone; a refused upload never was a recording
+	}
+	ev := facet.Event{ID: facet.EventID(facet.EvRecordingDeleted, rec.ID), Type: facet.EvRecordingDeleted, CreatedAt: a.now(),
+		Data: facet.EventData{ProjectID: rec.ProjectID, RecordingID: rec.ID, Status: string(st), Reason: j.Reason}}
+	return a.emit(ctx, j.ClientID, rec.ProjectID, ev)
 }
 
 // Tombstone is what stays of a removed recording, so that a late event or

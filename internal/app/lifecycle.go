@@ -48,6 +48,7 @@ func (a *App) CloseProject(ctx context.Context, c *facet.Client, id string) (*fa
 		p.ETag = etag
 	}
 	a.Log.Info("project closed", "project", p.ID, "deletionAt", at)
+	a.projectEvent(ctx, facet.EvProjectClosed, p, now)
 	return p, nil
 }
 
@@ -118,7 +119,23 @@ func (a *App) RemoveProject(ctx context.Context, c *facet.Client, id string) err
 		return err
 	}
 	a.Log.Info("project removed", "project", p.ID)
+	a.projectEvent(ctx, facet.EvProjectDeleted, p, a.now())
 	return nil
+}
+
+// projectEvent emits a project's closing or removal. The change is made
+// and answered for already, so a queue that fails here loses the event
+// (logged): the client sees the project's state in the API all the same.
+func (a *App) projectEvent(ctx context.Context, t facet.EventType, p *facet.Project, at time.Time) {
+	st := string(p.Status)
+	if t == facet.EvProjectDeleted {
+		st = "deleted"
+	}
+	ev := facet.Event{ID: facet.EventID(t, p.ID, at.Format(time.RFC3339Nano)), Type: t, CreatedAt: at,
+		Data: facet.EventData{ProjectID: p.ID, Status: st}}
+	if err := a.emit(context.WithoutCancel(ctx), p.ClientID, p.ID, ev); err != nil {
+		a.Log.Error("webhook event not queued", "project", p.ID, "event", t, "error", err)
+	}
 }
 
 // Receipt confirms an erasure.
@@ -172,6 +189,9 @@ func (a *App) EraseClient(ctx context.Context, clientID string, trigger string) 
 		}
 	}
 	if err := a.sendDeletion(ctx, DeletionJob{Scope: ScopeClient, ClientID: c.ID, Reason: facet.ReasonErasure, Trigger: trigger}); err != nil {
+		return nil, err
+	}
+	if err := a.deleteWebhooks(ctx, c.ID); err != nil {
 		return nil, err
 	}
 	if err := a.Store.Delete(ctx, facet.CAPIKeys, c.KeyHash, c.KeyHash, ""); err != nil && !isCode(err, facet.ENotFound) {
