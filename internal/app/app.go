@@ -56,7 +56,10 @@ type App struct {
 	Now      func() time.Time
 	Retries  RetryPolicy      // of queue messages that failed transiently
 	Hooks    facet.HookSender // posts webhook deliveries; set by the wiring
-	cfg      Config
+	// HookRetry is the wait after the n-th failed attempt of a webhook
+	// delivery: facet.HookRetryDelay, but for tests that cannot wait.
+	HookRetry func(n int) time.Duration
+	cfg       Config
 }
 
 // New returns an App. Zero durations in cfg take their defaults.
@@ -83,7 +86,7 @@ func New(cfg Config, store facet.DocStore, blobs facet.BlobStore, queue facet.Qu
 	if log == nil {
 		log = slog.Default()
 	}
-	return &App{Store: store, Blobs: blobs, Queue: queue, Analyzer: an, Log: log, Now: func() time.Time { return time.Now().UTC() }, Retries: DefaultRetry, cfg: cfg}
+	return &App{Store: store, Blobs: blobs, Queue: queue, Analyzer: an, Log: log, Now: func() time.Time { return time.Now().UTC() }, Retries: DefaultRetry, HookRetry: facet.HookRetryDelay, cfg: cfg}
 }
 
 // Config returns the app's configuration with defaults applied.

@@ -99,7 +99,7 @@ func (a *App) retryHook(ctx context.Context, j HookJob, att *facet.HookAttempt) 
 		att.Outcome = facet.HookFailed
 		return HookGaveUp, nil
 	}
-	delay := facet.HookRetryDelay(j.Try)
+	delay := a.HookRetry(j.Try)
 	next := j
 	next.Try++
 	msg := facet.Message{ID: j.Event.ID + "." + j.WebhookID + "." + strconv.Itoa(next.Try), Body: mustJSON(next)}
