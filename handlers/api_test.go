@@ -588,6 +588,34 @@ func statusRows() []statusRow {
 		{"DELETE /api/clients/{id}", "unknown or already erased client", 404, func(f *fixture) (string, string, string, any) {
 			return "DELETE", "/api/clients/" + f.idC, "admin", nil
 		}},
+		{"POST /api/webhooks", "https URL, known event types", 201, func(f *fixture) (string, string, string, any) {
+			return "POST", "/api/webhooks", f.keyA, map[string]any{"url": "https://hooks.example/in", "events": []string{"recording.analyzed"}, "projectId": f.project}
+		}},
+		{"POST /api/webhooks", "http URL, or an address that is not public", 400, func(f *fixture) (string, string, string, any) {
+			return "POST", "/api/webhooks", f.keyA, map[string]any{"url": "https://169.254.169.254/latest", "events": []string{"recording.analyzed"}}
+		}},
+		{"POST /api/webhooks", "unknown event type", 400, func(f *fixture) (string, string, string, any) {
+			return "POST", "/api/webhooks", f.keyA, map[string]any{"url": "https://hooks.example/in", "events": []string{"recording.created"}}
+		}},
+		{"POST /api/webhooks", "projectId not the client's", 422, func(f *fixture) (string, string, string, any) {
+			return "POST", "/api/webhooks", f.keyB, map[string]any{"url": "https://hooks.example/in", "events": []string{"project.closed"}, "projectId": f.project}
+		}},
+		{"GET /api/webhooks", "valid key", 200, func(f *fixture) (string, string, string, any) { return "GET", "/api/webhooks", f.keyA, nil }},
+		{"GET /api/webhooks/{id}", "own webhook (with its last attempts)", 200, func(f *fixture) (string, string, string, any) {
+			return "GET", "/api/webhooks/" + f.hook, f.keyA, nil
+		}},
+		{"GET /api/webhooks/{id}", "unknown id, or another client's", 404, func(f *fixture) (string, string, string, any) {
+			return "GET", "/api/webhooks/" + f.hook, f.keyB, nil
+		}},
+		{"POST /api/webhooks/{id}/ping", "own webhook", 202, func(f *fixture) (string, string, string, any) {
+			return "POST", "/api/webhooks/" + f.hook + "/ping", f.keyA, nil
+		}},
+		{"POST /api/webhooks/{id}/secret", "own webhook (the new secret, shown once)", 200, func(f *fixture) (string, string, string, any) {
+			return "POST", "/api/webhooks/" + f.hook + "/secret", f.keyA, nil
+		}},
+		{"DELETE /api/webhooks/{id}", "own webhook", 204, func(f *fixture) (string, string, string, any) {
+			return "DELETE", "/api/webhooks/" + f.hook, f.keyA, nil
+		}},
 		{"POST /api/clients/me/keys", "valid key (the old key stops working)", 201, func(f *fixture) (string, string, string, any) {
 			return "POST", "/api/clients/me/keys", f.keyA, nil
 		}},

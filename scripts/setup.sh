@@ -19,7 +19,7 @@ FFMPEG_BIN_SHA256=6d0c625dbd3f604ed2618981ba6fee7e29678855ab741d654cfc9effb02266
 FFPROBE_PKG=@ffprobe-installer/linux-x64@5.2.0
 FFPROBE_TGZ_SHA256=8b6b2e34bad5ea7cfbe1914185145f514f620f24203a1a421e8d00a698bf8e61
 FFPROBE_BIN_SHA256=576c21674291ec1948d507ea8ab0d78eb6621a0be8c6f1a6db0f50c5fcb1e0f9
-APT_PACKAGES=(ffmpeg zip chromium)
+APT_PACKAGES=(ffmpeg zip chromium python3)
 
 say() { printf 'setup: %s\n' "$*"; }
 

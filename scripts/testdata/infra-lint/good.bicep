@@ -56,6 +56,7 @@ var containers = [
     orderBy: [ 'index' ]
   }
   { name: 'audit', pk: '/clientId', order: [], orderBy: [ 'at' ] }
+  { name: 'webhooks', pk: '/clientId', order: [], orderBy: [ 'createdAt' ] }
 ]
 
 // The Functions host's own storage (AzureWebJobsStorage, content share):
