@@ -63,6 +63,9 @@ const (
 	InvOpen    InvitationStatus = "open"
 	InvUsed    InvitationStatus = "used"
 	InvRevoked InvitationStatus = "revoked"
+	// InvExpired is never stored: an open invitation past its expiresAt
+	// is shown so.
+	InvExpired InvitationStatus = "expired"
 )
 
 // Deletion reasons: one enum for queue messages, audit entries and

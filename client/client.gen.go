@@ -266,6 +266,7 @@ func (e HookAttemptOutcome) Valid() bool {
 
 // Defines values for InvitationStatus.
 const (
+	InvitationStatusExpired InvitationStatus = "expired"
 	InvitationStatusOpen    InvitationStatus = "open"
 	InvitationStatusRevoked InvitationStatus = "revoked"
 	InvitationStatusUsed    InvitationStatus = "used"
@@ -274,6 +275,8 @@ const (
 // Valid indicates whether the value is a known member of the InvitationStatus enum.
 func (e InvitationStatus) Valid() bool {
 	switch e {
+	case InvitationStatusExpired:
+		return true
 	case InvitationStatusOpen:
 		return true
 	case InvitationStatusRevoked:
@@ -1076,14 +1079,14 @@ type Invitation struct {
 	ProjectId      ProjectId    `json:"projectId"`
 	RecordingId    *RecordingId `json:"recordingId,omitempty"`
 
-	// Status An expired invitation stays open: compare expiresAt.
+	// Status `expired`: open until its `expiresAt`, which has passed (the link answers 410).
 	Status InvitationStatus `json:"status"`
 
 	// UsedAt RFC 3339, UTC.
 	UsedAt *Timestamp `json:"usedAt,omitempty"`
 }
 
-// InvitationStatus An expired invitation stays open: compare expiresAt.
+// InvitationStatus `expired`: open until its `expiresAt`, which has passed (the link answers 410).
 type InvitationStatus string
 
 // InvitationCreated defines model for InvitationCreated.
@@ -2204,7 +2207,7 @@ type ClientInterface interface {
 
 	// ReanalyzeRecordingWithBody Queue a new analysis run
 	//
-	// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends.
+	// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2213,7 +2216,7 @@ type ClientInterface interface {
 
 	// ReanalyzeRecording Queue a new analysis run
 	//
-	// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends.
+	// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2900,7 +2903,7 @@ func (c *Client) GetAnalysis(ctx context.Context, id RecordingIdParameter, analy
 
 // ReanalyzeRecordingWithBody Queue a new analysis run
 //
-// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends.
+// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2919,7 +2922,7 @@ func (c *Client) ReanalyzeRecordingWithBody(ctx context.Context, id RecordingIdP
 
 // ReanalyzeRecording Queue a new analysis run
 //
-// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends.
+// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5109,7 +5112,7 @@ type ClientWithResponsesInterface interface {
 
 	// ReanalyzeRecordingWithBodyWithResponse Queue a new analysis run
 	//
-	// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends.
+	// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5118,7 +5121,7 @@ type ClientWithResponsesInterface interface {
 
 	// ReanalyzeRecordingWithResponse Queue a new analysis run
 	//
-	// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends.
+	// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10593,7 +10596,7 @@ func (c *ClientWithResponses) GetAnalysisWithResponse(ctx context.Context, id Re
 
 // ReanalyzeRecordingWithBodyWithResponse Queue a new analysis run
 //
-// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends.
+// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -10608,7 +10611,7 @@ func (c *ClientWithResponses) ReanalyzeRecordingWithBodyWithResponse(ctx context
 
 // ReanalyzeRecordingWithResponse Queue a new analysis run
 //
-// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends.
+// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

@@ -344,8 +344,11 @@ func (h *Handler) reanalyze(w http.ResponseWriter, r *http.Request, c *facet.Cli
 	var in struct {
 		Settings *app.AnalysisSettings `json:"settings"`
 	}
-	if err := decode(w, r, &in); err != nil {
-		return err
+	// The body is optional: none means the project's settings.
+	if r.ContentLength != 0 {
+		if err := decode(w, r, &in); err != nil {
+			return err
+		}
 	}
 	if in.Settings == nil {
 		in.Settings = &app.AnalysisSettings{}

@@ -507,6 +507,9 @@ func statusRows() []statusRow {
 		{"POST /api/recordings/{id}/reanalyze", "video present", 202, func(f *fixture) (string, string, string, any) {
 			return "POST", "/api/recordings/" + f.rec + "/reanalyze", f.keyA, map[string]any{"settings": map[string]any{"sampleFps": 2}}
 		}},
+		{"POST /api/recordings/{id}/reanalyze", "no body (the project's settings)", 202, func(f *fixture) (string, string, string, any) {
+			return "POST", "/api/recordings/" + f.rec + "/reanalyze", f.keyA, nil
+		}},
 		{"POST /api/recordings/{id}/reanalyze", "not uploaded yet", 409, func(f *fixture) (string, string, string, any) {
 			return "POST", "/api/recordings/" + f.pendingRec + "/reanalyze", f.keyA, map[string]any{}
 		}},
@@ -578,6 +581,9 @@ func statusRows() []statusRow {
 		}},
 		{"GET /api/clients/{id}/audit", "with X-Admin-Key", 200, func(f *fixture) (string, string, string, any) {
 			return "GET", "/api/clients/" + f.idA + "/audit", "admin", nil
+		}},
+		{"GET /api/clients/{id}/audit", "unknown client, no records", 404, func(f *fixture) (string, string, string, any) {
+			return "GET", "/api/clients/cl_000000000000000000000000/audit", "admin", nil
 		}},
 		{"DELETE /api/clients/{id}", "without X-Admin-Key", 401, func(f *fixture) (string, string, string, any) {
 			return "DELETE", "/api/clients/" + f.idC, f.keyC, nil
@@ -729,4 +735,21 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestInvitationListShowsExpired: an open invitation past its expiry is
+// listed as expired, as its link answers (410), not as open.
+func TestInvitationListShowsExpired(t *testing.T) {
+	f := newFixture(t)
+	st, _ := f.call("GET", "/api/invitations/"+f.expiredToken, "", nil)
+	if st != 410 {
+		t.Fatalf("the expired link answers %d", st)
+	}
+	seen := map[string]int{}
+	for _, it := range f.must(200, "GET", "/api/projects/"+f.project+"/invitations", f.keyA, nil)["items"].([]any) {
+		seen[it.(map[string]any)["status"].(string)]++
+	}
+	if seen["expired"] != 1 || seen["revoked"] != 1 || seen["used"] != 2 || seen["open"] != 1 {
+		t.Errorf("statuses listed %v, want open 1, used 2 (the fixture's upload and its used link), revoked 1, expired 1", seen)
+	}
 }

@@ -81,10 +81,21 @@ func (h *Handler) myAudit(w http.ResponseWriter, r *http.Request, c *facet.Clien
 
 // clientAudit lets the operator read an erased client's deletion records.
 func (h *Handler) clientAudit(w http.ResponseWriter, r *http.Request, _ *facet.Client) error {
-	if !facet.ValidID(r.PathValue("id")) {
-		return facet.Errorf(facet.ENotFound, "client not found")
+	id := r.PathValue("id")
+	if _, err := h.App.Client(r.Context(), id); err != nil {
+		if facet.ErrorCode(err) != facet.ENotFound {
+			return err
+		}
+		// An erased client's records stay, and stay readable.
+		items, _, qerr := h.App.Audit(r.Context(), id, "", 1, "")
+		if qerr != nil {
+			return qerr
+		}
+		if len(items) == 0 {
+			return facet.Errorf(facet.ENotFound, "client not found")
+		}
 	}
-	return h.audit(w, r, r.PathValue("id"), "")
+	return h.audit(w, r, id, "")
 }
 
 // projectAudit answers for an existing project, or a removed one whose

@@ -77,9 +77,16 @@ func (a *App) Invitations(ctx context.Context, c *facet.Client, projectID string
 	if _, err := a.Project(ctx, c, projectID); err != nil {
 		return nil, "", err
 	}
-	return query[facet.Invitation](ctx, a.Store, facet.CInvitations, facet.Query{
+	invs, next, err := query[facet.Invitation](ctx, a.Store, facet.CInvitations, facet.Query{
 		Where: map[string]any{"clientId": c.ID, "projectId": projectID}, OrderBy: "createdAt", Desc: true, Limit: limit, Continuation: cont,
 	})
+	now := a.now()
+	for i := range invs {
+		if invs[i].Status == facet.InvOpen && !now.Before(invs[i].ExpiresAt) {
+			invs[i].Status = facet.InvExpired // what the participant's link would answer (410)
+		}
+	}
+	return invs, next, err
 }
 
 // RevokeInvitation makes an unused invitation unusable.
