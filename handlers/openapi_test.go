@@ -181,3 +181,61 @@ func TestOpenAPIStatusTable(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAPIExamples: every operation shows an example of what it takes
+// (each request body's media type) and of what it answers when it
+// succeeds (each 2xx answer with a body), as clients copy them first.
+func TestOpenAPIExamples(t *testing.T) {
+	type media struct {
+		Example  json.RawMessage            `json:"example"`
+		Examples map[string]json.RawMessage `json:"examples"`
+	}
+	type op struct {
+		RequestBody *struct {
+			Content map[string]media `json:"content"`
+		} `json:"requestBody"`
+		Responses map[string]struct {
+			Content map[string]media `json:"content"`
+		} `json:"responses"`
+	}
+	raw, err := os.ReadFile(openAPIPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		t.Fatal(err)
+	}
+	has := func(m media) bool { return len(m.Example) > 0 || len(m.Examples) > 0 }
+	for path, item := range spec.Paths {
+		for key, v := range item {
+			if !slices.Contains(httpMethods, key) {
+				continue
+			}
+			var o op
+			if err := json.Unmarshal(v, &o); err != nil {
+				t.Fatal(err)
+			}
+			name := strings.ToUpper(key) + " " + path
+			if o.RequestBody != nil {
+				for ct, m := range o.RequestBody.Content {
+					if !has(m) {
+						t.Errorf("%s: request body %s has no example", name, ct)
+					}
+				}
+			}
+			for st, resp := range o.Responses {
+				if !strings.HasPrefix(st, "2") {
+					continue
+				}
+				for ct, m := range resp.Content {
+					if !has(m) && strings.Contains(ct, "json") {
+						t.Errorf("%s: answer %s %s has no example", name, st, ct)
+					}
+				}
+			}
+		}
+	}
+}
