@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin/facet
 
 .DEFAULT_GOAL := build
-.PHONY: setup build test bench fuzz lint dev demo package infra-lint client clean
+.PHONY: setup build test bench fuzz lint dev demo package infra-lint api-lint client clean
 
 ## setup: install ffmpeg (apt), Go modules, ONNX Runtime and the default models
 setup:
@@ -14,8 +14,8 @@ setup:
 build:
 	$(GO) build -o $(BIN) ./cmd/facet
 
-## test: set-up, lint, infra-lint, then every test (integration tests included)
-test: setup lint infra-lint
+## test: set-up, lint, infra-lint, api-lint, then every test (integration tests included)
+test: setup lint infra-lint api-lint
 	$(GO) test -count=1 -timeout 18m ./...
 
 ## bench: speed and memory figures, one process per case
@@ -87,6 +87,15 @@ infra-lint:
 	mkdir -p .cache; \
 	$(GO) run ./cmd/facet config-vars > .cache/config-vars.json; \
 	FACET_BICEP_LINT_DIR="$(BICEP_LINT_DIR)" node scripts/infra-lint.mjs --config-vars .cache/config-vars.json $(INFRA_BICEP)
+
+## api-lint: api/openapi.json against @redocly/cli's recommended-strict rules (redocly.yaml; tools/apidocs pins the version)
+REDOCLY ?= tools/apidocs/node_modules/.bin/redocly
+api-lint:
+	@if ! command -v node >/dev/null || [ ! -x "$(REDOCLY)" ]; then \
+	  echo "api-lint: skipped: node or $(REDOCLY) not installed (make setup installs it)"; \
+	  if [ "$$FACET_REQUIRE_INTEGRATION" = 1 ]; then exit 1; fi; exit 0; \
+	fi; \
+	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true "$(REDOCLY)" lint --config redocly.yaml api/openapi.json
 
 clean:
 	rm -rf bin dist

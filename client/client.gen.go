@@ -1620,9 +1620,6 @@ type Gone = Problem
 // InternalError The body of every error answer of the API: RFC 9457 problem details, media type `application/problem+json`. `type` is a stable URI per `code`, each documented in README's "Problem types"; `title` is fixed per type; `detail` says what went wrong this time in the API's terms (field names, never internals or personal data); `requestId` is the id in the service's log and in the `X-Request-Id` header.
 type InternalError = Problem
 
-// MethodNotAllowed The body of every error answer of the API: RFC 9457 problem details, media type `application/problem+json`. `type` is a stable URI per `code`, each documented in README's "Problem types"; `title` is fixed per type; `detail` says what went wrong this time in the API's terms (field names, never internals or personal data); `requestId` is the id in the service's log and in the `X-Request-Id` header.
-type MethodNotAllowed = Problem
-
 // NotFound The body of every error answer of the API: RFC 9457 problem details, media type `application/problem+json`. `type` is a stable URI per `code`, each documented in README's "Problem types"; `title` is fixed per type; `detail` says what went wrong this time in the API's terms (field names, never internals or personal data); `requestId` is the id in the service's log and in the `X-Request-Id` header.
 type NotFound = Problem
 
@@ -1657,6 +1654,18 @@ type ListClientAuditParams struct {
 
 	// ContinuationToken The previous page's `continuationToken`; a token the API did not give out answers 400.
 	ContinuationToken *ContinuationTokenParameter `form:"continuationToken,omitempty" json:"continuationToken,omitempty"`
+}
+
+// GetApiReferenceScriptParams defines parameters for GetApiReferenceScript.
+type GetApiReferenceScriptParams struct {
+	// IfNoneMatch The `ETag` of a copy the caller holds: 304 with no body while it is current.
+	IfNoneMatch *string `json:"If-None-Match,omitempty"`
+}
+
+// GetOpenApiDocumentParams defines parameters for GetOpenApiDocument.
+type GetOpenApiDocumentParams struct {
+	// IfNoneMatch The `ETag` of a copy the caller holds: 304 with no body while it is current.
+	IfNoneMatch *string `json:"If-None-Match,omitempty"`
 }
 
 // ListProjectsParams defines parameters for ListProjects.
@@ -2004,6 +2013,20 @@ type ClientInterface interface {
 	// Corresponds with GET /api/clients/{id}/audit (the `ListClientAudit` operationId).
 	ListClientAudit(ctx context.Context, id ClientIdParameter, params *ListClientAuditParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetApiReference The API reference
+	//
+	// This reference: a page whose script (Redoc, served by this app from `/api/docs/redoc.standalone.js`) renders `/api/openapi.json` in the browser, so it always shows the document the running app serves. Open it in a browser.
+	//
+	// Corresponds with GET /api/docs (the `GetApiReference` operationId).
+	GetApiReference(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetApiReferenceScript The API reference's script
+	//
+	// Redoc's standalone bundle (npm `redoc`, the exact version `make setup` pins by checksum), shipped in the Functions package beside the binary; never loaded from a CDN.
+	//
+	// Corresponds with GET /api/docs/{name} (the `GetApiReferenceScript` operationId).
+	GetApiReferenceScript(ctx context.Context, name string, params *GetApiReferenceScriptParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// RevokeInvitation Withdraw an invitation
 	//
 	// By the invitation's id (not its token). Revoking a revoked invitation answers it again; a used one answers 409.
@@ -2035,6 +2058,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/invitations/{key}/consent (the `GiveConsent` operationId).
 	GiveConsent(ctx context.Context, key InvitationToken, body GiveConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetOpenApiDocument This OpenAPI document
+	//
+	// The API's contract, OpenAPI 3.1: `api/openapi.json` as built into the running binary, the document the tests hold every route and answer to. Revalidated on every use (`Cache-Control: no-cache` with an `ETag`).
+	//
+	// Corresponds with GET /api/openapi.json (the `GetOpenApiDocument` operationId).
+	GetOpenApiDocument(ctx context.Context, params *GetOpenApiDocumentParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListProjects The client's projects
 	//
@@ -2430,6 +2460,40 @@ func (c *Client) ListClientAudit(ctx context.Context, id ClientIdParameter, para
 	return c.Client.Do(req)
 }
 
+// GetApiReference The API reference
+//
+// This reference: a page whose script (Redoc, served by this app from `/api/docs/redoc.standalone.js`) renders `/api/openapi.json` in the browser, so it always shows the document the running app serves. Open it in a browser.
+//
+// Corresponds with GET /api/docs (the `GetApiReference` operationId).
+func (c *Client) GetApiReference(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiReferenceRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetApiReferenceScript The API reference's script
+//
+// Redoc's standalone bundle (npm `redoc`, the exact version `make setup` pins by checksum), shipped in the Functions package beside the binary; never loaded from a CDN.
+//
+// Corresponds with GET /api/docs/{name} (the `GetApiReferenceScript` operationId).
+func (c *Client) GetApiReferenceScript(ctx context.Context, name string, params *GetApiReferenceScriptParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiReferenceScriptRequest(c.Server, name, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // RevokeInvitation Withdraw an invitation
 //
 // By the invitation's id (not its token). Revoking a revoked invitation answers it again; a used one answers 409.
@@ -2492,6 +2556,23 @@ func (c *Client) GiveConsentWithBody(ctx context.Context, key InvitationToken, c
 // Corresponds with POST /api/invitations/{key}/consent (the `GiveConsent` operationId).
 func (c *Client) GiveConsent(ctx context.Context, key InvitationToken, body GiveConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGiveConsentRequest(c.Server, key, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetOpenApiDocument This OpenAPI document
+//
+// The API's contract, OpenAPI 3.1: `api/openapi.json` as built into the running binary, the document the tests hold every route and answer to. Revalidated on every use (`Cache-Control: no-cache` with an `ETag`).
+//
+// Corresponds with GET /api/openapi.json (the `GetOpenApiDocument` operationId).
+func (c *Client) GetOpenApiDocument(ctx context.Context, params *GetOpenApiDocumentParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetOpenApiDocumentRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -3401,6 +3482,82 @@ func NewListClientAuditRequest(server string, id ClientIdParameter, params *List
 	return req, nil
 }
 
+// NewGetApiReferenceRequest constructs an http.Request for the GetApiReference method
+func NewGetApiReferenceRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/docs")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetApiReferenceScriptRequest constructs an http.Request for the GetApiReferenceScript method
+func NewGetApiReferenceScriptRequest(server string, name string, params *GetApiReferenceScriptParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/docs/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewRevokeInvitationRequest constructs an http.Request for the RevokeInvitation method
 func NewRevokeInvitationRequest(server string, key InvitationId) (*http.Request, error) {
 	var err error
@@ -3512,6 +3669,48 @@ func NewGiveConsentRequestWithBody(server string, key InvitationToken, contentTy
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetOpenApiDocumentRequest constructs an http.Request for the GetOpenApiDocument method
+func NewGetOpenApiDocumentRequest(server string, params *GetOpenApiDocumentParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/openapi.json")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -4875,6 +5074,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/clients/{id}/audit (the `ListClientAudit` operationId).
 	ListClientAuditWithResponse(ctx context.Context, id ClientIdParameter, params *ListClientAuditParams, reqEditors ...RequestEditorFn) (*ListClientAuditResponse, error)
 
+	// GetApiReferenceWithResponse The API reference
+	//
+	// This reference: a page whose script (Redoc, served by this app from `/api/docs/redoc.standalone.js`) renders `/api/openapi.json` in the browser, so it always shows the document the running app serves. Open it in a browser.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/docs (the `GetApiReference` operationId).
+	GetApiReferenceWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiReferenceResponse, error)
+
+	// GetApiReferenceScriptWithResponse The API reference's script
+	//
+	// Redoc's standalone bundle (npm `redoc`, the exact version `make setup` pins by checksum), shipped in the Functions package beside the binary; never loaded from a CDN.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/docs/{name} (the `GetApiReferenceScript` operationId).
+	GetApiReferenceScriptWithResponse(ctx context.Context, name string, params *GetApiReferenceScriptParams, reqEditors ...RequestEditorFn) (*GetApiReferenceScriptResponse, error)
+
 	// RevokeInvitationWithResponse Withdraw an invitation
 	//
 	// By the invitation's id (not its token). Revoking a revoked invitation answers it again; a used one answers 409.
@@ -4910,6 +5127,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/invitations/{key}/consent (the `GiveConsent` operationId).
 	GiveConsentWithResponse(ctx context.Context, key InvitationToken, body GiveConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*GiveConsentResponse, error)
+
+	// GetOpenApiDocumentWithResponse This OpenAPI document
+	//
+	// The API's contract, OpenAPI 3.1: `api/openapi.json` as built into the running binary, the document the tests hold every route and answer to. Revalidated on every use (`Cache-Control: no-cache` with an `ETag`).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/openapi.json (the `GetOpenApiDocument` operationId).
+	GetOpenApiDocumentWithResponse(ctx context.Context, params *GetOpenApiDocumentParams, reqEditors ...RequestEditorFn) (*GetOpenApiDocumentResponse, error)
 
 	// ListProjectsWithResponse The client's projects
 	//
@@ -6011,6 +6237,121 @@ func (r ListClientAuditResponse) ContentType() string {
 	return ""
 }
 
+// GetApiReferenceResponse200Headers the declared response headers of an HTTP 200 response for GetApiReference
+type GetApiReferenceResponse200Headers struct {
+	ContentSecurityPolicy *string
+	XRequestId            *string
+}
+
+// GetApiReferenceResponse503Headers the declared response headers of an HTTP 503 response for GetApiReference
+type GetApiReferenceResponse503Headers struct {
+	XRequestId *string
+}
+
+type GetApiReferenceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetApiReferenceResponse200Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetApiReferenceResponse503Headers
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApiReferenceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApiReferenceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApiReferenceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApiReferenceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetApiReferenceScriptResponse200Headers the declared response headers of an HTTP 200 response for GetApiReferenceScript
+type GetApiReferenceScriptResponse200Headers struct {
+	CacheControl interface{}
+	ETag         *string
+	XRequestId   *string
+}
+
+// GetApiReferenceScriptResponse304Headers the declared response headers of an HTTP 304 response for GetApiReferenceScript
+type GetApiReferenceScriptResponse304Headers struct {
+	CacheControl interface{}
+	ETag         *string
+	XRequestId   *string
+}
+
+// GetApiReferenceScriptResponse404Headers the declared response headers of an HTTP 404 response for GetApiReferenceScript
+type GetApiReferenceScriptResponse404Headers struct {
+	XRequestId *string
+}
+
+type GetApiReferenceScriptResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetApiReferenceScriptResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *GetApiReferenceScriptResponse304Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetApiReferenceScriptResponse404Headers
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetApiReferenceScriptResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApiReferenceScriptResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApiReferenceScriptResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApiReferenceScriptResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApiReferenceScriptResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // RevokeInvitationResponse401Headers the declared response headers of an HTTP 401 response for RevokeInvitation
 type RevokeInvitationResponse401Headers struct {
 	WWWAuthenticate *string
@@ -6414,6 +6755,75 @@ func (r GiveConsentResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GiveConsentResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetOpenApiDocumentResponse200Headers the declared response headers of an HTTP 200 response for GetOpenApiDocument
+type GetOpenApiDocumentResponse200Headers struct {
+	CacheControl interface{}
+	ETag         *string
+	XRequestId   *string
+}
+
+// GetOpenApiDocumentResponse304Headers the declared response headers of an HTTP 304 response for GetOpenApiDocument
+type GetOpenApiDocumentResponse304Headers struct {
+	CacheControl interface{}
+	ETag         *string
+	XRequestId   *string
+}
+
+type GetOpenApiDocumentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Components *map[string]interface{} `json:"components,omitempty"`
+		Info       map[string]interface{}  `json:"info"`
+		Openapi    interface{}             `json:"openapi"`
+		Paths      map[string]interface{}  `json:"paths"`
+	}
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetOpenApiDocumentResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *GetOpenApiDocumentResponse304Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetOpenApiDocumentResponse) GetJSON200() *struct {
+	Components *map[string]interface{} `json:"components,omitempty"`
+	Info       map[string]interface{}  `json:"info"`
+	Openapi    interface{}             `json:"openapi"`
+	Paths      map[string]interface{}  `json:"paths"`
+} {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetOpenApiDocumentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetOpenApiDocumentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetOpenApiDocumentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetOpenApiDocumentResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -10197,6 +10607,36 @@ func (c *ClientWithResponses) ListClientAuditWithResponse(ctx context.Context, i
 	return ParseListClientAuditResponse(rsp)
 }
 
+// GetApiReferenceWithResponse The API reference
+//
+// This reference: a page whose script (Redoc, served by this app from `/api/docs/redoc.standalone.js`) renders `/api/openapi.json` in the browser, so it always shows the document the running app serves. Open it in a browser.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/docs (the `GetApiReference` operationId).
+func (c *ClientWithResponses) GetApiReferenceWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiReferenceResponse, error) {
+	rsp, err := c.GetApiReference(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApiReferenceResponse(rsp)
+}
+
+// GetApiReferenceScriptWithResponse The API reference's script
+//
+// Redoc's standalone bundle (npm `redoc`, the exact version `make setup` pins by checksum), shipped in the Functions package beside the binary; never loaded from a CDN.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/docs/{name} (the `GetApiReferenceScript` operationId).
+func (c *ClientWithResponses) GetApiReferenceScriptWithResponse(ctx context.Context, name string, params *GetApiReferenceScriptParams, reqEditors ...RequestEditorFn) (*GetApiReferenceScriptResponse, error) {
+	rsp, err := c.GetApiReferenceScript(ctx, name, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApiReferenceScriptResponse(rsp)
+}
+
 // RevokeInvitationWithResponse Withdraw an invitation
 //
 // By the invitation's id (not its token). Revoking a revoked invitation answers it again; a used one answers 409.
@@ -10255,6 +10695,21 @@ func (c *ClientWithResponses) GiveConsentWithResponse(ctx context.Context, key I
 		return nil, err
 	}
 	return ParseGiveConsentResponse(rsp)
+}
+
+// GetOpenApiDocumentWithResponse This OpenAPI document
+//
+// The API's contract, OpenAPI 3.1: `api/openapi.json` as built into the running binary, the document the tests hold every route and answer to. Revalidated on every use (`Cache-Control: no-cache` with an `ETag`).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/openapi.json (the `GetOpenApiDocument` operationId).
+func (c *ClientWithResponses) GetOpenApiDocumentWithResponse(ctx context.Context, params *GetOpenApiDocumentParams, reqEditors ...RequestEditorFn) (*GetOpenApiDocumentResponse, error) {
+	rsp, err := c.GetOpenApiDocument(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetOpenApiDocumentResponse(rsp)
 }
 
 // ListProjectsWithResponse The client's projects
@@ -11713,6 +12168,142 @@ func ParseListClientAuditResponse(rsp *http.Response) (*ListClientAuditResponse,
 	return response, nil
 }
 
+// ParseGetApiReferenceResponse parses an HTTP response from a GetApiReferenceWithResponse call
+func ParseGetApiReferenceResponse(rsp *http.Response) (*GetApiReferenceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApiReferenceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetApiReferenceResponse200Headers
+		if values := rsp.Header.Values("Content-Security-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Security-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentSecurityPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetApiReferenceResponse503Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetApiReferenceScriptResponse parses an HTTP response from a GetApiReferenceScriptWithResponse call
+func ParseGetApiReferenceScriptResponse(rsp *http.Response) (*GetApiReferenceScriptResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApiReferenceScriptResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 304:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetApiReferenceScriptResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value interface{}
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers GetApiReferenceScriptResponse304Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value interface{}
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers304 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetApiReferenceScriptResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseRevokeInvitationResponse parses an HTTP response from a RevokeInvitationWithResponse call
 func ParseRevokeInvitationResponse(rsp *http.Response) (*RevokeInvitationResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -12177,6 +12768,91 @@ func ParseGiveConsentResponse(rsp *http.Response) (*GiveConsentResponse, error) 
 			headers.XRequestId = &value
 		}
 		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetOpenApiDocumentResponse parses an HTTP response from a GetOpenApiDocumentWithResponse call
+func ParseGetOpenApiDocumentResponse(rsp *http.Response) (*GetOpenApiDocumentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetOpenApiDocumentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Components *map[string]interface{} `json:"components,omitempty"`
+			Info       map[string]interface{}  `json:"info"`
+			Openapi    interface{}             `json:"openapi"`
+			Paths      map[string]interface{}  `json:"paths"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.StatusCode == 304:
+		break // No content-type
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetOpenApiDocumentResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value interface{}
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers GetOpenApiDocumentResponse304Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value interface{}
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers304 = &headers
 	}
 
 	return response, nil

@@ -55,6 +55,9 @@ func TestRouteAccess(t *testing.T) {
 		"POST /api/webhooks/{id}/ping":                      "client",
 		"GET /p/{token}":                                    "public",
 		"GET /p/assets/{name}":                              "public",
+		"GET /api/docs":                                     "public",
+		"GET /api/docs/{name}":                              "public",
+		"GET /api/openapi.json":                             "public",
 	}
 	got := map[string]string{}
 	for _, r := range Routes() {

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 	"unicode/utf8"
 
@@ -104,7 +105,8 @@ func newFuzzAPI(t *testing.T) *fuzzAPI {
 	a.Hooks = &inmem.Hooks{}
 	wh, err := a.CreateWebhook(ctx, c, app.NewWebhook{URL: "https://hooks.example/facet", Events: []facet.EventType{facet.EvRecordingAnalyzed}})
 	must(err)
-	h := &Handler{App: a, AdminKey: fuzzAdminKey, Log: log}
+	// The reference's script installed, as in a deployment: /api/docs is then a page, not 503.
+	h := &Handler{App: a, AdminKey: fuzzAdminKey, Log: log, APIDocs: fstest.MapFS{APIDocsScript: {Data: []byte("/* redoc */")}}}
 	return &fuzzAPI{t: t, mux: h.ServeMux(), app: a, key: key, names: strings.NewReplacer("{cl}", c.ID, "{pr}", p.ID,
 		"{rec}", slot.RecordingID, "{an}", job.AnalysisID, "{token}", token, "{inv}", inv.ID, "{cv}", p.Consent.Version, "{key}", key, "{wh}", wh.ID)}
 }

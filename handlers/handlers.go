@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"reflect"
@@ -40,6 +41,10 @@ type Handler struct {
 	// place besides itself the participant page may connect to (CSP).
 	UploadOrigin string
 	Log          *slog.Logger
+	// APIDocs holds the API reference's script (APIDocsScript) for
+	// /api/docs; nil, or without the file, the page answers 503.
+	APIDocs fs.FS
+	docs    docsCache
 	// ReadTimeout and WriteTimeout bound an API request that has no
 	// Route.Timeout: ReadTimeout for GET and HEAD, WriteTimeout for the
 	// rest. Zero takes DefaultReadTimeout and DefaultWriteTimeout. When
@@ -143,6 +148,9 @@ func Routes() []Route {
 		{"WebhookPing", "POST", "/api/webhooks/{id}/ping", AccessClient, 0, (*Handler).pingWebhook},
 		{"ParticipantPage", "GET", "/p/{token}", AccessPublic, 0, (*Handler).participantPage},
 		{"ParticipantAssets", "GET", "/p/assets/{name}", AccessPublic, 0, (*Handler).participantAsset},
+		{"ApiDocs", "GET", "/api/docs", AccessPublic, 0, (*Handler).apiDocs},
+		{"ApiDocsAssets", "GET", "/api/docs/{name}", AccessPublic, 0, (*Handler).apiDocsAsset},
+		{"OpenAPI", "GET", "/api/openapi.json", AccessPublic, 0, (*Handler).openAPI},
 	}
 }
 

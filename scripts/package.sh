@@ -14,6 +14,8 @@ cp -r functions/* dist/app/
 install -m 0644 .cache/lib/libonnxruntime.so.1 dist/app/lib/
 install -m 0755 .cache/static/ffmpeg .cache/static/ffprobe dist/app/bin/
 install -m 0644 models/default.json dist/app/models/
+# The API reference's script (GET /api/docs), pinned by make setup.
+install -D -m 0644 .cache/apidocs/redoc.standalone.js dist/app/apidocs/redoc.standalone.js
 # Only the files the default manifest names (set-up also keeps the models
 # of the faceplugin comparison set there).
 for f in $(grep -o '"file": "default/[^"]*"' models/default.json | cut -d'"' -f4); do

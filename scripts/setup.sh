@@ -109,6 +109,8 @@ done
 scripts/setup-faceapi.sh
 scripts/setup-human.sh
 [ ! -x scripts/setup-fr-ref.sh ] || scripts/setup-fr-ref.sh
+# @redocly/cli (make api-lint) and Redoc's bundle for GET /api/docs.
+scripts/setup-apidocs.sh
 
 # Every file of the default set must now match the manifest's sha256.
 bin/facet models verify default

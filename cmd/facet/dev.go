@@ -53,7 +53,7 @@ func startLocalHost(ctx context.Context, cfg config, root, hostAddr, blobURL str
 		return nil, err
 	}
 	l := &localHost{Deps: d, done: make(chan struct{})}
-	h := &handlers.Handler{App: d.App, AdminKey: cfg.AdminKey, UploadOrigin: d.BlobOrigin, Log: log}
+	h := &handlers.Handler{App: d.App, AdminKey: cfg.AdminKey, UploadOrigin: d.BlobOrigin, Log: log, APIDocs: apiDocs(log)}
 	hl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		d.Close()
@@ -187,12 +187,13 @@ func cmdDev(ctx context.Context, cfg config, args []string, stdout, stderr io.Wr
 	fmt.Fprintln(stdout, devCleanNote)
 	fmt.Fprintf(stdout, `facet dev is running (Ctrl-C stops everything)
   API and participant links: %s
+  API reference:             %s/api/docs
   custom handler:            %s
   Blob Storage (Azurite):    %s
   Cosmos DB stand-in:        %s
   Service Bus stand-in:      127.0.0.1:%d
   operator key (X-Admin-Key): %s
-`, l.URL, l.HandlerURL, blobURL, cfg.CosmosEndpoint, sb.Port, keyNote)
+`, l.URL, l.URL, l.HandlerURL, blobURL, cfg.CosmosEndpoint, sb.Port, keyNote)
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "facet dev: stopping")
 	return nil

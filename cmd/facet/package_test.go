@@ -63,6 +63,8 @@ func TestPackage(t *testing.T) {
 		"lib/libonnxruntime.so.1": "53ef1ac028dd1b05554b8da28d9159eb3876f99868193d2aaa6e67f0243c23d4",
 		"bin/ffmpeg":              "6d0c625dbd3f604ed2618981ba6fee7e29678855ab741d654cfc9effb0226624",
 		"bin/ffprobe":             "576c21674291ec1948d507ea8ab0d78eb6621a0be8c6f1a6db0f50c5fcb1e0f9",
+		// The API reference's script, as scripts/setup-apidocs.sh pins it.
+		"apidocs/redoc.standalone.js": "0ec05be285ac885a330289b02f470e1bdbd2b6b3223a9fa213f24bf805a851d1",
 	}
 	for rel, sum := range sums {
 		if err := onnx.VerifyFile(filepath.Join(app, rel), sum); err != nil {

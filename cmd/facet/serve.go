@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -203,8 +206,21 @@ func cmdServe(ctx context.Context, cfg config, args []string, stdout, stderr io.
 		return err
 	}
 	defer d.Close()
-	h := &handlers.Handler{App: d.App, AdminKey: cfg.AdminKey, UploadOrigin: d.BlobOrigin, Log: log}
+	h := &handlers.Handler{App: d.App, AdminKey: cfg.AdminKey, UploadOrigin: d.BlobOrigin, Log: log, APIDocs: apiDocs(log)}
 	return serveHTTP(ctx, "127.0.0.1:"+strconv.Itoa(cfg.Port), h.ServeMux(), stdout, log)
+}
+
+// apiDocs returns the folder of the API reference's script
+// (handlers.APIDocsScript): apidocs/ beside the binary in a deployed
+// package, else .cache/apidocs/ in the project, where `make setup` puts
+// it. Without it the handler still serves the API, and /api/docs says
+// the reference is not installed.
+func apiDocs(log *slog.Logger) fs.FS {
+	p := find(searchRoots(), "apidocs/"+handlers.APIDocsScript, ".cache/apidocs/"+handlers.APIDocsScript)
+	if _, err := os.Stat(p); err != nil {
+		log.Warn("API reference not installed: GET /api/docs answers 503 (make setup installs its script, make package ships it)", "error", err)
+	}
+	return os.DirFS(filepath.Dir(p))
 }
 
 // serveHTTP serves handler on addr until ctx ends. Its timeouts sit above
