@@ -32,6 +32,10 @@ type stack struct {
 	t   *testing.T
 	l   *localHost
 	url string
+	// cfg and blobURL are what l was started with: a test that restarts
+	// the host starts the new one with them (webhook_e2e_test.go).
+	cfg     config
+	blobURL string
 }
 
 func startStack(t *testing.T, opts ...func(*config)) *stack {
@@ -53,7 +57,7 @@ func startStack(t *testing.T, opts ...func(*config)) *stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(l.Close)
-	return &stack{t: t, l: l, url: l.URL}
+	return &stack{t: t, l: l, url: l.URL, cfg: cfg, blobURL: blobURL}
 }
 
 // useStack points cfg at the local stack's services, with a database of
