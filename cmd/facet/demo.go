@@ -3,15 +3,21 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/humaninsight/facet"
@@ -21,7 +27,9 @@ import (
 
 // cmdDemo runs the product's main story on the local stack and stops it:
 // a privacy-by-design project whose video is analysed and then deleted,
-// a closed project whose videos go with it, and the client's erasure.
+// a closed project whose videos go with it, and the client's erasure,
+// with a webhook receiver on this machine told of every analysis and
+// deletion as it happens.
 // Every API call goes through the generated client (package client), as
 // an integrator's would; only the upload goes straight to Blob Storage.
 func cmdDemo(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
@@ -32,7 +40,13 @@ func cmdDemo(ctx context.Context, cfg config, args []string, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
-	say := func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) }
+	// The webhook receiver speaks from its own goroutines.
+	var sayMu sync.Mutex
+	say := func(format string, a ...any) {
+		sayMu.Lock()
+		defer sayMu.Unlock()
+		fmt.Fprintf(stdout, format+"\n", a...)
+	}
 	say("== facet demo: the local stack (Azurite, Cosmos DB and Service Bus stand-ins, handler, host stand-in)")
 	paths := localstack.Paths{Root: root}
 	dir, err := os.MkdirTemp("", "facet-demo-")
@@ -59,6 +73,7 @@ func cmdDemo(ctx context.Context, cfg config, args []string, stdout, stderr io.W
 	cfg.CosmosEndpoint, cfg.CosmosKey = localstack.CosmosEndpoint(cs.Port), localstack.CosmosKey
 	cfg.ServiceBusConn, cfg.ServiceBusFQDN = localstack.ServiceBusConnectionString(sb.Port), ""
 	cfg.CreateResources, cfg.AdminKey = true, "demo-admin-key"
+	cfg.WebhookAllowLocal = true // the demo's receiver is on this machine, over http, as with facet dev
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	l, err := startLocalHost(ctx, cfg, root, "127.0.0.1:0", fmt.Sprintf("http://127.0.0.1:%d/%s", az.Port, localstack.AzuriteAccount), 0, log)
 	if err != nil {
@@ -82,6 +97,20 @@ func cmdDemo(ctx context.Context, cfg config, args []string, stdout, stderr io.W
 		return err
 	}
 	say("client %s registered (API key shown once, stored as a hash)", reg.JSON201.Id)
+
+	// The client's own receiver, told of each analysis and deletion.
+	hooks, err := startDemoHooks(say)
+	if err != nil {
+		return err
+	}
+	defer hooks.Close()
+	wr, err := d.api.CreateWebhookWithResponse(ctx, client.NewWebhook{Url: hooks.URL,
+		Events: []client.EventType{client.EventTypeRecordingAnalyzed, client.EventTypeRecordingDeleted}})
+	if err := check("POST /api/webhooks", http.StatusCreated, wr, err); err != nil {
+		return err
+	}
+	hooks.setSecret(*wr.JSON201.Secret)
+	say("webhook %s registered for recording.analyzed and recording.deleted: %s (secret shown once; the receiver checks each delivery's signature with it)", wr.JSON201.Id, hooks.URL)
 
 	pr, err := d.api.CreateProjectWithResponse(ctx, client.NewProject{Name: "Privacy-by-design study",
 		PrivacyMode: client.PrivacyModeDeleteAfterAnalysis, UseContext: client.NewProjectUseContextMediaTesting})
@@ -205,6 +234,32 @@ func cmdDemo(ctx context.Context, cfg config, args []string, stdout, stderr io.W
 			return err
 		}
 		say("  %s: video deleted (%s)", id, *r.Video.DeletionReason)
+	}
+	// Four analyses (one a re-analysis) and three deletions.
+	if err := hooks.wait(ctx, 7); err != nil {
+		return err
+	}
+	whr, err := d.api.GetWebhookWithResponse(ctx, wr.JSON201.Id)
+	if err := check("GET /api/webhooks/{id}", http.StatusOK, whr, err); err != nil {
+		return err
+	}
+	var atts []client.HookAttempt
+	if whr.JSON200.Attempts != nil {
+		atts = *whr.JSON200.Attempts
+	}
+	delivered := 0
+	for _, a := range atts {
+		if a.Outcome == client.HookAttemptOutcomeDelivered {
+			delivered++
+		}
+	}
+	say("webhook %s: %d events received, each signature verified; its attempts (newest first): %d, %d delivered", wr.JSON201.Id, hooks.count(), len(atts), delivered)
+	for _, a := range atts {
+		status := "no answer"
+		if a.StatusCode != nil {
+			status = strconv.Itoa(*a.StatusCode)
+		}
+		say("  %s %s attempt %d: %s %s in %d ms", a.EventType, a.EventId, a.Attempt, status, a.Outcome, a.LatencyMs)
 	}
 	er, err := d.api.EraseMeWithResponse(ctx)
 	if err := check("DELETE /api/clients/me", http.StatusAccepted, er, err); err != nil {
@@ -364,3 +419,139 @@ func summaryLine(s *client.Summary) string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// demoHooks is the demo client's webhook receiver on 127.0.0.1. It checks
+// each delivery's Facet-Signature as a receiver should (a v1 that is the
+// hex HMAC-SHA256 of "<t>.<raw body>" under the webhook's secret, and t
+// within five minutes), says what came, and answers 2xx only to a
+// delivery it verified.
+type demoHooks struct {
+	URL    string
+	srv    *http.Server
+	say    func(string, ...any)
+	mu     sync.Mutex
+	secret string
+	seen   map[string]bool // verified event ids
+	bad    int             // deliveries that failed the check
+}
+
+func startDemoHooks(say func(string, ...any)) (*demoHooks, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("demo: webhook receiver: %w", err)
+	}
+	h := &demoHooks{URL: "http://" + ln.Addr().String() + "/hooks", say: say, seen: map[string]bool{}}
+	h.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go h.srv.Serve(ln)
+	return h, nil
+}
+
+// Close stops the receiver; nothing is said after it returns.
+func (h *demoHooks) Close() {
+	h.srv.Close()
+	h.mu.Lock()
+	h.say = func(string, ...any) {}
+	h.mu.Unlock()
+}
+
+func (h *demoHooks) setSecret(s string) {
+	h.mu.Lock()
+	h.secret = s
+	h.mu.Unlock()
+}
+
+func (h *demoHooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil || r.Method != http.MethodPost {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	var ev client.Event
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	err = verifyHook(r.Header.Get("Facet-Signature"), body, h.secret, time.Now())
+	if err == nil {
+		err = json.Unmarshal(body, &ev)
+	}
+	if err != nil {
+		h.bad++
+		h.say("  webhook delivery refused: %v", err)
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	about := ""
+	if ev.Data.RecordingId != nil {
+		about = " for " + *ev.Data.RecordingId
+	}
+	if h.seen[ev.Id] {
+		h.say("  webhook received: %s %s%s again (signature verified; a duplicate, ignored)", ev.Type, ev.Id, about)
+	} else {
+		h.say("  webhook received: %s %s%s (signature verified)", ev.Type, ev.Id, about)
+	}
+	h.seen[ev.Id] = true
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// verifyHook checks a Facet-Signature header, "t=<unix seconds>,v1=<hex>"
+// (one v1 per secret that signs), against the raw body.
+func verifyHook(header string, body []byte, secret string, now time.Time) error {
+	var ts string
+	var sigs []string
+	for _, part := range strings.Split(header, ",") {
+		k, v, _ := strings.Cut(part, "=")
+		switch k {
+		case "t":
+			ts = v
+		case "v1":
+			sigs = append(sigs, v)
+		}
+	}
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || len(sigs) == 0 {
+		return fmt.Errorf("no signature (Facet-Signature %q)", header)
+	}
+	if d := now.Sub(time.Unix(sec, 0)); d > 5*time.Minute || d < -5*time.Minute {
+		return fmt.Errorf("signed %s away from now", d.Round(time.Second))
+	}
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(ts + "."))
+	m.Write(body)
+	want := m.Sum(nil)
+	for _, s := range sigs {
+		if got, err := hex.DecodeString(s); err == nil && hmac.Equal(got, want) {
+			return nil
+		}
+	}
+	return fmt.Errorf("signature does not match the secret")
+}
+
+// count is how many events came, verified.
+func (h *demoHooks) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.seen)
+}
+
+// wait waits up to 30 s for n verified events; a delivery that failed
+// the check is an error.
+func (h *demoHooks) wait(ctx context.Context, n int) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		h.mu.Lock()
+		got, bad := len(h.seen), h.bad
+		h.mu.Unlock()
+		switch {
+		case bad > 0:
+			return fmt.Errorf("demo: webhook: %d deliveries failed the signature check", bad)
+		case got >= n:
+			return nil
+		case time.Now().After(deadline):
+			return fmt.Errorf("demo: webhook: %d of %d events after 30 s", got, n)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

@@ -32,6 +32,10 @@ type stack struct {
 	t   *testing.T
 	l   *localHost
 	url string
+	// cfg and blobURL are what l was started with: a test that restarts
+	// the host starts the new one with them (webhook_e2e_test.go).
+	cfg     config
+	blobURL string
 }
 
 func startStack(t *testing.T, opts ...func(*config)) *stack {
@@ -53,7 +57,7 @@ func startStack(t *testing.T, opts ...func(*config)) *stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(l.Close)
-	return &stack{t: t, l: l, url: l.URL}
+	return &stack{t: t, l: l, url: l.URL, cfg: cfg, blobURL: blobURL}
 }
 
 // useStack points cfg at the local stack's services, with a database of
@@ -398,9 +402,15 @@ func TestDemo(t *testing.T) {
 	if err := run(context.Background(), []string{"demo"}, env(t), &out, &errb); err != nil {
 		t.Fatalf("demo: %v\n%s\n%s", err, out.String(), errb.String())
 	}
-	for _, want := range []string{"reason privacy-by-design", `"reason":"privacy-by-design"`, "video deleted (project-closed)", "blobs left in the uploads container: 0", "demo done", "report.html (", "export.csv (", "export.json (", "re-analysed at 10 fps", "client erased at its own request: 2 projects, 3 recordings, 0 videos", "answers 401 Unauthorized", "keeps 3 deletion records (privacy-by-design 1, project-closed 2)"} {
+	for _, want := range []string{"reason privacy-by-design", `"reason":"privacy-by-design"`, "video deleted (project-closed)", "blobs left in the uploads container: 0", "demo done", "report.html (", "export.csv (", "export.json (", "re-analysed at 10 fps", "client erased at its own request: 2 projects, 3 recordings, 0 videos", "answers 401 Unauthorized", "keeps 3 deletion records (privacy-by-design 1, project-closed 2)",
+		"registered for recording.analyzed and recording.deleted: http://127.0.0.1:", "webhook received: recording.analyzed evt_",
+		"webhook received: recording.deleted evt_", "(signature verified)",
+		"7 events received, each signature verified; its attempts (newest first): 7, 7 delivered", "attempt 1: 204 delivered"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}
+	}
+	if strings.Contains(out.String(), "webhook delivery refused") {
+		t.Errorf("the demo's receiver refused a delivery:\n%s", out.String())
 	}
 }
