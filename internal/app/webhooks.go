@@ -33,9 +33,13 @@ type WebhookView struct {
 	CreatedAt    time.Time           `json:"createdAt"`
 	UpdatedAt    time.Time           `json:"updatedAt"`
 	Secret       string              `json:"secret,omitempty"`
-	// Attempts are the last deliveries' attempts, newest first; only in
-	// the answer of GET /api/webhooks/{id}.
-	Attempts []facet.HookAttempt `json:"attempts,omitempty"`
+}
+
+// WebhookDetail is one endpoint with its last attempts, newest first (the
+// answer of GET /api/webhooks/{id}): always a list, empty before the first.
+type WebhookDetail struct {
+	WebhookView
+	Attempts []facet.HookAttempt `json:"attempts"`
 }
 
 // View returns what the client may see of w, without its secret.
@@ -114,17 +118,16 @@ func (a *App) Webhooks(ctx context.Context, c *facet.Client, limit int, cont str
 }
 
 // Webhook returns one endpoint of c with its last attempts.
-func (a *App) Webhook(ctx context.Context, c *facet.Client, id string) (*WebhookView, error) {
+func (a *App) Webhook(ctx context.Context, c *facet.Client, id string) (*WebhookDetail, error) {
 	w, err := a.webhook(ctx, c, id)
 	if err != nil {
 		return nil, err
 	}
-	v := View(w)
-	v.Attempts = w.Attempts
-	if v.Attempts == nil {
-		v.Attempts = []facet.HookAttempt{}
+	d := &WebhookDetail{WebhookView: View(w), Attempts: w.Attempts}
+	if d.Attempts == nil {
+		d.Attempts = []facet.HookAttempt{}
 	}
-	return &v, nil
+	return d, nil
 }
 
 func (a *App) webhook(ctx context.Context, c *facet.Client, id string) (*facet.Webhook, error) {
