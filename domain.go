@@ -81,6 +81,10 @@ const (
 	// ReasonOrphan: a blob with no recording. No message carries it: only
 	// the sweep deletes orphans.
 	ReasonOrphan = "orphan"
+	// ReasonStimulusRemoved: the client deleted a stimulus. Stimuli are
+	// deleted at once, not through the queue, so no message carries it;
+	// with their project they go for the project's reason.
+	ReasonStimulusRemoved = "stimulus-removed"
 )
 
 // Client is a research company: the data controller.

@@ -39,6 +39,7 @@ var Containers = []struct {
 	{CAnalyses, "/recordingId", []string{"createdAt", "index"}},
 	{CAudit, "/clientId", []string{"at"}},
 	{CWebhooks, "/clientId", []string{"createdAt"}},
+	{CStimuli, "/projectId", []string{"createdAt"}},
 }
 
 // OrderFields returns Containers' OrderBy lists by container name.

@@ -116,6 +116,13 @@ var containers = [
       'createdAt'
     ]
   }
+  {
+    name: 'stimuli'
+    partitionKey: '/projectId'
+    orderBy: [
+      'createdAt'
+    ]
+  }
 ]
 
 resource account 'Microsoft.DocumentDB/databaseAccounts@2025-04-15' = {

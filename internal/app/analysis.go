@@ -18,12 +18,18 @@ import (
 // UploadsContainer is the blob container participants upload into.
 const UploadsContainer = "uploads"
 
-// AnalysisJob is the body of a message on the analysis queue.
+// AnalysisJob is the body of a message on the analysis queue: a run of
+// a recording, or (Kind JobStimulus) the probe of a stimulus's file.
 type AnalysisJob struct {
-	RecordingID string `json:"recordingId"`
+	Kind        string `json:"kind,omitempty"`
+	RecordingID string `json:"recordingId,omitempty"`
 	ProjectID   string `json:"projectId"`
-	AnalysisID  string `json:"analysisId"`
+	AnalysisID  string `json:"analysisId,omitempty"`
+	StimulusID  string `json:"stimulusId,omitempty"`
 }
+
+// JobStimulus is the Kind of a stimulus's probe on the analysis queue.
+const JobStimulus = "stimulus"
 
 func projectOf(doc []byte) string {
 	var v struct {
@@ -86,6 +92,9 @@ func (a *App) BlobCreated(ctx context.Context, ev BlobEvent) (Outcome, error) {
 	name, ok := a.uploadName(ev)
 	if !ok {
 		return Ignored, nil
+	}
+	if strings.HasPrefix(name, facet.StimulusPrefix) {
+		return a.stimulusArrived(ctx, name)
 	}
 	projectID, recID, ok := strings.Cut(name, "/")
 	if !ok || !facet.ValidID(projectID) || !facet.ValidID(recID) {
@@ -218,6 +227,9 @@ func (a *App) refuse(ctx context.Context, name string, rec *facet.Recording, why
 // transient and the message should be redelivered.
 func (a *App) RunAnalysis(ctx context.Context, body []byte) (Outcome, error) {
 	var job AnalysisJob
+	if err := json.Unmarshal(body, &job); err == nil && job.Kind == JobStimulus {
+		return a.processStimulus(ctx, job)
+	}
 	if err := json.Unmarshal(body, &job); err != nil || !facet.ValidID(job.RecordingID) || !facet.ValidID(job.ProjectID) || !facet.ValidID(job.AnalysisID) {
 		a.Log.Error("analysis message dropped: unreadable", "error", err)
 		return PoisonMessage, nil

@@ -71,7 +71,8 @@ type AuditEntry struct {
 	ClientID    string    `json:"clientId"`
 	ProjectID   string    `json:"projectId"`
 	RecordingID string    `json:"recordingId"`
-	BlobHash    string    `json:"blobHash"` // sha256 of the blob name
+	StimulusID  string    `json:"stimulusId,omitempty"` // a stimulus's file, not a recording's video
+	BlobHash    string    `json:"blobHash"`             // sha256 of the blob name
 	SizeBytes   int64     `json:"sizeBytes"`
 	Reason      string    `json:"reason"`
 	Trigger     string    `json:"trigger"`
@@ -291,6 +292,9 @@ func (a *App) fanOutProject(ctx context.Context, j DeletionJob) (Outcome, error)
 		cont = next
 	}
 	if removes(j.Reason) {
+		if err := a.deleteStimuli(ctx, j); err != nil {
+			return "", err
+		}
 		if err := a.deleteInvitations(ctx, j.ClientID, j.ProjectID); err != nil {
 			return "", err
 		}

@@ -92,6 +92,10 @@ func (a *App) Sweep(ctx context.Context) (*SweepReport, error) {
 type blobDoc struct {
 	facet.Recording
 	Reason string `json:"reason"`
+	// stimulus: the blob is a stimulus's file or thumbnail, whose
+	// stimulus exists. Stimuli go with their project or at the client's
+	// request, never by a recording's rules.
+	stimulus bool
 }
 
 // blobRecording reads the document of the recording a blob is named
@@ -99,6 +103,17 @@ type blobDoc struct {
 // <projectId>/<recordingId>, or no such recording. A tombstone is not
 // an orphan: it proves the recording was removed.
 func (a *App) blobRecording(ctx context.Context, name string) (*blobDoc, error) {
+	if strings.HasPrefix(name, facet.StimulusPrefix) {
+		projectID, id, _, ok := facet.ParseStimulusBlob(name)
+		if !ok {
+			return nil, nil
+		}
+		_, _, err := get[facet.Stimulus](ctx, a.Store, facet.CStimuli, projectID, id)
+		if isCode(err, facet.ENotFound) {
+			return nil, nil
+		}
+		return &blobDoc{stimulus: true}, err
+	}
 	projectID, recID, ok := strings.Cut(name, "/")
 	if !ok || !facet.ValidID(projectID) || !facet.ValidID(recID) {
 		return nil, nil
@@ -124,6 +139,9 @@ func (a *App) sweepBlob(ctx context.Context, b facet.BlobInfo, now time.Time, r 
 	}
 	if d == nil {
 		r.Orphans++
+		return nil
+	}
+	if d.stimulus {
 		return nil
 	}
 	rec := &d.Recording

@@ -57,6 +57,7 @@ var containers = [
   }
   { name: 'audit', pk: '/clientId', order: [], orderBy: [ 'at' ] }
   { name: 'webhooks', pk: '/clientId', order: [], orderBy: [ 'createdAt' ] }
+  { name: 'stimuli', pk: '/projectId', order: [], orderBy: [ 'createdAt' ] }
 ]
 
 // The Functions host's own storage (AzureWebJobsStorage, content share):

@@ -1,0 +1,193 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/humaninsight/facet"
+)
+
+// fakeMedia stands in for ffmpeg: it reads the staged file's first line
+// as what to say ("video", "image" or a refusal's message).
+type fakeMedia struct{ calls int }
+
+func (f *fakeMedia) ProbeMedia(ctx context.Context, path string) (facet.StimulusMedia, error) {
+	f.calls++
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return facet.StimulusMedia{}, err
+	}
+	switch first, _, _ := strings.Cut(string(data), "\n"); first {
+	case "video":
+		return facet.StimulusMedia{Container: "mp4", VideoCodec: "h264", AudioCodec: "aac", Width: 1280, Height: 720, DurationS: 30, ContentType: "video/mp4"}, nil
+	case "image":
+		return facet.StimulusMedia{Container: "png", Width: 800, Height: 600, ContentType: "image/png"}, nil
+	default:
+		return facet.StimulusMedia{}, facet.Errorf(facet.EUnprocessable, "%s", first)
+	}
+}
+
+func (f *fakeMedia) Thumbnails(ctx context.Context, path string, m facet.StimulusMedia, n, width int) ([][]byte, error) {
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = []byte{0xff, 0xd8, byte(i), 0xff, 0xd9}
+	}
+	return out, nil
+}
+
+// stimulus creates a stimulus, uploads data through its slot's blob name
+// and delivers the event and the probe; it returns the stored stimulus.
+func (e *testEnv) stimulus(c *facet.Client, p *facet.Project, kind facet.StimulusKind, data string) *facet.Stimulus {
+	e.t.Helper()
+	slot, err := e.app.CreateStimulus(e.ctx, c, p.ID, NewStimulus{Name: "Spot A", Kind: kind})
+	e.must(err)
+	if !strings.Contains(slot.UploadURL, facet.StimulusBlob(p.ID, slot.Stimulus.ID)) || slot.Method != "PUT" {
+		e.t.Fatalf("slot %+v", slot)
+	}
+	name := facet.StimulusBlob(p.ID, slot.Stimulus.ID)
+	info, err := e.blobs.Upload(e.ctx, name, strings.NewReader(data))
+	e.must(err)
+	out, err := e.app.BlobCreated(e.ctx, e.event(name, info))
+	e.must(err)
+	if out != Queued {
+		e.t.Fatalf("BlobCreated of a stimulus: %s", out)
+	}
+	e.deliver(facet.QAnalysis, false)
+	s, err := e.app.Stimulus(e.ctx, c, p.ID, slot.Stimulus.ID)
+	e.must(err)
+	return s
+}
+
+// TestStimulusLifecycle: an uploaded video is probed into a ready
+// stimulus with its thumbnail strip; an image likewise with one frame; a
+// file browsers cannot play, or of the wrong kind, is refused with the
+// reason and deleted; another client sees none of it; deleting it
+// removes file, thumbnails and record and leaves an audit entry.
+func TestStimulusLifecycle(t *testing.T) {
+	e := newTestEnv(t)
+	media := &fakeMedia{}
+	e.app.Media = media
+	c := e.client("Stimulus Ltd")
+	other := e.client("Other Ltd")
+	p := e.project(c, facet.PrivacyRetain)
+
+	v := e.stimulus(c, p, facet.StimVideo, "video\n")
+	if v.Status != facet.StimReady || v.Media == nil || v.Media.DurationS != 30 || v.Thumbnails != facet.StimulusThumbnails || v.LengthS() != 30 {
+		t.Fatalf("video stimulus %+v", v)
+	}
+	for i := 0; i < v.Thumbnails; i++ {
+		if !e.blobExists(facet.StimulusThumbName(p.ID, v.ID, i)) {
+			t.Errorf("thumbnail %d missing", i)
+		}
+	}
+	img := e.stimulus(c, p, facet.StimImage, "image\n")
+	if img.Status != facet.StimReady || img.Thumbnails != 1 || img.LengthS() != facet.DefaultImageS {
+		t.Errorf("image stimulus %+v", img)
+	}
+	for _, bad := range []struct {
+		kind facet.StimulusKind
+		data string
+		want string
+	}{
+		{facet.StimVideo, "not playable in browsers: HEVC video in mp4\n", "HEVC"},
+		{facet.StimVideo, "image\n", "the stimulus is a video, the file is an image"},
+		{facet.StimImage, "video\n", "the stimulus is a image, the file is a 30.0 s video"},
+	} {
+		s := e.stimulus(c, p, bad.kind, bad.data)
+		if s.Status != facet.StimRefused || s.Refusal == nil || !strings.Contains(s.Refusal.Message, bad.want) || e.blobExists(facet.StimulusBlob(p.ID, s.ID)) {
+			t.Errorf("%q: %+v (refusal %+v)", bad.data, s, s.Refusal)
+		}
+	}
+	// A repeated event changes nothing and probes nothing again.
+	calls := media.calls
+	name := facet.StimulusBlob(p.ID, v.ID)
+	info, _ := e.blobs.Stat(e.ctx, name)
+	if out, err := e.app.BlobCreated(e.ctx, e.event(name, info)); err != nil || out != AlreadyDone || media.calls != calls {
+		t.Errorf("repeated event: %s %v, %d probes", out, err, media.calls-calls)
+	}
+	if _, err := e.app.Stimulus(e.ctx, other, p.ID, v.ID); facet.ErrorCode(err) != facet.ENotFound {
+		t.Errorf("another client's read: %v", err)
+	}
+	if _, _, err := e.app.Stimuli(e.ctx, other, p.ID, 10, ""); facet.ErrorCode(err) != facet.ENotFound {
+		t.Errorf("another client's list: %v", err)
+	}
+	if err := e.app.DeleteStimulus(e.ctx, other, p.ID, v.ID); facet.ErrorCode(err) != facet.ENotFound {
+		t.Errorf("another client's delete: %v", err)
+	}
+	e.must(e.app.DeleteStimulus(e.ctx, c, p.ID, v.ID))
+	if left := e.docsMentioning(v.ID); len(left) != 1 || !strings.HasPrefix(left[0], facet.CAudit) {
+		t.Errorf("after deletion: %v, want the audit entry only", left)
+	}
+	var blobs []string
+	e.blobs.List(e.ctx, facet.StimulusBlob(p.ID, v.ID), func(b facet.BlobInfo) error { blobs = append(blobs, b.Name); return nil })
+	if len(blobs) != 0 {
+		t.Errorf("blobs left: %v", blobs)
+	}
+	entries, _, err := e.app.Audit(e.ctx, c.ID, p.ID, 10, "")
+	e.must(err)
+	if len(entries) != 1 || entries[0].StimulusID != v.ID || entries[0].Reason != facet.ReasonStimulusRemoved {
+		t.Errorf("audit %+v", entries)
+	}
+}
+
+// TestStimulusRules: names, kinds, display times and segments are
+// checked; a blob under the stimuli prefix that no stimulus awaits is
+// deleted; stimuli go with their project (audited), and the sweep does
+// not take a stimulus's file for an orphan.
+func TestStimulusRules(t *testing.T) {
+	e := newTestEnv(t)
+	e.app.Media = &fakeMedia{}
+	c := e.client("Rules Ltd")
+	p := e.project(c, facet.PrivacyRetain)
+	five, tiny := 5.0, 0.1
+	for _, n := range []NewStimulus{
+		{Name: "", Kind: facet.StimVideo},
+		{Name: "x", Kind: "audio"},
+		{Name: "x", Kind: facet.StimVideo, DisplayS: &five},
+		{Name: "x", Kind: facet.StimImage, DisplayS: &tiny},
+	} {
+		if _, err := e.app.CreateStimulus(e.ctx, c, p.ID, n); facet.ErrorCode(err) != facet.EInvalid {
+			t.Errorf("%+v: %v, want invalid", n, err)
+		}
+	}
+	v := e.stimulus(c, p, facet.StimVideo, "video\n")
+	for _, segs := range [][]facet.Segment{
+		{{Name: "", FromS: 0, ToS: 1}},
+		{{Name: "reveal", FromS: 3, ToS: 2}},
+		{{Name: "reveal", FromS: 25, ToS: 31}},
+	} {
+		if _, err := e.app.PatchStimulus(e.ctx, c, p.ID, v.ID, StimulusPatch{Segments: &segs}); err == nil {
+			t.Errorf("segments %+v accepted", segs)
+		}
+	}
+	segs := []facet.Segment{{Name: "brand reveal", FromS: 25, ToS: 30}}
+	got, err := e.app.PatchStimulus(e.ctx, c, p.ID, v.ID, StimulusPatch{Segments: &segs})
+	if err != nil || len(got.Segments) != 1 {
+		t.Fatalf("segments: %+v %v", got, err)
+	}
+	stray := facet.StimulusBlob(p.ID, "st_000000000000000000000001")
+	info, err := e.blobs.Upload(e.ctx, stray, bytes.NewReader([]byte("x")))
+	e.must(err)
+	if out, err := e.app.BlobCreated(e.ctx, e.event(stray, info)); err != nil || out != Refused || e.blobExists(stray) {
+		t.Errorf("stray stimulus blob: %s %v", out, err)
+	}
+	rec := e.uploaded(c, p) // a recording, so the sweep sees a sound store
+	e.deliver(facet.QAnalysis, false)
+	r, err := e.app.Sweep(e.ctx)
+	e.must(err)
+	if r.Orphans != 0 || !e.blobExists(facet.StimulusBlob(p.ID, v.ID)) {
+		t.Errorf("sweep: %d orphans; stimulus file there: %v", r.Orphans, e.blobExists(facet.StimulusBlob(p.ID, v.ID)))
+	}
+	e.must(e.app.RemoveProject(e.ctx, c, p.ID))
+	e.deliver(facet.QDeletions, false)
+	if left := e.docsMentioning(v.ID); len(left) != 1 || !strings.HasPrefix(left[0], facet.CAudit) {
+		t.Errorf("after the project's removal: %v", left)
+	}
+	if e.blobExists(facet.StimulusBlob(p.ID, v.ID)) || e.blobExists(facet.StimulusThumbName(p.ID, v.ID, 0)) {
+		t.Error("the stimulus's files outlived the project")
+	}
+	_ = rec
+}
