@@ -106,6 +106,7 @@ const (
 	DeletionReasonRecordingRemoved DeletionReason = "recording-removed"
 	DeletionReasonRefusedUpload    DeletionReason = "refused-upload"
 	DeletionReasonRetention        DeletionReason = "retention"
+	DeletionReasonStimulusRemoved  DeletionReason = "stimulus-removed"
 )
 
 // Valid indicates whether the value is a known member of the DeletionReason enum.
@@ -126,6 +127,8 @@ func (e DeletionReason) Valid() bool {
 	case DeletionReasonRefusedUpload:
 		return true
 	case DeletionReasonRetention:
+		return true
+	case DeletionReasonStimulusRemoved:
 		return true
 	default:
 		return false
@@ -312,6 +315,24 @@ func (e NewProjectUseContext) Valid() bool {
 	case NewProjectUseContextOther:
 		return true
 	case NewProjectUseContextUsability:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for NewStimulusKind.
+const (
+	NewStimulusKindImage NewStimulusKind = "image"
+	NewStimulusKindVideo NewStimulusKind = "video"
+)
+
+// Valid indicates whether the value is a known member of the NewStimulusKind enum.
+func (e NewStimulusKind) Valid() bool {
+	switch e {
+	case NewStimulusKindImage:
+		return true
+	case NewStimulusKindVideo:
 		return true
 	default:
 		return false
@@ -624,6 +645,105 @@ func (e ResultWarnings) Valid() bool {
 	}
 }
 
+// Defines values for StimulusKind.
+const (
+	StimulusKindImage StimulusKind = "image"
+	StimulusKindVideo StimulusKind = "video"
+)
+
+// Valid indicates whether the value is a known member of the StimulusKind enum.
+func (e StimulusKind) Valid() bool {
+	switch e {
+	case StimulusKindImage:
+		return true
+	case StimulusKindVideo:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for StimulusStatus.
+const (
+	StimulusStatusAwaitingUpload StimulusStatus = "awaiting-upload"
+	StimulusStatusProcessing     StimulusStatus = "processing"
+	StimulusStatusReady          StimulusStatus = "ready"
+	StimulusStatusRefused        StimulusStatus = "refused"
+)
+
+// Valid indicates whether the value is a known member of the StimulusStatus enum.
+func (e StimulusStatus) Valid() bool {
+	switch e {
+	case StimulusStatusAwaitingUpload:
+		return true
+	case StimulusStatusProcessing:
+		return true
+	case StimulusStatusReady:
+		return true
+	case StimulusStatusRefused:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for StimulusMediaContainer.
+const (
+	StimulusMediaContainerJpeg StimulusMediaContainer = "jpeg"
+	StimulusMediaContainerMp4  StimulusMediaContainer = "mp4"
+	StimulusMediaContainerPng  StimulusMediaContainer = "png"
+	StimulusMediaContainerWebm StimulusMediaContainer = "webm"
+	StimulusMediaContainerWebp StimulusMediaContainer = "webp"
+)
+
+// Valid indicates whether the value is a known member of the StimulusMediaContainer enum.
+func (e StimulusMediaContainer) Valid() bool {
+	switch e {
+	case StimulusMediaContainerJpeg:
+		return true
+	case StimulusMediaContainerMp4:
+		return true
+	case StimulusMediaContainerPng:
+		return true
+	case StimulusMediaContainerWebm:
+		return true
+	case StimulusMediaContainerWebp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for StimulusSlotHeadersXMsBlobType.
+const (
+	StimulusSlotHeadersXMsBlobTypeBlockBlob StimulusSlotHeadersXMsBlobType = "BlockBlob"
+)
+
+// Valid indicates whether the value is a known member of the StimulusSlotHeadersXMsBlobType enum.
+func (e StimulusSlotHeadersXMsBlobType) Valid() bool {
+	switch e {
+	case StimulusSlotHeadersXMsBlobTypeBlockBlob:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for StimulusSlotMethod.
+const (
+	StimulusSlotMethodPUT StimulusSlotMethod = "PUT"
+)
+
+// Valid indicates whether the value is a known member of the StimulusSlotMethod enum.
+func (e StimulusSlotMethod) Valid() bool {
+	switch e {
+	case StimulusSlotMethodPUT:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SummaryGenderLabel.
 const (
 	SummaryGenderLabelMan       SummaryGenderLabel = "man"
@@ -837,6 +957,7 @@ type AuditEntry struct {
 	Reason      DeletionReason    `json:"reason"`
 	RecordingId string            `json:"recordingId"`
 	SizeBytes   int64             `json:"sizeBytes"`
+	StimulusId  *StimulusId       `json:"stimulusId,omitempty"`
 	Trigger     AuditEntryTrigger `json:"trigger"`
 	Type        AuditEntryType    `json:"type"`
 }
@@ -1174,6 +1295,17 @@ type NewRecording struct {
 	ParticipantRef *ParticipantRef `json:"participantRef,omitempty"`
 }
 
+// NewStimulus defines model for NewStimulus.
+type NewStimulus struct {
+	// DisplayS Images only (default 5).
+	DisplayS *float64        `json:"displayS,omitempty"`
+	Kind     NewStimulusKind `json:"kind"`
+	Name     string          `json:"name"`
+}
+
+// NewStimulusKind defines model for NewStimulus.Kind.
+type NewStimulusKind string
+
 // NewWebhook defines model for NewWebhook.
 type NewWebhook struct {
 	Events []EventType `json:"events"`
@@ -1418,6 +1550,13 @@ type ResultSettings struct {
 	SmoothS float64 `json:"smooth_s"`
 }
 
+// Segment A named part of a stimulus (a scene, the brand's reveal), in seconds of the stimulus's own time.
+type Segment struct {
+	FromS float64 `json:"fromS"`
+	Name  string  `json:"name"`
+	ToS   float64 `json:"toS"`
+}
+
 // SettingsPatch Project settings to change; those left out stay as they are (for a new project: the defaults).
 type SettingsPatch struct {
 	// DeletionGraceS Delay between close and deletion. Default 0.
@@ -1441,6 +1580,98 @@ type SettingsPatch struct {
 	// SmoothS Emotion smoothing window in seconds; 0 = raw per-frame scores. Default 0.5.
 	SmoothS *float64 `json:"smoothS,omitempty"`
 }
+
+// Stimulus What participants watch. `awaiting-upload` until its file arrives through the upload link; `processing` while it is probed; then `ready` (with `media`) or `refused` (with `refusal`: not playable in current browsers, not of its kind, larger than 512 MiB).
+type Stimulus struct {
+	// CreatedAt RFC 3339, UTC.
+	CreatedAt Timestamp `json:"createdAt"`
+
+	// DisplayS Images only: seconds on screen.
+	DisplayS *float64     `json:"displayS,omitempty"`
+	Id       StimulusId   `json:"id"`
+	Kind     StimulusKind `json:"kind"`
+
+	// Media What probing found of the file.
+	Media     *StimulusMedia `json:"media,omitempty"`
+	Name      string         `json:"name"`
+	ProjectId ProjectId      `json:"projectId"`
+
+	// Refusal Why a recording or a run failed.
+	Refusal  *Failure       `json:"refusal,omitempty"`
+	Segments []Segment      `json:"segments"`
+	Status   StimulusStatus `json:"status"`
+
+	// Thumbnails Frames of the thumbnail strip (8 for a video, 1 for an image).
+	Thumbnails int `json:"thumbnails"`
+
+	// UpdatedAt RFC 3339, UTC.
+	UpdatedAt Timestamp `json:"updatedAt"`
+
+	// UploadExpiresAt RFC 3339, UTC.
+	UploadExpiresAt Timestamp `json:"uploadExpiresAt"`
+}
+
+// StimulusKind defines model for Stimulus.Kind.
+type StimulusKind string
+
+// StimulusStatus defines model for Stimulus.Status.
+type StimulusStatus string
+
+// StimulusId defines model for StimulusId.
+type StimulusId = string
+
+// StimulusList defines model for StimulusList.
+type StimulusList struct {
+	// ContinuationToken Pass it back as `?continuationToken=` for the next page; null on the last page.
+	ContinuationToken *ContinuationToken `json:"continuationToken"`
+	Items             []Stimulus         `json:"items"`
+}
+
+// StimulusMedia What probing found of the file.
+type StimulusMedia struct {
+	AudioCodec  *string                `json:"audioCodec,omitempty"`
+	Container   StimulusMediaContainer `json:"container"`
+	ContentType string                 `json:"contentType"`
+
+	// DurationS 0 for an image.
+	DurationS  float64 `json:"durationS"`
+	Height     int     `json:"height"`
+	SizeBytes  int     `json:"sizeBytes"`
+	VideoCodec *string `json:"videoCodec,omitempty"`
+	Width      int     `json:"width"`
+}
+
+// StimulusMediaContainer defines model for StimulusMedia.Container.
+type StimulusMediaContainer string
+
+// StimulusPatch defines model for StimulusPatch.
+type StimulusPatch struct {
+	DisplayS *float64 `json:"displayS,omitempty"`
+	Name     *string  `json:"name,omitempty"`
+
+	// Segments Replaces the segments; each must lie within the stimulus (422 past its end).
+	Segments *[]Segment `json:"segments,omitempty"`
+}
+
+// StimulusSlot The new stimulus and the link its file goes to: one PUT, create-only, for 2 hours.
+type StimulusSlot struct {
+	// ExpiresAt RFC 3339, UTC.
+	ExpiresAt Timestamp `json:"expiresAt"`
+	Headers   struct {
+		XMsBlobType StimulusSlotHeadersXMsBlobType `json:"x-ms-blob-type"`
+	} `json:"headers"`
+	Method StimulusSlotMethod `json:"method"`
+
+	// Stimulus What participants watch. `awaiting-upload` until its file arrives through the upload link; `processing` while it is probed; then `ready` (with `media`) or `refused` (with `refusal`: not playable in current browsers, not of its kind, larger than 512 MiB).
+	Stimulus  Stimulus `json:"stimulus"`
+	UploadUrl string   `json:"uploadUrl"`
+}
+
+// StimulusSlotHeadersXMsBlobType defines model for StimulusSlot.Headers.XMsBlobType.
+type StimulusSlotHeadersXMsBlobType string
+
+// StimulusSlotMethod defines model for StimulusSlot.Method.
+type StimulusSlotMethod string
 
 // Summary Every described face observation of a recording, counted once.
 type Summary struct {
@@ -1602,6 +1833,9 @@ type ProjectIdParameter = string
 // RecordingIdParameter defines model for RecordingId.
 type RecordingIdParameter = string
 
+// StimulusIdParameter defines model for StimulusId.
+type StimulusIdParameter = StimulusId
+
 // WebhookIdParameter defines model for WebhookId.
 type WebhookIdParameter = WebhookId
 
@@ -1704,6 +1938,15 @@ type ListRecordingsParams struct {
 	ContinuationToken *ContinuationTokenParameter `form:"continuationToken,omitempty" json:"continuationToken,omitempty"`
 }
 
+// ListStimuliParams defines parameters for ListStimuli.
+type ListStimuliParams struct {
+	// Limit Items per page; outside 1..500, 400.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// ContinuationToken The previous page's `continuationToken`; a token the API did not give out answers 400.
+	ContinuationToken *ContinuationTokenParameter `form:"continuationToken,omitempty" json:"continuationToken,omitempty"`
+}
+
 // ListWebhooksParams defines parameters for ListWebhooks.
 type ListWebhooksParams struct {
 	// Limit Items per page; outside 1..500, 400.
@@ -1790,6 +2033,12 @@ type CreateInvitationJSONRequestBody = NewInvitation
 
 // CreateRecordingJSONRequestBody defines body for CreateRecording for application/json ContentType.
 type CreateRecordingJSONRequestBody = NewRecording
+
+// CreateStimulusJSONRequestBody defines body for CreateStimulus for application/json ContentType.
+type CreateStimulusJSONRequestBody = NewStimulus
+
+// PatchStimulusJSONRequestBody defines body for PatchStimulus for application/json ContentType.
+type PatchStimulusJSONRequestBody = StimulusPatch
 
 // ReanalyzeRecordingJSONRequestBody defines body for ReanalyzeRecording for application/json ContentType.
 type ReanalyzeRecordingJSONRequestBody = ReanalyzeRequest
@@ -2208,6 +2457,55 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/projects/{id}/report (the `GetProjectReport` operationId).
 	GetProjectReport(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListStimuli The project's stimuli
+	//
+	// Corresponds with GET /api/projects/{id}/stimuli (the `ListStimuli` operationId).
+	ListStimuli(ctx context.Context, id ProjectIdParameter, params *ListStimuliParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateStimulusWithBody Add a stimulus
+	//
+	// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/projects/{id}/stimuli (the `CreateStimulus` operationId).
+	CreateStimulusWithBody(ctx context.Context, id ProjectIdParameter, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateStimulus Add a stimulus
+	//
+	// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/projects/{id}/stimuli (the `CreateStimulus` operationId).
+	CreateStimulus(ctx context.Context, id ProjectIdParameter, body CreateStimulusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteStimulus Delete a stimulus
+	//
+	// Its file and thumbnails at once, with an audit entry for the file (`stimulusId`, reason `stimulus-removed`).
+	//
+	// Corresponds with DELETE /api/projects/{id}/stimuli/{stimulusId} (the `DeleteStimulus` operationId).
+	DeleteStimulus(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetStimulus A stimulus
+	//
+	// Corresponds with GET /api/projects/{id}/stimuli/{stimulusId} (the `GetStimulus` operationId).
+	GetStimulus(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PatchStimulusWithBody Rename a stimulus, set its segments
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /api/projects/{id}/stimuli/{stimulusId} (the `PatchStimulus` operationId).
+	PatchStimulusWithBody(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PatchStimulus Rename a stimulus, set its segments
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /api/projects/{id}/stimuli/{stimulusId} (the `PatchStimulus` operationId).
+	PatchStimulus(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, body PatchStimulusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RemoveRecording Remove a recording
 	//
@@ -2906,6 +3204,125 @@ func (c *Client) ReopenProject(ctx context.Context, id ProjectIdParameter, reqEd
 // Corresponds with GET /api/projects/{id}/report (the `GetProjectReport` operationId).
 func (c *Client) GetProjectReport(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetProjectReportRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListStimuli The project's stimuli
+//
+// Corresponds with GET /api/projects/{id}/stimuli (the `ListStimuli` operationId).
+func (c *Client) ListStimuli(ctx context.Context, id ProjectIdParameter, params *ListStimuliParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListStimuliRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateStimulusWithBody Add a stimulus
+//
+// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/projects/{id}/stimuli (the `CreateStimulus` operationId).
+func (c *Client) CreateStimulusWithBody(ctx context.Context, id ProjectIdParameter, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateStimulusRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateStimulus Add a stimulus
+//
+// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/projects/{id}/stimuli (the `CreateStimulus` operationId).
+func (c *Client) CreateStimulus(ctx context.Context, id ProjectIdParameter, body CreateStimulusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateStimulusRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteStimulus Delete a stimulus
+//
+// Its file and thumbnails at once, with an audit entry for the file (`stimulusId`, reason `stimulus-removed`).
+//
+// Corresponds with DELETE /api/projects/{id}/stimuli/{stimulusId} (the `DeleteStimulus` operationId).
+func (c *Client) DeleteStimulus(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteStimulusRequest(c.Server, id, stimulusId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetStimulus A stimulus
+//
+// Corresponds with GET /api/projects/{id}/stimuli/{stimulusId} (the `GetStimulus` operationId).
+func (c *Client) GetStimulus(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetStimulusRequest(c.Server, id, stimulusId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PatchStimulusWithBody Rename a stimulus, set its segments
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /api/projects/{id}/stimuli/{stimulusId} (the `PatchStimulus` operationId).
+func (c *Client) PatchStimulusWithBody(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchStimulusRequestWithBody(c.Server, id, stimulusId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PatchStimulus Rename a stimulus, set its segments
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /api/projects/{id}/stimuli/{stimulusId} (the `PatchStimulus` operationId).
+func (c *Client) PatchStimulus(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, body PatchStimulusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchStimulusRequest(c.Server, id, stimulusId, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4419,6 +4836,262 @@ func NewGetProjectReportRequest(server string, id ProjectIdParameter) (*http.Req
 	return req, nil
 }
 
+// NewListStimuliRequest constructs an http.Request for the ListStimuli method
+func NewListStimuliRequest(server string, id ProjectIdParameter, params *ListStimuliParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/projects/%s/stimuli", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ContinuationToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "continuationToken", *params.ContinuationToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateStimulusRequest calls the generic CreateStimulus builder with application/json body
+func NewCreateStimulusRequest(server string, id ProjectIdParameter, body CreateStimulusJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateStimulusRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewCreateStimulusRequestWithBody constructs an http.Request for the CreateStimulus method, with any body, and a specified content type
+func NewCreateStimulusRequestWithBody(server string, id ProjectIdParameter, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/projects/%s/stimuli", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteStimulusRequest constructs an http.Request for the DeleteStimulus method
+func NewDeleteStimulusRequest(server string, id ProjectIdParameter, stimulusId StimulusIdParameter) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stimulusId", stimulusId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/projects/%s/stimuli/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetStimulusRequest constructs an http.Request for the GetStimulus method
+func NewGetStimulusRequest(server string, id ProjectIdParameter, stimulusId StimulusIdParameter) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stimulusId", stimulusId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/projects/%s/stimuli/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPatchStimulusRequest calls the generic PatchStimulus builder with application/json body
+func NewPatchStimulusRequest(server string, id ProjectIdParameter, stimulusId StimulusIdParameter, body PatchStimulusJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPatchStimulusRequestWithBody(server, id, stimulusId, "application/json", bodyReader)
+}
+
+// NewPatchStimulusRequestWithBody constructs an http.Request for the PatchStimulus method, with any body, and a specified content type
+func NewPatchStimulusRequestWithBody(server string, id ProjectIdParameter, stimulusId StimulusIdParameter, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stimulusId", stimulusId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/projects/%s/stimuli/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewRemoveRecordingRequest constructs an http.Request for the RemoveRecording method
 func NewRemoveRecordingRequest(server string, id RecordingIdParameter) (*http.Request, error) {
 	var err error
@@ -5301,6 +5974,61 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /api/projects/{id}/report (the `GetProjectReport` operationId).
 	GetProjectReportWithResponse(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*GetProjectReportResponse, error)
+
+	// ListStimuliWithResponse The project's stimuli
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/projects/{id}/stimuli (the `ListStimuli` operationId).
+	ListStimuliWithResponse(ctx context.Context, id ProjectIdParameter, params *ListStimuliParams, reqEditors ...RequestEditorFn) (*ListStimuliResponse, error)
+
+	// CreateStimulusWithBodyWithResponse Add a stimulus
+	//
+	// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{id}/stimuli (the `CreateStimulus` operationId).
+	CreateStimulusWithBodyWithResponse(ctx context.Context, id ProjectIdParameter, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateStimulusResponse, error)
+
+	// CreateStimulusWithResponse Add a stimulus
+	//
+	// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{id}/stimuli (the `CreateStimulus` operationId).
+	CreateStimulusWithResponse(ctx context.Context, id ProjectIdParameter, body CreateStimulusJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateStimulusResponse, error)
+
+	// DeleteStimulusWithResponse Delete a stimulus
+	//
+	// Its file and thumbnails at once, with an audit entry for the file (`stimulusId`, reason `stimulus-removed`).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /api/projects/{id}/stimuli/{stimulusId} (the `DeleteStimulus` operationId).
+	DeleteStimulusWithResponse(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, reqEditors ...RequestEditorFn) (*DeleteStimulusResponse, error)
+
+	// GetStimulusWithResponse A stimulus
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/projects/{id}/stimuli/{stimulusId} (the `GetStimulus` operationId).
+	GetStimulusWithResponse(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, reqEditors ...RequestEditorFn) (*GetStimulusResponse, error)
+
+	// PatchStimulusWithBodyWithResponse Rename a stimulus, set its segments
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/projects/{id}/stimuli/{stimulusId} (the `PatchStimulus` operationId).
+	PatchStimulusWithBodyWithResponse(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PatchStimulusResponse, error)
+
+	// PatchStimulusWithResponse Rename a stimulus, set its segments
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/projects/{id}/stimuli/{stimulusId} (the `PatchStimulus` operationId).
+	PatchStimulusWithResponse(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, body PatchStimulusJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchStimulusResponse, error)
 
 	// RemoveRecordingWithResponse Remove a recording
 	//
@@ -8799,6 +9527,681 @@ func (r GetProjectReportResponse) ContentType() string {
 	return ""
 }
 
+// ListStimuliResponse400Headers the declared response headers of an HTTP 400 response for ListStimuli
+type ListStimuliResponse400Headers struct {
+	XRequestId *string
+}
+
+// ListStimuliResponse401Headers the declared response headers of an HTTP 401 response for ListStimuli
+type ListStimuliResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *string
+}
+
+// ListStimuliResponse404Headers the declared response headers of an HTTP 404 response for ListStimuli
+type ListStimuliResponse404Headers struct {
+	XRequestId *string
+}
+
+// ListStimuliResponse429Headers the declared response headers of an HTTP 429 response for ListStimuli
+type ListStimuliResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// ListStimuliResponse500Headers the declared response headers of an HTTP 500 response for ListStimuli
+type ListStimuliResponse500Headers struct {
+	XRequestId *string
+}
+
+// ListStimuliResponse503Headers the declared response headers of an HTTP 503 response for ListStimuli
+type ListStimuliResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type ListStimuliResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *StimulusList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListStimuliResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListStimuliResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ListStimuliResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListStimuliResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListStimuliResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListStimuliResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListStimuliResponse) GetJSON200() *StimulusList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListStimuliResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListStimuliResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListStimuliResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListStimuliResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListStimuliResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListStimuliResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListStimuliResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListStimuliResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListStimuliResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListStimuliResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateStimulusResponse400Headers the declared response headers of an HTTP 400 response for CreateStimulus
+type CreateStimulusResponse400Headers struct {
+	XRequestId *string
+}
+
+// CreateStimulusResponse401Headers the declared response headers of an HTTP 401 response for CreateStimulus
+type CreateStimulusResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *string
+}
+
+// CreateStimulusResponse404Headers the declared response headers of an HTTP 404 response for CreateStimulus
+type CreateStimulusResponse404Headers struct {
+	XRequestId *string
+}
+
+// CreateStimulusResponse409Headers the declared response headers of an HTTP 409 response for CreateStimulus
+type CreateStimulusResponse409Headers struct {
+	XRequestId *string
+}
+
+// CreateStimulusResponse413Headers the declared response headers of an HTTP 413 response for CreateStimulus
+type CreateStimulusResponse413Headers struct {
+	XRequestId *string
+}
+
+// CreateStimulusResponse429Headers the declared response headers of an HTTP 429 response for CreateStimulus
+type CreateStimulusResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// CreateStimulusResponse500Headers the declared response headers of an HTTP 500 response for CreateStimulus
+type CreateStimulusResponse500Headers struct {
+	XRequestId *string
+}
+
+// CreateStimulusResponse503Headers the declared response headers of an HTTP 503 response for CreateStimulus
+type CreateStimulusResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type CreateStimulusResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *StimulusSlot
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *TooLarge
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateStimulusResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateStimulusResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *CreateStimulusResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateStimulusResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *CreateStimulusResponse413Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateStimulusResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *CreateStimulusResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateStimulusResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateStimulusResponse) GetJSON201() *StimulusSlot {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateStimulusResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateStimulusResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CreateStimulusResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateStimulusResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateStimulusResponse) GetApplicationproblemJSON413() *TooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateStimulusResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateStimulusResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateStimulusResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateStimulusResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateStimulusResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateStimulusResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateStimulusResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteStimulusResponse401Headers the declared response headers of an HTTP 401 response for DeleteStimulus
+type DeleteStimulusResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *string
+}
+
+// DeleteStimulusResponse404Headers the declared response headers of an HTTP 404 response for DeleteStimulus
+type DeleteStimulusResponse404Headers struct {
+	XRequestId *string
+}
+
+// DeleteStimulusResponse429Headers the declared response headers of an HTTP 429 response for DeleteStimulus
+type DeleteStimulusResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// DeleteStimulusResponse500Headers the declared response headers of an HTTP 500 response for DeleteStimulus
+type DeleteStimulusResponse500Headers struct {
+	XRequestId *string
+}
+
+// DeleteStimulusResponse503Headers the declared response headers of an HTTP 503 response for DeleteStimulus
+type DeleteStimulusResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type DeleteStimulusResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteStimulusResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *DeleteStimulusResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteStimulusResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *DeleteStimulusResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteStimulusResponse503Headers
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteStimulusResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteStimulusResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DeleteStimulusResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DeleteStimulusResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteStimulusResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteStimulusResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteStimulusResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteStimulusResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteStimulusResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetStimulusResponse401Headers the declared response headers of an HTTP 401 response for GetStimulus
+type GetStimulusResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *string
+}
+
+// GetStimulusResponse404Headers the declared response headers of an HTTP 404 response for GetStimulus
+type GetStimulusResponse404Headers struct {
+	XRequestId *string
+}
+
+// GetStimulusResponse429Headers the declared response headers of an HTTP 429 response for GetStimulus
+type GetStimulusResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// GetStimulusResponse500Headers the declared response headers of an HTTP 500 response for GetStimulus
+type GetStimulusResponse500Headers struct {
+	XRequestId *string
+}
+
+// GetStimulusResponse503Headers the declared response headers of an HTTP 503 response for GetStimulus
+type GetStimulusResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type GetStimulusResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Stimulus
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetStimulusResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetStimulusResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetStimulusResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetStimulusResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetStimulusResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetStimulusResponse) GetJSON200() *Stimulus {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetStimulusResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetStimulusResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetStimulusResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetStimulusResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetStimulusResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetStimulusResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetStimulusResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetStimulusResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetStimulusResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PatchStimulusResponse400Headers the declared response headers of an HTTP 400 response for PatchStimulus
+type PatchStimulusResponse400Headers struct {
+	XRequestId *string
+}
+
+// PatchStimulusResponse401Headers the declared response headers of an HTTP 401 response for PatchStimulus
+type PatchStimulusResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *string
+}
+
+// PatchStimulusResponse404Headers the declared response headers of an HTTP 404 response for PatchStimulus
+type PatchStimulusResponse404Headers struct {
+	XRequestId *string
+}
+
+// PatchStimulusResponse409Headers the declared response headers of an HTTP 409 response for PatchStimulus
+type PatchStimulusResponse409Headers struct {
+	XRequestId *string
+}
+
+// PatchStimulusResponse413Headers the declared response headers of an HTTP 413 response for PatchStimulus
+type PatchStimulusResponse413Headers struct {
+	XRequestId *string
+}
+
+// PatchStimulusResponse422Headers the declared response headers of an HTTP 422 response for PatchStimulus
+type PatchStimulusResponse422Headers struct {
+	XRequestId *string
+}
+
+// PatchStimulusResponse429Headers the declared response headers of an HTTP 429 response for PatchStimulus
+type PatchStimulusResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// PatchStimulusResponse500Headers the declared response headers of an HTTP 500 response for PatchStimulus
+type PatchStimulusResponse500Headers struct {
+	XRequestId *string
+}
+
+// PatchStimulusResponse503Headers the declared response headers of an HTTP 503 response for PatchStimulus
+type PatchStimulusResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type PatchStimulusResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Stimulus
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *TooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *PatchStimulusResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PatchStimulusResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *PatchStimulusResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *PatchStimulusResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *PatchStimulusResponse413Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *PatchStimulusResponse422Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *PatchStimulusResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *PatchStimulusResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PatchStimulusResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PatchStimulusResponse) GetJSON200() *Stimulus {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r PatchStimulusResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r PatchStimulusResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r PatchStimulusResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r PatchStimulusResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r PatchStimulusResponse) GetApplicationproblemJSON413() *TooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r PatchStimulusResponse) GetApplicationproblemJSON422() *Unprocessable {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r PatchStimulusResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r PatchStimulusResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r PatchStimulusResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PatchStimulusResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PatchStimulusResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PatchStimulusResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PatchStimulusResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // RemoveRecordingResponse401Headers the declared response headers of an HTTP 401 response for RemoveRecording
 type RemoveRecordingResponse401Headers struct {
 	WWWAuthenticate *string
@@ -10989,6 +12392,103 @@ func (c *ClientWithResponses) GetProjectReportWithResponse(ctx context.Context, 
 		return nil, err
 	}
 	return ParseGetProjectReportResponse(rsp)
+}
+
+// ListStimuliWithResponse The project's stimuli
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/projects/{id}/stimuli (the `ListStimuli` operationId).
+func (c *ClientWithResponses) ListStimuliWithResponse(ctx context.Context, id ProjectIdParameter, params *ListStimuliParams, reqEditors ...RequestEditorFn) (*ListStimuliResponse, error) {
+	rsp, err := c.ListStimuli(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListStimuliResponse(rsp)
+}
+
+// CreateStimulusWithBodyWithResponse Add a stimulus
+//
+// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{id}/stimuli (the `CreateStimulus` operationId).
+func (c *ClientWithResponses) CreateStimulusWithBodyWithResponse(ctx context.Context, id ProjectIdParameter, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateStimulusResponse, error) {
+	rsp, err := c.CreateStimulusWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateStimulusResponse(rsp)
+}
+
+// CreateStimulusWithResponse Add a stimulus
+//
+// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{id}/stimuli (the `CreateStimulus` operationId).
+func (c *ClientWithResponses) CreateStimulusWithResponse(ctx context.Context, id ProjectIdParameter, body CreateStimulusJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateStimulusResponse, error) {
+	rsp, err := c.CreateStimulus(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateStimulusResponse(rsp)
+}
+
+// DeleteStimulusWithResponse Delete a stimulus
+//
+// Its file and thumbnails at once, with an audit entry for the file (`stimulusId`, reason `stimulus-removed`).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /api/projects/{id}/stimuli/{stimulusId} (the `DeleteStimulus` operationId).
+func (c *ClientWithResponses) DeleteStimulusWithResponse(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, reqEditors ...RequestEditorFn) (*DeleteStimulusResponse, error) {
+	rsp, err := c.DeleteStimulus(ctx, id, stimulusId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteStimulusResponse(rsp)
+}
+
+// GetStimulusWithResponse A stimulus
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/projects/{id}/stimuli/{stimulusId} (the `GetStimulus` operationId).
+func (c *ClientWithResponses) GetStimulusWithResponse(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, reqEditors ...RequestEditorFn) (*GetStimulusResponse, error) {
+	rsp, err := c.GetStimulus(ctx, id, stimulusId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetStimulusResponse(rsp)
+}
+
+// PatchStimulusWithBodyWithResponse Rename a stimulus, set its segments
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/projects/{id}/stimuli/{stimulusId} (the `PatchStimulus` operationId).
+func (c *ClientWithResponses) PatchStimulusWithBodyWithResponse(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PatchStimulusResponse, error) {
+	rsp, err := c.PatchStimulusWithBody(ctx, id, stimulusId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchStimulusResponse(rsp)
+}
+
+// PatchStimulusWithResponse Rename a stimulus, set its segments
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/projects/{id}/stimuli/{stimulusId} (the `PatchStimulus` operationId).
+func (c *ClientWithResponses) PatchStimulusWithResponse(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, body PatchStimulusJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchStimulusResponse, error) {
+	rsp, err := c.PatchStimulus(ctx, id, stimulusId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchStimulusResponse(rsp)
 }
 
 // RemoveRecordingWithResponse Remove a recording
@@ -15185,6 +16685,813 @@ func ParseGetProjectReportResponse(rsp *http.Response) (*GetProjectReportRespons
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetProjectReportResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListStimuliResponse parses an HTTP response from a ListStimuliWithResponse call
+func ParseListStimuliResponse(rsp *http.Response) (*ListStimuliResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListStimuliResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest StimulusList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers ListStimuliResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListStimuliResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers ListStimuliResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListStimuliResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListStimuliResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListStimuliResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateStimulusResponse parses an HTTP response from a CreateStimulusWithResponse call
+func ParseCreateStimulusResponse(rsp *http.Response) (*CreateStimulusResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateStimulusResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest StimulusSlot
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers CreateStimulusResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers CreateStimulusResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers CreateStimulusResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateStimulusResponse409Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers CreateStimulusResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 429:
+		var headers CreateStimulusResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers CreateStimulusResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateStimulusResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteStimulusResponse parses an HTTP response from a DeleteStimulusWithResponse call
+func ParseDeleteStimulusResponse(rsp *http.Response) (*DeleteStimulusResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteStimulusResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DeleteStimulusResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers DeleteStimulusResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers DeleteStimulusResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers DeleteStimulusResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteStimulusResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetStimulusResponse parses an HTTP response from a GetStimulusWithResponse call
+func ParseGetStimulusResponse(rsp *http.Response) (*GetStimulusResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetStimulusResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Stimulus
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetStimulusResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetStimulusResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetStimulusResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetStimulusResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetStimulusResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePatchStimulusResponse parses an HTTP response from a PatchStimulusWithResponse call
+func ParsePatchStimulusResponse(rsp *http.Response) (*PatchStimulusResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PatchStimulusResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Stimulus
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers PatchStimulusResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers PatchStimulusResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers PatchStimulusResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers PatchStimulusResponse409Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers PatchStimulusResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 422:
+		var headers PatchStimulusResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 429:
+		var headers PatchStimulusResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers PatchStimulusResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers PatchStimulusResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

@@ -113,6 +113,7 @@ type fixture struct {
 	keyC, idC          string // a client to erase
 	removable          string // a project to remove
 	hook               string // a webhook of client A
+	stim               string // a stimulus of client A's project
 	removableRec       string // a recording to remove
 }
 
@@ -156,6 +157,7 @@ func newFixture(t *testing.T) *fixture {
 	f.removableRec = e.must(201, "POST", "/api/projects/"+f.project+"/recordings", f.keyA, map[string]any{
 		"consent": map[string]any{"obtainedAt": time.Now().Add(-time.Hour), "method": "signed-form"}})["recordingId"].(string)
 	f.idC, f.keyC = e.newClient("Leaving Co")
+	f.stim = e.must(201, "POST", "/api/projects/"+f.project+"/stimuli", f.keyA, map[string]any{"name": "Spot A", "kind": "video"})["stimulus"].(map[string]any)["id"].(string)
 	f.hook = e.must(201, "POST", "/api/webhooks", f.keyA, map[string]any{"url": "https://hooks.example/acme", "events": []string{"recording.analyzed"}})["id"].(string)
 	return f
 }
@@ -327,6 +329,11 @@ func TestTenantIsolation(t *testing.T) {
 		"GET /api/projects/{id}/export.csv":                 {"/api/projects/" + f.project + "/export.csv", nil},
 		"GET /api/projects/{id}/export.json":                {"/api/projects/" + f.project + "/export.json", nil},
 		"GET /api/projects/{id}/report":                     {"/api/projects/" + f.project + "/report", nil},
+		"GET /api/projects/{id}/stimuli":                    {"/api/projects/" + f.project + "/stimuli", nil},
+		"POST /api/projects/{id}/stimuli":                   {"/api/projects/" + f.project + "/stimuli", map[string]any{"name": "stolen", "kind": "video"}},
+		"GET /api/projects/{id}/stimuli/{stimulusId}":       {"/api/projects/" + f.project + "/stimuli/" + f.stim, nil},
+		"PATCH /api/projects/{id}/stimuli/{stimulusId}":     {"/api/projects/" + f.project + "/stimuli/" + f.stim, map[string]any{"name": "stolen"}},
+		"DELETE /api/projects/{id}/stimuli/{stimulusId}":    {"/api/projects/" + f.project + "/stimuli/" + f.stim, nil},
 		"GET /api/webhooks":                                 {"", nil}, // own data only: checked below
 		"POST /api/webhooks":                                {"", nil},
 		"GET /api/webhooks/{id}":                            {"/api/webhooks/" + f.hook, nil},
@@ -493,6 +500,30 @@ func statusRows() []statusRow {
 		}},
 		{"GET /api/projects/{id}/recordings", "valid", 200, func(f *fixture) (string, string, string, any) {
 			return "GET", "/api/projects/" + f.project + "/recordings", f.keyA, nil
+		}},
+		{"POST /api/projects/{id}/stimuli", "video or image", 201, func(f *fixture) (string, string, string, any) {
+			return "POST", "/api/projects/" + f.project + "/stimuli", f.keyA, map[string]any{"name": "Poster", "kind": "image", "displayS": 4}
+		}},
+		{"POST /api/projects/{id}/stimuli", "unknown kind, or displayS for a video", 400, func(f *fixture) (string, string, string, any) {
+			return "POST", "/api/projects/" + f.project + "/stimuli", f.keyA, map[string]any{"name": "Jingle", "kind": "audio"}
+		}},
+		{"POST /api/projects/{id}/stimuli", "project closed", 409, func(f *fixture) (string, string, string, any) {
+			return "POST", "/api/projects/" + f.closed + "/stimuli", f.keyA, map[string]any{"name": "Late", "kind": "video"}
+		}},
+		{"GET /api/projects/{id}/stimuli", "own project", 200, func(f *fixture) (string, string, string, any) {
+			return "GET", "/api/projects/" + f.project + "/stimuli", f.keyA, nil
+		}},
+		{"GET /api/projects/{id}/stimuli/{stimulusId}", "own stimulus", 200, func(f *fixture) (string, string, string, any) {
+			return "GET", "/api/projects/" + f.project + "/stimuli/" + f.stim, f.keyA, nil
+		}},
+		{"GET /api/projects/{id}/stimuli/{stimulusId}", "unknown id, or another client's", 404, func(f *fixture) (string, string, string, any) {
+			return "GET", "/api/projects/" + f.project + "/stimuli/" + f.stim, f.keyB, nil
+		}},
+		{"PATCH /api/projects/{id}/stimuli/{stimulusId}", "new name or segments", 200, func(f *fixture) (string, string, string, any) {
+			return "PATCH", "/api/projects/" + f.project + "/stimuli/" + f.stim, f.keyA, map[string]any{"name": "Spot A (30 s)"}
+		}},
+		{"DELETE /api/projects/{id}/stimuli/{stimulusId}", "own stimulus", 204, func(f *fixture) (string, string, string, any) {
+			return "DELETE", "/api/projects/" + f.project + "/stimuli/" + f.stim, f.keyA, nil
 		}},
 		{"GET /api/recordings/{id}", "own recording", 200, func(f *fixture) (string, string, string, any) { return "GET", "/api/recordings/" + f.rec, f.keyA, nil }},
 		{"GET /api/recordings/{id}", "unknown id", 404, func(f *fixture) (string, string, string, any) {
@@ -677,9 +708,11 @@ var allowed = map[string][]string{
 	facet.CRecordings:  {"id", "projectId", "clientId", "status", "participantRef", "consent", "invitationId", "blob", "uploadExpiresAt", "video", "failure", "latestAnalysis", "refusals", "createdAt", "updatedAt"},
 	facet.CAnalyses: {"id", "type", "recordingId", "projectId", "clientId", "status", "settings", "blobETag", "createdAt", "startedAt", "finishedAt", "failure", "result", "chunks",
 		"analysisId", "index", "t0", "frames"},
-	facet.CAudit: {"id", "clientId", "projectId", "recordingId", "blobHash", "sizeBytes", "reason", "trigger", "at", "type"},
+	facet.CAudit: {"id", "clientId", "projectId", "recordingId", "stimulusId", "blobHash", "sizeBytes", "reason", "trigger", "at", "type"},
 	facet.CWebhooks: {"id", "clientId", "projectId", "url", "events", "status", "secret", "previousSecret", "previousUntil", "failingSince", "disabledAt",
 		"createdAt", "updatedAt", "attempts"},
+	facet.CStimuli: {"id", "clientId", "projectId", "name", "kind", "displayS", "status", "refusal", "media", "thumbnails", "segments",
+		"uploadExpiresAt", "createdAt", "updatedAt"},
 }
 
 var emailLike = regexp.MustCompile(`[^\s@]+@[^\s@]+\.[a-z]{2,}`)

@@ -105,10 +105,12 @@ func newFuzzAPI(t *testing.T) *fuzzAPI {
 	a.Hooks = &inmem.Hooks{}
 	wh, err := a.CreateWebhook(ctx, c, app.NewWebhook{URL: "https://hooks.example/facet", Events: []facet.EventType{facet.EvRecordingAnalyzed}})
 	must(err)
+	st, err := a.CreateStimulus(ctx, c, p.ID, app.NewStimulus{Name: "Spot A", Kind: facet.StimVideo})
+	must(err)
 	// The reference's script installed, as in a deployment: /api/docs is then a page, not 503.
 	h := &Handler{App: a, AdminKey: fuzzAdminKey, Log: log, APIDocs: fstest.MapFS{APIDocsScript: {Data: []byte("/* redoc */")}}}
 	return &fuzzAPI{t: t, mux: h.ServeMux(), app: a, key: key, names: strings.NewReplacer("{cl}", c.ID, "{pr}", p.ID,
-		"{rec}", slot.RecordingID, "{an}", job.AnalysisID, "{token}", token, "{inv}", inv.ID, "{cv}", p.Consent.Version, "{key}", key, "{wh}", wh.ID)}
+		"{rec}", slot.RecordingID, "{an}", job.AnalysisID, "{token}", token, "{inv}", inv.ID, "{cv}", p.Consent.Version, "{key}", key, "{wh}", wh.ID, "{st}", st.Stimulus.ID)}
 }
 
 // do sends one request to target (an escaped path) with the raw query
@@ -204,7 +206,8 @@ type fuzzRoute struct {
 
 // fuzzJSONRoutes are the routes whose handler decodes a JSON body.
 var fuzzJSONRoutes = []string{"POST /api/clients", "POST /api/projects", "PATCH /api/projects/{id}", "POST /api/projects/{id}/invitations",
-	"POST /api/projects/{id}/recordings", "POST /api/invitations/{key}/consent", "POST /api/recordings/{id}/reanalyze", "POST /api/webhooks"}
+	"POST /api/projects/{id}/recordings", "POST /api/invitations/{key}/consent", "POST /api/recordings/{id}/reanalyze", "POST /api/webhooks",
+	"POST /api/projects/{id}/stimuli", "PATCH /api/projects/{id}/stimuli/{stimulusId}"}
 
 func fuzzRoutes() []fuzzRoute {
 	var out []fuzzRoute
@@ -217,7 +220,7 @@ func fuzzRoutes() []fuzzRoute {
 			key = "{inv}"
 		}
 		thing := map[string]string{"clients": "{cl}", "projects": "{pr}", "recordings": "{rec}", "webhooks": "{wh}"}[strings.Split(rt.Path, "/")[2]]
-		target := strings.NewReplacer("{id}", thing, "{analysisId}", "{an}", "{key}", key).Replace(rt.Path)
+		target := strings.NewReplacer("{id}", thing, "{analysisId}", "{an}", "{stimulusId}", "{st}", "{key}", key).Replace(rt.Path)
 		out = append(out, fuzzRoute{rt, target, slices.Contains(fuzzJSONRoutes, rt.Method+" "+rt.Path)})
 	}
 	return out
@@ -238,6 +241,8 @@ var fuzzBodies = map[string][]string{
 		`{"consent":{"obtainedAt":"yesterday","method":"x"}}`, `{"consent":{"obtainedAt":"0001-01-01T00:00:00Z","method":"signed-form"}}`},
 	"POST /api/invitations/{key}/consent": {`{"accept":true,"consentVersion":"{cv}"}`, `{"accept":false,"consentVersion":"{cv}","accept":true}`, `{"accept":"yes"}`},
 	"POST /api/recordings/{id}/reanalyze": {`{"settings":{"sampleFps":2,"models":"fast","smoothS":0}}`, `{"settings":{"models":"missing"}}`, `{}`},
+	"POST /api/projects/{id}/stimuli": {`{"name":"Spot A","kind":"video"}`, `{"name":"Poster","kind":"image","displayS":4}`, `{"name":"x","kind":"audio"}`, `{"name":"x","kind":"image","displayS":1e9}`},
+	"PATCH /api/projects/{id}/stimuli/{stimulusId}": {`{"name":"Renamed","segments":[{"name":"reveal","fromS":1,"toS":2}]}`, `{"segments":[{"name":"","fromS":2,"toS":1}]}`, `{"displayS":3}`},
 	"POST /api/webhooks": {`{"url":"https://hooks.example/in","events":["recording.analyzed","project.closed"],"projectId":"{pr}"}`,
 		`{"url":"http://127.0.0.1:9/x","events":["recording.analyzed"]}`, `{"url":"https://169.254.169.254/","events":["ping"]}`, `{"url":"https://a.example","events":[]}`},
 	"": {`{}`, `null`, ` null `, ``, ` `, `[]`, `"x"`, `7`, `{"name":7}`, `{"a":1}`, `{} {}`, `{}x`, "{\"name\":\"bad\xff\"}", `{"name":"\u0000"}`,

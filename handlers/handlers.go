@@ -131,6 +131,11 @@ func Routes() []Route {
 		{"ProjectInvitations", "POST", "/api/projects/{id}/invitations", AccessClient, 0, (*Handler).createInvitation},
 		{"ProjectRecordings", "GET", "/api/projects/{id}/recordings", AccessClient, 0, (*Handler).listRecordings},
 		{"ProjectRecordings", "POST", "/api/projects/{id}/recordings", AccessClient, 0, (*Handler).createRecording},
+		{"ProjectStimuli", "GET", "/api/projects/{id}/stimuli", AccessClient, 0, (*Handler).listStimuli},
+		{"ProjectStimuli", "POST", "/api/projects/{id}/stimuli", AccessClient, 0, (*Handler).createStimulus},
+		{"ProjectStimulus", "GET", "/api/projects/{id}/stimuli/{stimulusId}", AccessClient, 0, (*Handler).getStimulus},
+		{"ProjectStimulus", "PATCH", "/api/projects/{id}/stimuli/{stimulusId}", AccessClient, 0, (*Handler).patchStimulus},
+		{"ProjectStimulus", "DELETE", "/api/projects/{id}/stimuli/{stimulusId}", AccessClient, 0, (*Handler).deleteStimulus},
 		{"Invitation", "GET", "/api/invitations/{key}", AccessPublic, 0, (*Handler).getInvitation},
 		{"Invitation", "DELETE", "/api/invitations/{key}", AccessClient, 0, (*Handler).revokeInvitation},
 		{"InvitationConsent", "POST", "/api/invitations/{key}/consent", AccessPublic, 0, (*Handler).consent},
@@ -252,7 +257,7 @@ func (h *Handler) admit(r *http.Request, rt Route) (*facet.Client, error) {
 	// Ids in the path are checked here, once: one that cannot exist is
 	// unknown (404), and never reaches a store whose own refusal would
 	// speak of its internals.
-	for _, name := range []string{"id", "analysisId"} {
+	for _, name := range []string{"id", "analysisId", "stimulusId"} {
 		if v := r.PathValue(name); strings.Contains(rt.Path, "{"+name+"}") && !facet.ValidID(v) {
 			return nil, facet.Errorf(facet.ENotFound, "no such %s", pathThing(rt.Path, name))
 		}
@@ -402,7 +407,7 @@ func newRequestID() string {
 // pathThing names what a path parameter identifies, from the segment
 // before it: /api/recordings/{id} -> recording.
 func pathThing(path, name string) string {
-	singular := map[string]string{"clients": "client", "projects": "project", "recordings": "recording", "analyses": "analysis", "webhooks": "webhook"}
+	singular := map[string]string{"clients": "client", "projects": "project", "recordings": "recording", "analyses": "analysis", "webhooks": "webhook", "stimuli": "stimulus"}
 	parts := strings.Split(path, "/")
 	for i, p := range parts {
 		if p == "{"+name+"}" && i > 0 && singular[parts[i-1]] != "" {
