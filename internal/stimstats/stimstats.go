@@ -203,11 +203,12 @@ func Bins(samples []Sample, binS, durationS float64) []Bin {
 	if n == 0 {
 		return out
 	}
-	cells := group(samples, participantIndex(samples), binOf(binS, durationS, n), n)
+	cells := sortSamples(samples, participantIndex(samples)).cells(binOf(binS, durationS, n), n)
 	var scratch []float64
+	crit := criticals{}
 	for k := range out {
 		out[k].StartS, out[k].EndS = facet.Num(float64(k)*binS), facet.Num(min(float64(k+1)*binS, durationS))
-		out[k].Figures, scratch = figures(cells[k], scratch)
+		out[k].Figures, scratch = figures(cells[k], scratch, crit)
 	}
 	return out
 }
@@ -216,8 +217,8 @@ func Bins(samples []Sample, binS, durationS float64) []Bin {
 // participant's means are over all their frames in the segment, which at
 // a fixed frame rate is their time average over it.
 func Segment(samples []Sample, name string, fromS, toS float64) SegmentResult {
-	cells := group(samples, participantIndex(samples), spanOf(fromS, toS), 1)
-	f, _ := figures(cells[0], nil)
+	cells := sortSamples(samples, participantIndex(samples)).cells(spanOf(fromS, toS), 1)
+	f, _ := figures(cells[0], nil, criticals{})
 	return SegmentResult{Name: name, FromS: facet.Num(fromS), ToS: facet.Num(toS), Figures: f}
 }
 
@@ -284,7 +285,11 @@ func participantIndex(sets ...[]Sample) map[string]int {
 	ids := make(map[string]int)
 	for _, samples := range sets {
 		for i := range samples {
-			ids[samples[i].Participant] = 0
+			// One recording's frames usually come together: skip the map
+			// while the participant repeats.
+			if i == 0 || samples[i].Participant != samples[i-1].Participant {
+				ids[samples[i].Participant] = 0
+			}
 		}
 	}
 	names := make([]string, 0, len(ids))
@@ -298,53 +303,114 @@ func participantIndex(sets ...[]Sample) map[string]int {
 	return ids
 }
 
-// group sorts the samples into per-participant cells of n spans, using
-// span to map a time to its span (-1 to skip the sample). Each span's
-// cells come in participant order. Samples are sorted first by span,
-// participant and then every field, so that each cell sums its frames in
-// one order whatever order they came in: floating-point sums depend on
-// their order, and shuffled input must give identical figures.
-func group(samples []Sample, pids map[string]int, span func(float64) int, n int) [][]cell {
-	type key struct{ span, pid, i int }
-	keys := make([]key, 0, len(samples))
+// sorted is a sample set ordered by participant, then by time, then by
+// every other field, so that each participant's frames are summed in one
+// order whatever order they came in: floating-point sums depend on their
+// order, and shuffled input must give identical figures. Sorted once, it
+// is cut into as many sets of spans as needed, each in one pass.
+type sorted struct {
+	samples []Sample
+	keys    []sortKey
+}
+
+// sortKey places one sample: its participant's number, its time and its
+// index.
+type sortKey struct {
+	pid int
+	t   float64
+	i   int
+}
+
+// sortSamples sorts samples, numbering participants by pids. It places
+// the samples by participant in one counting pass, then sorts each
+// participant's frames by time, which in the usual input (each recording
+// in time order) are sorted already. Samples without a time (NaN) belong
+// to no span and are left out.
+func sortSamples(samples []Sample, pids map[string]int) sorted {
+	pid := make([]int, len(samples))
+	start := make([]int, len(pids)+1)
 	for i := range samples {
-		if k := span(samples[i].T); k >= 0 {
-			keys = append(keys, key{k, pids[samples[i].Participant], i})
+		if i > 0 && samples[i].Participant == samples[i-1].Participant {
+			pid[i] = pid[i-1] // as in participantIndex: spare the map
+		} else {
+			pid[i] = pids[samples[i].Participant]
+		}
+		if !math.IsNaN(samples[i].T) {
+			start[pid[i]+1]++
 		}
 	}
-	slices.SortFunc(keys, func(x, y key) int {
-		if c := cmp.Compare(x.span, y.span); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(x.pid, y.pid); c != 0 {
-			return c
-		}
-		return compareSamples(&samples[x.i], &samples[y.i])
-	})
-	// One backing array for every span's cells: one allocation, however
-	// many bins.
-	count := make([]int, n)
-	cells := 0
-	for j, k := range keys {
-		if j == 0 || k.span != keys[j-1].span || k.pid != keys[j-1].pid {
-			count[k.span]++
-			cells++
+	for p := 1; p < len(start); p++ {
+		start[p] += start[p-1]
+	}
+	keys := make([]sortKey, start[len(start)-1])
+	next := slices.Clone(start[:len(start)-1])
+	for i := range samples {
+		if !math.IsNaN(samples[i].T) {
+			keys[next[pid[i]]] = sortKey{pid[i], samples[i].T, i}
+			next[pid[i]]++
 		}
 	}
-	all := make([]cell, 0, cells)
-	out := make([][]cell, n)
-	for j, k := range keys {
-		if j == 0 || k.span != keys[j-1].span || k.pid != keys[j-1].pid {
-			all = append(all, cell{pid: k.pid})
-			if out[k.span] == nil {
-				start := len(all) - 1
-				out[k.span] = all[start : start : start+count[k.span]]
+	for p := 1; p < len(start); p++ {
+		slices.SortFunc(keys[start[p-1]:start[p]], func(x, y sortKey) int {
+			switch {
+			case x.t < y.t:
+				return -1
+			case x.t > y.t:
+				return 1
 			}
-			out[k.span] = out[k.span][:len(out[k.span])+1]
-		}
-		add(&all[len(all)-1], &samples[k.i])
+			return compareSamples(&samples[x.i], &samples[y.i])
+		})
 	}
+	return sorted{samples, keys}
+}
+
+// cells cuts the samples into per-participant cells of n spans, span
+// mapping a time to its span or to -1 to leave the sample out. Each
+// span's cells come in participant order. span must not decrease as time
+// grows, bar the -1s, which a bin or a single segment never does: then
+// one participant's frames of one span are adjacent, and make one cell.
+func (s sorted) cells(span func(float64) int, n int) [][]cell {
+	// Count first, so that every span's cells share one allocation.
+	count := make([]int, n)
+	total := 0
+	s.each(span, func(sp, _ int, _ *Sample, first bool) {
+		if first {
+			count[sp]++
+			total++
+		}
+	})
+	all := make([]cell, total)
+	out := make([][]cell, n)
+	off := 0
+	for sp, c := range count {
+		out[sp] = all[off : off : off+c]
+		off += c
+	}
+	var cur *cell
+	s.each(span, func(sp, pid int, sm *Sample, first bool) {
+		if first {
+			out[sp] = append(out[sp], cell{pid: pid}) // within the capacity counted
+			cur = &out[sp][len(out[sp])-1]
+		}
+		add(cur, sm)
+	})
 	return out
+}
+
+// each calls f for every sample inside a span, in sorted order, telling
+// whether it is the first of its participant in its span.
+func (s sorted) each(span func(float64) int, f func(sp, pid int, sm *Sample, first bool)) {
+	prevPid, prevSpan := -1, -1
+	for _, k := range s.keys {
+		sm := &s.samples[k.i]
+		sp := span(sm.T)
+		if sp < 0 {
+			continue
+		}
+		first := k.pid != prevPid || sp != prevSpan
+		prevPid, prevSpan = k.pid, sp
+		f(sp, k.pid, sm, first)
+	}
 }
 
 // add counts one frame into its participant's cell.
@@ -395,18 +461,18 @@ func compareBool(a, b bool) int {
 // figures aggregates the cells of one span across participants. scratch
 // is reused between calls to spare an allocation per bin; the grown
 // buffer is returned.
-func figures(cells []cell, scratch []float64) (Figures, []float64) {
+func figures(cells []cell, scratch []float64, crit criticals) (Figures, []float64) {
 	f := Figures{NAll: len(cells)}
 	vals := scratch[:0]
 	for i := range cells {
 		vals = append(vals, float64(cells[i].faces)/float64(cells[i].frames))
 	}
-	f.FaceShare = estimate(vals, 0, 1)
+	f.FaceShare = estimate(vals, 0, 1, crit)
 	vals = vals[:0]
 	for i := range cells {
 		vals = append(vals, float64(cells[i].attentive)/float64(cells[i].frames))
 	}
-	f.AttentionShare = estimate(vals, 0, 1)
+	f.AttentionShare = estimate(vals, 0, 1, crit)
 	var dominant facet.Emotions
 	for j := range nFig {
 		vals = vals[:0]
@@ -416,9 +482,9 @@ func figures(cells []cell, scratch []float64) (Figures, []float64) {
 			}
 		}
 		if j == valenceFig {
-			f.Valence = estimate(vals, -1, 1)
+			f.Valence = estimate(vals, -1, 1, crit)
 		} else {
-			f.Emotions[j] = estimate(vals, 0, 1)
+			f.Emotions[j] = estimate(vals, 0, 1, crit)
 		}
 	}
 	for i := range cells {
@@ -441,8 +507,9 @@ func figures(cells []cell, scratch []float64) (Figures, []float64) {
 }
 
 // estimate is the mean of vals with its Student's t interval at Level,
-// the interval clipped to [lo, hi], the range the figure can take.
-func estimate(vals []float64, lo, hi float64) Estimate {
+// the interval clipped to [lo, hi], the range the figure can take; never
+// past the mean, should a caller's values stray outside that range.
+func estimate(vals []float64, lo, hi float64, crit criticals) Estimate {
 	n := len(vals)
 	if n == 0 {
 		return Estimate{}
@@ -452,9 +519,9 @@ func estimate(vals []float64, lo, hi float64) Estimate {
 	if n < 2 {
 		return e
 	}
-	half := critical(float64(n-1)) * sd / math.Sqrt(float64(n))
+	half := crit.at(n-1) * sd / math.Sqrt(float64(n))
 	e.SD = facet.NumPtr(sd)
-	e.Lower, e.Upper = facet.NumPtr(max(m-half, lo)), facet.NumPtr(min(m+half, hi))
+	e.Lower, e.Upper = facet.NumPtr(max(m-half, min(lo, m))), facet.NumPtr(min(m+half, max(hi, m)))
 	return e
 }
 
@@ -477,4 +544,19 @@ func meanSD(vals []float64) (mean, sd float64) {
 // critical is the two-sided critical value of Student's t at Level.
 func critical(df float64) float64 {
 	return tQuantile(1-(1-Level)/2, df)
+}
+
+// criticals memoises critical values by whole degrees of freedom within
+// one call: a study's bins mostly share their N, and each value is a root
+// search.
+type criticals map[int]float64
+
+// at returns the critical value for df degrees of freedom.
+func (c criticals) at(df int) float64 {
+	v, ok := c[df]
+	if !ok {
+		v = critical(float64(df))
+		c[df] = v
+	}
+	return v
 }
