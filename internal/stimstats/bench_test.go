@@ -37,3 +37,16 @@ func BenchmarkSegment(b *testing.B) {
 		Segment(samples, "whole", 0, benchDurationS)
 	}
 }
+
+// BenchmarkCompare compares two stimuli seen by the same 200 people
+// (paired), with four segments.
+func BenchmarkCompare(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 6))
+	a := randomStudy(r, "p", benchParticipants, benchDurationS)
+	c := randomStudy(r, "p", benchParticipants, benchDurationS)
+	segs := []SegmentSpec{{"intro", 0, 5}, {"product", 5, 30}, {"offer", 30, 50}, {"end", 50, 60}}
+	b.ReportAllocs()
+	for b.Loop() {
+		Compare(a, c, DefaultBinS, benchDurationS, segs)
+	}
+}

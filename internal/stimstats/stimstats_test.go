@@ -273,14 +273,20 @@ func randomStudy(r *rand.Rand, prefix string, participants int, durationS float6
 func TestOrderChangesNothing(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	a := randomStudy(r, "p", 30, 10)
-	bins, seg := Bins(a, 0.5, 10), Segment(a, "s", 1, 4)
+	b := randomStudy(r, "p", 30, 10)
+	segs := []SegmentSpec{{"start", 0, 2.5}, {"end", 7, 10}}
+	bins, seg, cmpAB := Bins(a, 0.5, 10), Segment(a, "s", 1, 4), Compare(a, b, 0.5, 10, segs)
 	for range 3 {
 		r.Shuffle(len(a), func(i, j int) { a[i], a[j] = a[j], a[i] })
+		r.Shuffle(len(b), func(i, j int) { b[i], b[j] = b[j], b[i] })
 		if diff := cmp.Diff(bins, Bins(a, 0.5, 10)); diff != "" {
 			t.Fatalf("bins after a shuffle (-before +after):\n%s", diff)
 		}
 		if diff := cmp.Diff(seg, Segment(a, "s", 1, 4)); diff != "" {
 			t.Fatalf("segment after a shuffle (-before +after):\n%s", diff)
+		}
+		if diff := cmp.Diff(cmpAB, Compare(a, b, 0.5, 10, segs)); diff != "" {
+			t.Fatalf("comparison after a shuffle (-before +after):\n%s", diff)
 		}
 	}
 }
