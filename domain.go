@@ -146,6 +146,8 @@ type Project struct {
 	CreatedAt   time.Time       `json:"createdAt"`
 	UpdatedAt   time.Time       `json:"updatedAt"`
 	ClosedAt    *time.Time      `json:"closedAt,omitempty"`
+	// Design, when set, makes the project a stimulus study.
+	Design *StudyDesign `json:"design,omitempty"`
 	// Deletion is the pending scheduled deletion of a closed project.
 	Deletion *ScheduledDeletion `json:"deletion,omitempty"`
 	Usage    ProjectUsage       `json:"usage"`
@@ -232,9 +234,12 @@ type Recording struct {
 	Failure         *Failure        `json:"failure,omitempty"`
 	LatestAnalysis  string          `json:"latestAnalysis,omitempty"`
 	Refusals        int             `json:"refusals,omitempty"` // uploads refused on arrival
-	CreatedAt       time.Time       `json:"createdAt"`
-	UpdatedAt       time.Time       `json:"updatedAt"`
-	ETag            string          `json:"-"`
+	// Sequence is what this participant watches, in the order they see
+	// it (BaselineID first when there is a baseline): a stimulus study's.
+	Sequence  []string  `json:"sequence,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	ETag      string    `json:"-"`
 }
 
 // ConsentRecord proves consent: which text (version and hash), when, how.

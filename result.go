@@ -224,6 +224,12 @@ const (
 type Frame struct {
 	T     Num    `json:"t"`
 	Faces []Face `json:"faces"`
+	// Stimulus and StimulusT place the frame on what was on screen in a
+	// stimulus study (Align over the page's viewing log): the stimulus's
+	// id (or BaselineID) and the time in it. Absent for frames during a
+	// stall, a pause, lost focus or between stimuli, and outside studies.
+	Stimulus  string `json:"stimulus,omitempty"`
+	StimulusT *Num   `json:"stimulus_t,omitempty"`
 }
 
 // Face is one face in one frame. Box is x, y, w, h normalised to 0..1 of

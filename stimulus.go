@@ -130,3 +130,24 @@ func ParseStimulusBlob(name string) (projectID, id string, thumb, ok bool) {
 	}
 	return projectID, id, thumb, true
 }
+
+// StudyDesign is what a project's participants watch: its stimuli in
+// order, or in an order of their own (Shuffle), after an optional
+// neutral baseline (a fixation cross for BaselineS seconds) that
+// calibrates each participant's resting expression.
+type StudyDesign struct {
+	Stimuli   []string `json:"stimuli"`
+	Shuffle   bool     `json:"shuffle"`
+	BaselineS float64  `json:"baselineS"`
+}
+
+// MaxBaselineS bounds the baseline.
+const MaxBaselineS = 30.0
+
+// ViewingLogSuffix names a recording's viewing log beside its video:
+// <projectId>/<recordingId> + ViewingLogSuffix, written by the
+// participant page through its own create-only link before the video.
+const ViewingLogSuffix = ".viewing.json"
+
+// MaxViewingLogBytes bounds a viewing log's file.
+const MaxViewingLogBytes = 2 << 20

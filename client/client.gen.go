@@ -1160,6 +1160,12 @@ type Failure struct {
 type Frame struct {
 	Faces []Face `json:"faces"`
 
+	// Stimulus A stimulus study's: the stimulus on screen (or `baseline`); absent during stalls, pauses, lost focus and between stimuli.
+	Stimulus *string `json:"stimulus,omitempty"`
+
+	// StimulusT Seconds into that stimulus, from the page's viewing log.
+	StimulusT *float64 `json:"stimulus_t,omitempty"`
+
 	// T Presentation time in seconds.
 	T float64 `json:"t"`
 }
@@ -1362,8 +1368,11 @@ type Project struct {
 
 	// CreatedAt RFC 3339, UTC.
 	CreatedAt Timestamp `json:"createdAt"`
-	Id        ProjectId `json:"id"`
-	Name      string    `json:"name"`
+
+	// Design Makes the project a stimulus study: what each participant watches while the webcam records. The stimuli must be the project's and ready; `shuffle` gives each participant a random order of their own (stored with the recording as `sequence`); `baselineS` > 0 shows a neutral fixation cross that long first (`baseline` in the sequence). An empty `stimuli` list removes the design.
+	Design *StudyDesign `json:"design,omitempty"`
+	Id     ProjectId    `json:"id"`
+	Name   string       `json:"name"`
 
 	// PrivacyMode retain: keep the video until the project closes (and at most maxRetentionDays); delete-after-analysis: delete it as soon as its analysis has ended.
 	PrivacyMode PrivacyMode     `json:"privacyMode"`
@@ -1411,7 +1420,10 @@ type ProjectList struct {
 type ProjectPatch struct {
 	// ConsentText What participants agree to, 50 to 20000 characters once trimmed; a new text gets a new `consentVersion`.
 	ConsentText *ConsentText `json:"consentText,omitempty"`
-	Name        *string      `json:"name,omitempty"`
+
+	// Design Makes the project a stimulus study: what each participant watches while the webcam records. The stimuli must be the project's and ready; `shuffle` gives each participant a random order of their own (stored with the recording as `sequence`); `baselineS` > 0 shows a neutral fixation cross that long first (`baseline` in the sequence). An empty `stimuli` list removes the design.
+	Design *StudyDesign `json:"design,omitempty"`
+	Name   *string      `json:"name,omitempty"`
 
 	// Settings Project settings to change; those left out stay as they are (for a new project: the defaults).
 	Settings *SettingsPatch `json:"settings,omitempty"`
@@ -1673,6 +1685,13 @@ type StimulusSlotHeadersXMsBlobType string
 // StimulusSlotMethod defines model for StimulusSlot.Method.
 type StimulusSlotMethod string
 
+// StudyDesign Makes the project a stimulus study: what each participant watches while the webcam records. The stimuli must be the project's and ready; `shuffle` gives each participant a random order of their own (stored with the recording as `sequence`); `baselineS` > 0 shows a neutral fixation cross that long first (`baseline` in the sequence). An empty `stimuli` list removes the design.
+type StudyDesign struct {
+	BaselineS float64      `json:"baselineS"`
+	Shuffle   bool         `json:"shuffle"`
+	Stimuli   []StimulusId `json:"stimuli"`
+}
+
 // Summary Every described face observation of a recording, counted once.
 type Summary struct {
 	// Age null with fewer than 3 described faces (1 for a still image), or without an age model.
@@ -1726,7 +1745,13 @@ type UploadSlot struct {
 	Headers     UploadSlot_Headers `json:"headers"`
 	Method      UploadSlotMethod   `json:"method"`
 	RecordingId RecordingId        `json:"recordingId"`
-	UploadUrl   string             `json:"uploadUrl"`
+
+	// Sequence A stimulus study's: what the participant watches, in order (`baseline` first when there is one).
+	Sequence  *[]string `json:"sequence,omitempty"`
+	UploadUrl string    `json:"uploadUrl"`
+
+	// ViewingLogUrl A stimulus study's: a create-only link the page PUTs its viewing log to (JSON, before the video).
+	ViewingLogUrl *string `json:"viewingLogUrl,omitempty"`
 }
 
 // UploadSlotHeadersXMsBlobType defines model for UploadSlot.Headers.XMsBlobType.

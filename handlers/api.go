@@ -38,10 +38,11 @@ type projectView struct {
 	CreatedAt      time.Time             `json:"createdAt"`
 	UpdatedAt      time.Time             `json:"updatedAt"`
 	ClosedAt       *time.Time            `json:"closedAt,omitempty"`
+	Design         *facet.StudyDesign    `json:"design,omitempty"`
 }
 
 func viewProject(p *facet.Project) projectView {
-	return projectView{p.ID, p.Name, p.Status, p.PrivacyMode, p.UseContext, p.Settings, p.Consent.Version, p.Consent.Text, p.CreatedAt, p.UpdatedAt, p.ClosedAt}
+	return projectView{p.ID, p.Name, p.Status, p.PrivacyMode, p.UseContext, p.Settings, p.Consent.Version, p.Consent.Text, p.CreatedAt, p.UpdatedAt, p.ClosedAt, p.Design}
 }
 
 type invitationView struct {

@@ -96,6 +96,9 @@ func (a *App) BlobCreated(ctx context.Context, ev BlobEvent) (Outcome, error) {
 	if strings.HasPrefix(name, facet.StimulusPrefix) {
 		return a.stimulusArrived(ctx, name)
 	}
+	if strings.HasSuffix(name, facet.ViewingLogSuffix) {
+		return a.viewingLogArrived(ctx, name)
+	}
 	projectID, recID, ok := strings.Cut(name, "/")
 	if !ok || !facet.ValidID(projectID) || !facet.ValidID(recID) {
 		return a.refuse(ctx, name, nil, "no upload slot has this name")
@@ -430,10 +433,19 @@ func (a *App) analyzeBlob(ctx context.Context, p *facet.Project, rec *facet.Reco
 		return nil, 0, err
 	}
 	tl := &timeline{ctx: ctx, a: a, rec: rec, an: an}
-	res, err := a.Analyzer.AnalyzeFile(ctx, f.Name(), an.Settings, float64(p.Settings.MaxDurationS), tl.add)
+	log, warn, err := a.viewingLog(ctx, rec)
 	if err != nil {
 		return nil, 0, err
 	}
+	onFrame := tl.add
+	if log != nil {
+		onFrame = placeFrames(log, rec.Sequence, tl.add)
+	}
+	res, err := a.Analyzer.AnalyzeFile(ctx, f.Name(), an.Settings, float64(p.Settings.MaxDurationS), onFrame)
+	if err != nil {
+		return nil, 0, err
+	}
+	res.Warnings = append(res.Warnings, studyWarnings(log, warn, rec.Sequence, float64(res.Video.DurationS))...)
 	if err := tl.flush(ctx); err != nil {
 		return nil, 0, err
 	}

@@ -142,6 +142,10 @@ func (a *App) deleteRecording(ctx context.Context, j DeletionJob) (Outcome, erro
 	if err := a.Blobs.Delete(ctx, name); err != nil {
 		return "", err
 	}
+	// The viewing log of a stimulus study goes with its video.
+	if err := a.Blobs.Delete(ctx, name+facet.ViewingLogSuffix); err != nil {
+		return "", err
+	}
 	if rec == nil {
 		return Deleted, nil
 	}

@@ -196,6 +196,11 @@ type UploadSlot struct {
 	Method      string            `json:"method"`
 	Headers     map[string]string `json:"headers"`
 	ExpiresAt   time.Time         `json:"expiresAt"`
+	// Sequence and ViewingLogURL are a stimulus study's: what the
+	// participant watches, in order, and the create-only link the page
+	// PUTs its viewing log to (JSON, before the video).
+	Sequence      []string `json:"sequence,omitempty"`
+	ViewingLogURL string   `json:"viewingLogUrl,omitempty"`
 }
 
 // Consent records the participant's consent and opens their upload slot.
@@ -245,7 +250,7 @@ func (a *App) newRecording(p *facet.Project, ref string, consent facet.ConsentRe
 	id := newID("rec")
 	return &facet.Recording{
 		ID: id, ProjectID: p.ID, ClientID: p.ClientID, Status: facet.RecAwaitingUpload,
-		ParticipantRef: ref, Consent: consent, Blob: p.ID + "/" + id,
+		ParticipantRef: ref, Consent: consent, Blob: p.ID + "/" + id, Sequence: sequence(p.Design),
 		UploadExpiresAt: now.Add(a.cfg.UploadTTL), CreatedAt: now, UpdatedAt: now,
 	}
 }
@@ -255,8 +260,15 @@ func (a *App) uploadSlot(ctx context.Context, rec *facet.Recording) (*UploadSlot
 	if err != nil {
 		return nil, err
 	}
-	return &UploadSlot{
+	slot := &UploadSlot{
 		RecordingID: rec.ID, UploadURL: url, Method: "PUT",
 		Headers: map[string]string{"x-ms-blob-type": "BlockBlob"}, ExpiresAt: rec.UploadExpiresAt,
-	}, nil
+	}
+	if len(rec.Sequence) > 0 {
+		slot.Sequence = rec.Sequence
+		if slot.ViewingLogURL, err = a.Blobs.SignedURL(ctx, rec.Blob+facet.ViewingLogSuffix, facet.SASCreate, rec.UploadExpiresAt); err != nil {
+			return nil, err
+		}
+	}
+	return slot, nil
 }

@@ -56,6 +56,9 @@ type ProjectPatch struct {
 	Name        *string        `json:"name"`
 	Settings    *SettingsPatch `json:"settings"`
 	ConsentText *string        `json:"consentText"`
+	// Design makes the project a stimulus study; an empty stimuli list
+	// makes it a plain recording study again.
+	Design *facet.StudyDesign `json:"design"`
 }
 
 // apply returns s with the patch applied and checked.
@@ -204,6 +207,11 @@ func (a *App) PatchProject(ctx context.Context, c *facet.Client, id string, patc
 	}
 	if patch.ConsentText != nil {
 		if p.Consent, err = consentText(*patch.ConsentText); err != nil {
+			return nil, err
+		}
+	}
+	if patch.Design != nil {
+		if p.Design, err = a.design(ctx, c, p.ID, *patch.Design); err != nil {
 			return nil, err
 		}
 	}

@@ -2,8 +2,11 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"math"
+	"math/big"
+	"slices"
 	"time"
 
 	"github.com/humaninsight/facet"
@@ -227,4 +230,60 @@ func (a *App) deleteStimuli(ctx context.Context, j DeletionJob) error {
 		}
 	}
 	return facet.Errorf(facet.EUnavailable, "app: stimuli of project %s keep coming back", j.ProjectID)
+}
+
+// design checks a study design: each stimulus once, of this project and
+// ready (a participant must never be sent a file that is not there), a
+// baseline of 0 to MaxBaselineS seconds. No stimuli: no design.
+func (a *App) design(ctx context.Context, c *facet.Client, projectID string, d facet.StudyDesign) (*facet.StudyDesign, error) {
+	if len(d.Stimuli) == 0 {
+		return nil, nil
+	}
+	if len(d.Stimuli) > facet.MaxStimuliPerProj {
+		return nil, facet.Errorf(facet.EInvalid, "design.stimuli: at most %d", facet.MaxStimuliPerProj)
+	}
+	if math.IsNaN(d.BaselineS) || d.BaselineS < 0 || d.BaselineS > facet.MaxBaselineS {
+		return nil, facet.Errorf(facet.EInvalid, "design.baselineS: want 0 to %g seconds", facet.MaxBaselineS)
+	}
+	seen := map[string]bool{}
+	for i, id := range d.Stimuli {
+		if seen[id] {
+			return nil, facet.Errorf(facet.EInvalid, "design.stimuli[%d]: named twice", i)
+		}
+		seen[id] = true
+		if !facet.ValidID(id) {
+			return nil, facet.Errorf(facet.EUnprocessable, "design.stimuli[%d]: no such stimulus", i)
+		}
+		s, err := a.Stimulus(ctx, c, projectID, id)
+		if isCode(err, facet.ENotFound) {
+			return nil, facet.Errorf(facet.EUnprocessable, "design.stimuli[%d]: no such stimulus", i)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if s.Status != facet.StimReady {
+			return nil, facet.Errorf(facet.EUnprocessable, "design.stimuli[%d]: the stimulus is %s, not ready", i, s.Status)
+		}
+	}
+	return &d, nil
+}
+
+// sequence is what one participant of a stimulus study watches: the
+// design's stimuli, in a random order of their own when it shuffles,
+// after the baseline.
+func sequence(d *facet.StudyDesign) []string {
+	if d == nil || len(d.Stimuli) == 0 {
+		return nil
+	}
+	seq := slices.Clone(d.Stimuli)
+	if d.Shuffle {
+		for i := len(seq) - 1; i > 0; i-- {
+			j, _ := rand.Int(rand.Reader, big.NewInt(int64(i+1)))
+			seq[i], seq[j.Int64()] = seq[j.Int64()], seq[i]
+		}
+	}
+	if d.BaselineS > 0 {
+		seq = append([]string{facet.BaselineID}, seq...)
+	}
+	return seq
 }

@@ -191,3 +191,81 @@ func TestStimulusRules(t *testing.T) {
 	}
 	_ = rec
 }
+
+// TestStimulusStudyRun: a project with a design gives each participant a
+// sequence (baseline first) and a link for the page's viewing log; the
+// run places every frame on what was on screen, hand-computed here from
+// the log: a 0.4 s stall leaves its frames out and the video's time
+// resumes from the log's mediaT, not from the clock.
+func TestStimulusStudyRun(t *testing.T) {
+	e := newTestEnv(t)
+	e.app.Media = &fakeMedia{}
+	c := e.client("Study Ltd")
+	p := e.project(c, facet.PrivacyRetain)
+	a := e.stimulus(c, p, facet.StimVideo, "video\n")
+	b := e.stimulus(c, p, facet.StimImage, "image\n")
+	design := facet.StudyDesign{Stimuli: []string{a.ID, b.ID}, BaselineS: 1}
+	if _, err := e.app.PatchProject(e.ctx, c, p.ID, ProjectPatch{Design: &design}); err != nil {
+		t.Fatal(err)
+	}
+	bad := facet.StudyDesign{Stimuli: []string{a.ID, a.ID}}
+	if _, err := e.app.PatchProject(e.ctx, c, p.ID, ProjectPatch{Design: &bad}); facet.ErrorCode(err) != facet.EInvalid {
+		t.Errorf("a stimulus named twice: %v", err)
+	}
+	p, _ = e.app.Project(e.ctx, c, p.ID)
+	_, token, err := e.app.CreateInvitation(e.ctx, c, p.ID, NewInvitation{})
+	e.must(err)
+	pub, err := e.app.Invitation(e.ctx, token)
+	e.must(err)
+	yes := true
+	slot, err := e.app.Consent(e.ctx, token, ConsentInput{Accept: &yes, ConsentVersion: pub.ConsentVersion})
+	e.must(err)
+	if strings.Join(slot.Sequence, ",") != facet.BaselineID+","+a.ID+","+b.ID || !strings.Contains(slot.ViewingLogURL, slot.RecordingID+facet.ViewingLogSuffix) {
+		t.Fatalf("slot %+v", slot)
+	}
+	log := `{"recorderStartT": 0, "events": [
+		{"t": 0, "kind": "start", "stimulus": "baseline", "media": "image", "mediaT": 0},
+		{"t": 1, "kind": "end", "stimulus": "baseline", "mediaT": 1},
+		{"t": 1, "kind": "start", "stimulus": "` + a.ID + `", "media": "video", "mediaT": 0},
+		{"t": 1, "kind": "playing", "stimulus": "` + a.ID + `", "mediaT": 0},
+		{"t": 2, "kind": "waiting", "stimulus": "` + a.ID + `", "mediaT": 1.0},
+		{"t": 2.4, "kind": "playing", "stimulus": "` + a.ID + `", "mediaT": 1.0},
+		{"t": 3, "kind": "end", "stimulus": "` + a.ID + `", "mediaT": 1.6},
+		{"t": 3, "kind": "start", "stimulus": "` + b.ID + `", "media": "image", "mediaT": 0},
+		{"t": 4, "kind": "end", "stimulus": "` + b.ID + `", "mediaT": 1}]}`
+	name := p.ID + "/" + slot.RecordingID
+	info := e.put(p.ID, slot.RecordingID+facet.ViewingLogSuffix, []byte(log))
+	if out, err := e.app.BlobCreated(e.ctx, e.event(name+facet.ViewingLogSuffix, info)); err != nil || out != Ignored {
+		t.Fatalf("the viewing log's event: %s %v", out, err)
+	}
+	video := e.put(p.ID, slot.RecordingID, []byte("video bytes"))
+	out, err := e.app.BlobCreated(e.ctx, e.event(name, video))
+	if err != nil || out != Queued {
+		t.Fatalf("the video's event: %s %v", out, err)
+	}
+	e.deliver(facet.QAnalysis, false)
+	rec := e.recording(p.ID, slot.RecordingID)
+	run := e.run(rec.ID, rec.LatestAnalysis)
+	var got []string
+	e.must(e.app.Frames(e.ctx, run, func(fs []facet.Frame) error {
+		for _, f := range fs {
+			place := "-"
+			if f.StimulusT != nil {
+				place = map[string]string{facet.BaselineID: "base", a.ID: "A", b.ID: "B"}[f.Stimulus] + "@" + facet.FormatFloat(float64(*f.StimulusT), 1)
+			}
+			got = append(got, place)
+		}
+		return nil
+	}))
+	// Frames every 0.2 s from 0 to 3.8 s (the fake analyser's 20 at 5 fps).
+	want := "base@0 base@0.2 base@0.4 base@0.6 base@0.8 A@0 A@0.2 A@0.4 A@0.6 A@0.8 - - A@1 A@1.2 A@1.4 B@0 B@0.2 B@0.4 B@0.6 B@0.8"
+	if strings.Join(got, " ") != want {
+		t.Errorf("placements\n got %s\nwant %s", strings.Join(got, " "), want)
+	}
+	// The log goes with the video.
+	e.must(e.app.RemoveRecording(e.ctx, c, rec.ID))
+	e.deliver(facet.QDeletions, false)
+	if e.blobExists(name + facet.ViewingLogSuffix) {
+		t.Error("the viewing log outlived its recording")
+	}
+}

@@ -3,8 +3,10 @@ package app
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/humaninsight/facet"
 )
@@ -164,4 +166,87 @@ func describeMedia(m facet.StimulusMedia) string {
 		return "an image (" + m.Container + ")"
 	}
 	return fmt.Sprintf("a %.1f s video (%s)", m.DurationS, m.Container)
+}
+
+// viewingLogArrived keeps the viewing log of a recording that awaits or
+// has its upload; any other is deleted (a removed recording's, or one no
+// slot names).
+func (a *App) viewingLogArrived(ctx context.Context, name string) (Outcome, error) {
+	video := strings.TrimSuffix(name, facet.ViewingLogSuffix)
+	projectID, recID, _ := strings.Cut(video, "/")
+	var rec *facet.Recording
+	if facet.ValidID(projectID) && facet.ValidID(recID) {
+		var err error
+		rec, _, err = get[facet.Recording](ctx, a.Store, facet.CRecordings, projectID, recID)
+		if err != nil && !isCode(err, facet.ENotFound) {
+			return "", err
+		}
+	}
+	if rec == nil || rec.Status == facet.RecRemoved || len(rec.Sequence) == 0 {
+		a.Log.Warn("viewing log refused: no stimulus study's recording has this name", blobAttr(name))
+		return Refused, a.Blobs.Delete(ctx, name)
+	}
+	return Ignored, nil // read by the recording's run
+}
+
+// viewingLog reads the viewing log of a stimulus study's recording. A
+// log that is missing, too large or invalid does not stop the run: the
+// frames are then not placed, and warn says why (a result warning).
+func (a *App) viewingLog(ctx context.Context, rec *facet.Recording) (*facet.ViewingLog, string, error) {
+	if len(rec.Sequence) == 0 {
+		return nil, "", nil
+	}
+	var buf bytes.Buffer
+	err := a.Blobs.Download(ctx, rec.Blob+facet.ViewingLogSuffix, &buf, facet.DownloadOptions{MaxBytes: facet.MaxViewingLogBytes})
+	switch {
+	case isCode(err, facet.ENotFound):
+		return nil, "viewing_log_missing", nil
+	case isCode(err, facet.ETooLarge):
+		return nil, "viewing_log_too_large", nil
+	case err != nil:
+		return nil, "", err
+	}
+	var log facet.ViewingLog
+	if err := json.Unmarshal(buf.Bytes(), &log); err != nil || log.Validate() != nil {
+		return nil, "viewing_log_invalid", nil
+	}
+	return &log, "", nil
+}
+
+// placeFrames wraps onFrame so that each frame is placed on what was on
+// screen. The recording's length is not known before its frames come:
+// placing does not need it (no frame lies past the end).
+func placeFrames(log *facet.ViewingLog, seq []string, onFrame func(facet.Frame) error) func(facet.Frame) error {
+	al, err := facet.Align(*log, facet.MaxViewingS, seq...)
+	if err != nil {
+		return onFrame
+	}
+	return func(fr facet.Frame) error {
+		if id, t, ok := al.Place(float64(fr.T)); ok {
+			st := facet.Num(t)
+			fr.Stimulus, fr.StimulusT = id, &st
+		}
+		return onFrame(fr)
+	}
+}
+
+// studyWarnings are the result warnings of a stimulus study's run: why
+// its log was not used, or what the alignment found against the
+// recording's real length (viewing_<code>).
+func studyWarnings(log *facet.ViewingLog, warn string, seq []string, durationS float64) []string {
+	if warn != "" {
+		return []string{warn}
+	}
+	if log == nil {
+		return nil
+	}
+	al, err := facet.Align(*log, max(durationS, 0.001), seq...)
+	if err != nil {
+		return []string{"viewing_log_invalid"}
+	}
+	out := make([]string, len(al.Warnings))
+	for i, w := range al.Warnings {
+		out[i] = "viewing_" + w
+	}
+	return out
 }

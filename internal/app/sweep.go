@@ -96,6 +96,8 @@ type blobDoc struct {
 	// stimulus exists. Stimuli go with their project or at the client's
 	// request, never by a recording's rules.
 	stimulus bool
+	// log: the blob is the recording's viewing log, not its video.
+	log bool
 }
 
 // blobRecording reads the document of the recording a blob is named
@@ -114,11 +116,15 @@ func (a *App) blobRecording(ctx context.Context, name string) (*blobDoc, error) 
 		}
 		return &blobDoc{stimulus: true}, err
 	}
-	projectID, recID, ok := strings.Cut(name, "/")
+	video, log := strings.CutSuffix(name, facet.ViewingLogSuffix)
+	projectID, recID, ok := strings.Cut(video, "/")
 	if !ok || !facet.ValidID(projectID) || !facet.ValidID(recID) {
 		return nil, nil
 	}
 	d, _, err := get[blobDoc](ctx, a.Store, facet.CRecordings, projectID, recID)
+	if d != nil {
+		d.log = log
+	}
 	if isCode(err, facet.ENotFound) {
 		return nil, nil
 	}
@@ -143,6 +149,9 @@ func (a *App) sweepBlob(ctx context.Context, b facet.BlobInfo, now time.Time, r 
 	}
 	if d.stimulus {
 		return nil
+	}
+	if d.log {
+		return a.sweepViewingLog(ctx, b, d)
 	}
 	rec := &d.Recording
 	del := func(clientID, reason string) error {
@@ -426,4 +435,13 @@ func (a *App) expireSlots(ctx context.Context, now time.Time, r *SweepReport) er
 			return nil
 		}
 	}
+}
+
+// sweepViewingLog deletes the viewing log of a recording that is removed
+// or whose video is gone: it is the video's companion, never kept alone.
+func (a *App) sweepViewingLog(ctx context.Context, b facet.BlobInfo, d *blobDoc) error {
+	if d.Status != facet.RecRemoved && d.Video.DeletedAt == nil {
+		return nil
+	}
+	return a.Blobs.Delete(ctx, b.Name)
 }

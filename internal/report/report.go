@@ -27,11 +27,12 @@ func WriteJSON(w io.Writer, res *facet.Result) error {
 // CSVHeader is the column list of the CSV format, in order. Columns are
 // only ever appended, so that readers by position keep working: the face
 // quality columns (size_px .. roll) and the face's flags (codes joined by
-// ";") came after the estimates.
+// ";") came after the estimates, then a stimulus study's placement of the
+// frame (stimulus id and the time in it; empty outside studies).
 var CSVHeader = []string{"t", "track", "x", "y", "w", "h", "score",
 	"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral",
 	"dominant", "valence", "age", "woman", "man",
-	"size_px", "brightness", "sharpness", "yaw", "roll", "flags"}
+	"size_px", "brightness", "sharpness", "yaw", "roll", "flags", "stimulus", "stimulus_t"}
 
 // Indexes of CSVHeader columns that CSVRows fills by position.
 const (
@@ -47,6 +48,8 @@ const (
 	colYaw      = 22
 	colRoll     = 23
 	colFlags    = 24
+	colStimulus = 25
+	colStimT    = 26
 )
 
 // CSVRows returns the rows of one frame: one per face, or one with only t
@@ -54,10 +57,14 @@ const (
 // are empty cells, never zeros.
 func CSVRows(f facet.Frame) [][]string {
 	t := num(f.T)
+	placed := func(row []string) []string {
+		row[colStimulus], row[colStimT] = f.Stimulus, numPtr(f.StimulusT)
+		return row
+	}
 	if len(f.Faces) == 0 {
 		row := make([]string, len(CSVHeader))
 		row[0] = t
-		return [][]string{row}
+		return [][]string{placed(row)}
 	}
 	rows := make([][]string, 0, len(f.Faces))
 	for _, fc := range f.Faces {
@@ -80,7 +87,7 @@ func CSVRows(f facet.Frame) [][]string {
 			row[colYaw], row[colRoll] = numPtr(q.Yaw), numPtr(q.Roll)
 		}
 		row[colFlags] = strings.Join(fc.Flags, ";")
-		rows = append(rows, row)
+		rows = append(rows, placed(row))
 	}
 	return rows
 }

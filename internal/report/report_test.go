@@ -15,7 +15,7 @@ func TestCSVHeader(t *testing.T) {
 	// The first 19 columns are the ones exports have always had, in their
 	// order; new ones are appended.
 	want := strings.Split("t,track,x,y,w,h,score,angry,disgust,fear,happy,sad,surprise,neutral,dominant,valence,age,woman,man,"+
-		"size_px,brightness,sharpness,yaw,roll,flags", ",")
+		"size_px,brightness,sharpness,yaw,roll,flags,stimulus,stimulus_t", ",")
 	if diff := cmp.Diff(want, CSVHeader); diff != "" {
 		t.Errorf("header (-want +got):\n%s", diff)
 	}
@@ -36,16 +36,19 @@ func TestCSVRows(t *testing.T) {
 		f    facet.Frame
 		want [][]string
 	}{
-		{"no face", facet.Frame{T: 1.5}, [][]string{{"1.5", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}}},
+		{"no face", facet.Frame{T: 1.5}, [][]string{{"1.5", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""}}},
 		{"described and flagged", facet.Frame{T: 0.2, Faces: []facet.Face{good, bad}}, [][]string{
 			{"0.2", "1", "0.1", "0.2", "0.3", "0.4", "0.99", "0", "0", "0", "0.8", "0", "0", "0.2", "happy", "0.8", "31.25", "0.6", "0.4",
-				"120", "130.5", "250.25", "-0.05", "3.5", ""},
+				"120", "130.5", "250.25", "-0.05", "3.5", "", "", ""},
 			// Not described: empty cells, never zeros, where estimates go.
 			{"0.2", "2", "0.8", "0.8", "0.02", "0.03", "0.75", "", "", "", "", "", "", "", "", "", "", "", "",
-				"12", "90", "0", "", "", "too_small;too_dark"},
+				"12", "90", "0", "", "", "too_small;too_dark", "", ""},
 		}},
 		{"a face of an older run", facet.Frame{T: 0, Faces: []facet.Face{old}}, [][]string{
-			{"0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "1", "0", "0", "sad", "-1", "", "", "", "", "", "", "", "", ""},
+			{"0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "1", "0", "0", "sad", "-1", "", "", "", "", "", "", "", "", "", "", ""},
+		}},
+		{"placed on a stimulus", facet.Frame{T: 3, Stimulus: "st_7d1e0c9b5a3f2e4d6c8b0a19", StimulusT: facet.NumPtr(1.25)}, [][]string{
+			{"3", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "st_7d1e0c9b5a3f2e4d6c8b0a19", "1.25"},
 		}},
 	}
 	for _, c := range cases {
