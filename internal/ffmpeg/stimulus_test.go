@@ -1,17 +1,23 @@
 package ffmpeg
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"hash/crc32"
+	"image"
+	"image/jpeg"
 	"io/fs"
+	"math"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -527,6 +533,272 @@ func pngHeader(w, h uint32) []byte {
 	png = append(png, chunk("IHDR", ihdr)...)
 	png = append(png, chunk("IDAT", nil)...)
 	return append(png, chunk("IEND", nil)...)
+}
+
+func TestThumbnailTimes(t *testing.T) {
+	tests := []struct {
+		name string
+		m    Media
+		n    int
+		want []float64
+	}{
+		{"ten seconds in five", Media{Kind: "video", DurationS: 10}, 5, []float64{1, 3, 5, 7, 9}},
+		{"one", Media{Kind: "video", DurationS: 7}, 1, []float64{3.5}},
+		{"image", Media{Kind: "image"}, 5, []float64{0}},
+		{"no duration", Media{Kind: "video"}, 3, []float64{0}},
+	}
+	for _, tt := range tests {
+		if diff := cmp.Diff(tt.want, ThumbnailTimes(tt.m, tt.n), cmpopts.EquateApprox(0, 1e-9)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tt.name, diff)
+		}
+	}
+}
+
+func TestThumbnailSize(t *testing.T) {
+	tests := []struct {
+		w, h, width  int
+		wantW, wantH int
+	}{
+		{320, 240, 160, 160, 120},
+		{1920, 1080, 160, 160, 90},
+		{1080, 1920, 160, 160, 284}, // 284.4
+		{1024, 576, 161, 160, 90},   // odd width: down to even
+		{100, 1000, 160, 64, 640},   // too tall: narrower instead
+		{16, 8192, 640, 6, 2560},
+		{8192, 16, 160, 160, 2}, // a sliver keeps 2 pixels
+		{0, 0, 160, 160, 0},     // unknown: ffmpeg decides
+	}
+	for _, tt := range tests {
+		w, h := thumbnailSize(Media{Width: tt.w, Height: tt.h}, tt.width)
+		if diff := cmp.Diff([2]int{tt.wantW, tt.wantH}, [2]int{w, h}); diff != "" {
+			t.Errorf("thumbnailSize(%dx%d, %d) (-want +got):\n%s", tt.w, tt.h, tt.width, diff)
+		}
+	}
+}
+
+func TestThumbnailArgs(t *testing.T) {
+	head := []string{"-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+error", "-protocol_whitelist", "file"}
+	tail := []string{"-q:v", "5", "-f", "image2pipe", "-c:v", "mjpeg", "pipe:1"}
+	join := func(parts ...[]string) []string {
+		var all []string
+		for _, p := range parts {
+			all = append(all, p...)
+		}
+		return all
+	}
+	tests := []struct {
+		name  string
+		m     Media
+		at    float64
+		width int
+		want  []string
+	}{
+		{
+			name: "mp4", m: Media{Kind: "video", Container: "mp4", Width: 1920, Height: 1080, DurationS: 30}, at: 1.5, width: 160,
+			want: join(head, []string{"-ss", "1.500", "-f", "mov", "-i", "file:in.mp4", "-map", "0:V:0", "-frames:v", "1",
+				"-vf", "scale=160:90:flags=bicubic,setsar=1,format=yuvj420p"}, tail),
+		},
+		{
+			name: "webm", m: Media{Kind: "video", Container: "webm", Width: 640, Height: 480, DurationS: 30}, at: 28.12345, width: 640,
+			want: join(head, []string{"-ss", "28.123", "-f", "matroska", "-i", "file:in.mp4", "-map", "0:V:0", "-frames:v", "1",
+				"-vf", "scale=640:480:flags=bicubic,setsar=1,format=yuvj420p"}, tail),
+		},
+		{
+			name: "image: no seeking", m: Media{Kind: "image", Container: "png", Width: 512, Height: 512}, at: 3, width: 160,
+			want: join(head, []string{"-f", "png_pipe", "-i", "file:in.mp4", "-map", "0:V:0", "-frames:v", "1",
+				"-vf", "scale=160:160:flags=bicubic,setsar=1,format=yuvj420p"}, tail),
+		},
+		{
+			name: "unknown size and container", m: Media{Kind: "image"}, width: 160,
+			want: join(head, []string{"-i", "file:in.mp4", "-map", "0:V:0", "-frames:v", "1",
+				"-vf", "scale=160:-2:flags=bicubic,setsar=1,format=yuvj420p"}, tail),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, ThumbnailArgs("in.mp4", tt.m, tt.at, tt.width)); diff != "" {
+				t.Errorf("ThumbnailArgs (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestThumbnails(t *testing.T) {
+	t.Parallel()
+	needTools(t)
+	dir := t.TempDir()
+
+	t.Run("video", func(t *testing.T) {
+		t.Parallel()
+		tests := []struct {
+			name, file string
+			encoders   []string
+			enc        []string
+		}{
+			{"h264 in mp4", "ten.mp4", []string{"libx264"}, []string{"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"}},
+			{"vp9 in webm", "ten.webm", []string{"libvpx-vp9"}, []string{"-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-pix_fmt", "yuv420p"}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				needEncoders(t, tt.encoders...)
+				input := filepath.Join(dir, tt.file)
+				// testsrc's counter shows the second, and its gradient
+				// scrolls: every thumbnail must differ.
+				ffmpeg(t, append(append([]string{"-f", "lavfi", "-i", "testsrc=d=10:s=320x240:r=25"}, tt.enc...), input)...)
+				m, err := ProbeMedia(context.Background(), "", input)
+				if err != nil {
+					t.Fatal(err)
+				}
+				start := time.Now()
+				thumbs, err := Thumbnails(context.Background(), "", input, m, 5, 160)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("5 thumbnails in %v, %d to %d bytes", time.Since(start).Round(time.Millisecond), minLen(thumbs), maxLen(thumbs))
+				checkThumbs(t, thumbs, 5, 160, 120)
+			})
+		}
+	})
+
+	t.Run("image", func(t *testing.T) {
+		t.Parallel()
+		input := filepath.Join(dir, "still.png")
+		ffmpeg(t, "-f", "lavfi", "-i", "testsrc=s=400x300", "-frames:v", "1", input)
+		m, err := ProbeMedia(context.Background(), "", input)
+		if err != nil {
+			t.Fatal(err)
+		}
+		thumbs, err := Thumbnails(context.Background(), "", input, m, 5, 160)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkThumbs(t, thumbs, 1, 160, 120)
+	})
+
+	t.Run("audio outlasts the video", func(t *testing.T) {
+		t.Parallel()
+		needEncoders(t, "libx264", "aac")
+		input := filepath.Join(dir, "short_picture.mp4")
+		ffmpeg(t, "-f", "lavfi", "-i", "testsrc=d=2:s=320x240:r=25", "-f", "lavfi", "-i", "sine=d=4",
+			"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", input)
+		m, err := ProbeMedia(context.Background(), "", input)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(m.DurationS-4) > 0.1 {
+			t.Fatalf("DurationS %g, want 4 (the audio's)", m.DurationS)
+		}
+		// At 0.5, 1.5, 2.5 and 3.5 s: the picture ends at 2 s.
+		thumbs, err := Thumbnails(context.Background(), "", input, m, 4, 160)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkThumbs(t, thumbs, 2, 160, 120)
+	})
+
+	t.Run("cancelled", func(t *testing.T) {
+		t.Parallel()
+		// A FIFO nobody writes to: ffmpeg blocks opening it until killed.
+		fifo := filepath.Join(dir, "never.mp4")
+		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+			t.Skipf("mkfifo: %v", err)
+		}
+		m := Media{Kind: "video", Container: "mp4", Width: 320, Height: 240, DurationS: 10}
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err := Thumbnails(ctx, "", fifo, m, 5, 160)
+		elapsed := time.Since(start)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Thumbnails error %v, want context.DeadlineExceeded", err)
+		}
+		if elapsed > 5*time.Second {
+			t.Errorf("Thumbnails returned %v after the deadline", elapsed-300*time.Millisecond)
+		}
+	})
+
+	t.Run("bounds", func(t *testing.T) {
+		m := Media{Kind: "image", Container: "png", Width: 10, Height: 10}
+		for _, c := range []struct{ n, width int }{{0, 160}, {21, 160}, {5, 15}, {5, 641}} {
+			if _, err := Thumbnails(context.Background(), "", "in.png", m, c.n, c.width); facet.ErrorCode(err) != facet.EInvalid {
+				t.Errorf("Thumbnails(n=%d, width=%d) error %v, want EInvalid", c.n, c.width, err)
+			}
+		}
+	})
+
+	t.Run("not decodable", func(t *testing.T) {
+		t.Parallel()
+		input := write(t, dir, "fake.mp4", bytes.Repeat([]byte("not a video "), 100))
+		m := Media{Kind: "video", Container: "mp4", Width: 320, Height: 240, DurationS: 10}
+		_, err := Thumbnails(context.Background(), "", input, m, 2, 160)
+		var fe *facet.Error
+		if !errors.As(err, &fe) || fe.Code != facet.EUnprocessable {
+			t.Fatalf("Thumbnails error %v, want EUnprocessable", err)
+		}
+		if !strings.HasPrefix(fe.Message, "the video could not be decoded at 2.5 s") || strings.Contains(fe.Message, dir) {
+			t.Errorf("message %q: want the time, without the path", fe.Message)
+		}
+	})
+}
+
+// checkThumbs decodes thumbs and checks that there are n, w x h, small,
+// and all different.
+func checkThumbs(t *testing.T, thumbs [][]byte, n, w, h int) {
+	t.Helper()
+	if len(thumbs) != n {
+		t.Fatalf("%d thumbnails, want %d", len(thumbs), n)
+	}
+	var imgs []*image.YCbCr
+	for i, b := range thumbs {
+		if len(b) > 30<<10 {
+			t.Errorf("thumbnail %d: %d bytes, want at most 30 KB", i, len(b))
+		}
+		img, err := jpeg.Decode(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("thumbnail %d: %v", i, err)
+		}
+		if got := img.Bounds().Size(); got != image.Pt(w, h) {
+			t.Errorf("thumbnail %d: %v, want %dx%d", i, got, w, h)
+		}
+		y, ok := img.(*image.YCbCr)
+		if !ok {
+			t.Fatalf("thumbnail %d: a %T, want YCbCr", i, img)
+		}
+		imgs = append(imgs, y)
+	}
+	// testsrc's pattern repeats; its counter, a few dozen samples at
+	// 160x120, does not. The same frame twice makes the same JPEG.
+	for i := range imgs {
+		for j := i + 1; j < len(imgs); j++ {
+			changed := 0
+			for k, a := range imgs[i].Y {
+				if d := int(a) - int(imgs[j].Y[k]); d > 32 || d < -32 {
+					changed++
+				}
+			}
+			t.Logf("thumbnails %d and %d: %d samples differ", i, j, changed)
+			if changed < 10 {
+				t.Errorf("thumbnails %d and %d: %d samples differ: the same frame?", i, j, changed)
+			}
+		}
+	}
+}
+
+func minLen(bs [][]byte) int {
+	m := math.MaxInt
+	for _, b := range bs {
+		m = min(m, len(b))
+	}
+	return m
+}
+
+func maxLen(bs [][]byte) int {
+	m := 0
+	for _, b := range bs {
+		m = max(m, len(b))
+	}
+	return m
 }
 
 var (
