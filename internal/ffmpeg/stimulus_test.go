@@ -470,7 +470,7 @@ func TestProbeMedia(t *testing.T) {
 	write(t, dir, "empty.mp4", nil)
 	write(t, dir, "y.png", pngHeader(9000, 9000))
 	write(t, dir, "y2.png", pngHeader(30000, 30000))
-	write(t, dir, "list.m3u8", []byte("#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\n/etc/hostname\n#EXT-X-ENDLIST\n"))
+	write(t, dir, "list.m3u8", []byte("#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\nsegment.ts\n#EXT-X-ENDLIST\n"))
 
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
