@@ -181,6 +181,7 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (*deps, error) {
 			InvitationsPerDay: cfg.LimitInvitations, OpenUploadSlots: cfg.LimitOpenUploads},
 	}, d.Store, d.Blobs, d.Bus, d.Engine, log)
 	d.App.Hooks = httphook.New(&httphook.Options{AllowLocal: cfg.WebhookAllowLocal})
+	d.App.Media = mediaProber{ffmpeg: cfg.FFmpeg, ffprobe: cfg.FFprobe}
 	return d, nil
 }
 
