@@ -687,6 +687,24 @@ func (e StimulusStatus) Valid() bool {
 	}
 }
 
+// Defines values for StimulusComparisonResultMethod.
+const (
+	StimulusComparisonResultMethodPaired StimulusComparisonResultMethod = "paired"
+	StimulusComparisonResultMethodWelch  StimulusComparisonResultMethod = "welch"
+)
+
+// Valid indicates whether the value is a known member of the StimulusComparisonResultMethod enum.
+func (e StimulusComparisonResultMethod) Valid() bool {
+	switch e {
+	case StimulusComparisonResultMethodPaired:
+		return true
+	case StimulusComparisonResultMethodWelch:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for StimulusMediaContainer.
 const (
 	StimulusMediaContainerJpeg StimulusMediaContainer = "jpeg"
@@ -975,6 +993,19 @@ type AuditList struct {
 	Items             []AuditEntry       `json:"items"`
 }
 
+// BinContrast defines model for BinContrast.
+type BinContrast struct {
+	Emotions DifferenceByEmotion `json:"emotions"`
+	EndS     float64             `json:"endS"`
+	NA       int                 `json:"nA"`
+	NB       int                 `json:"nB"`
+	Pairs    *int                `json:"pairs"`
+	StartS   float64             `json:"startS"`
+
+	// Valence A minus B with its 95 % interval (Welch's, or paired when the same participants saw both) and its degrees of freedom; `differs` when the interval excludes 0. Null where undefined.
+	Valence Difference `json:"valence"`
+}
+
 // ClientProfile defines model for Client.
 type ClientProfile struct {
 	Company string  `json:"company"`
@@ -1037,6 +1068,17 @@ type Contact struct {
 // ContinuationToken Pass it back as `?continuationToken=` for the next page; null on the last page.
 type ContinuationToken = string
 
+// Contrast defines model for Contrast.
+type Contrast struct {
+	Emotions DifferenceByEmotion `json:"emotions"`
+	NA       int                 `json:"nA"`
+	NB       int                 `json:"nB"`
+	Pairs    *int                `json:"pairs"`
+
+	// Valence A minus B with its 95 % interval (Welch's, or paired when the same participants saw both) and its degrees of freedom; `differs` when the interval excludes 0. Null where undefined.
+	Valence Difference `json:"valence"`
+}
+
 // Deleting defines model for Deleting.
 type Deleting struct {
 	Id     string         `json:"id"`
@@ -1060,6 +1102,39 @@ type Demographics struct {
 	Size    *string `json:"size,omitempty"`
 }
 
+// Difference A minus B with its 95 % interval (Welch's, or paired when the same participants saw both) and its degrees of freedom; `differs` when the interval excludes 0. Null where undefined.
+type Difference struct {
+	Df      *float64 `json:"df"`
+	Diff    *float64 `json:"diff"`
+	Differs *bool    `json:"differs"`
+	Lower   *float64 `json:"lower"`
+	Upper   *float64 `json:"upper"`
+}
+
+// DifferenceByEmotion defines model for DifferenceByEmotion.
+type DifferenceByEmotion struct {
+	// Angry A minus B with its 95 % interval (Welch's, or paired when the same participants saw both) and its degrees of freedom; `differs` when the interval excludes 0. Null where undefined.
+	Angry Difference `json:"angry"`
+
+	// Disgust A minus B with its 95 % interval (Welch's, or paired when the same participants saw both) and its degrees of freedom; `differs` when the interval excludes 0. Null where undefined.
+	Disgust Difference `json:"disgust"`
+
+	// Fear A minus B with its 95 % interval (Welch's, or paired when the same participants saw both) and its degrees of freedom; `differs` when the interval excludes 0. Null where undefined.
+	Fear Difference `json:"fear"`
+
+	// Happy A minus B with its 95 % interval (Welch's, or paired when the same participants saw both) and its degrees of freedom; `differs` when the interval excludes 0. Null where undefined.
+	Happy Difference `json:"happy"`
+
+	// Neutral A minus B with its 95 % interval (Welch's, or paired when the same participants saw both) and its degrees of freedom; `differs` when the interval excludes 0. Null where undefined.
+	Neutral Difference `json:"neutral"`
+
+	// Sad A minus B with its 95 % interval (Welch's, or paired when the same participants saw both) and its degrees of freedom; `differs` when the interval excludes 0. Null where undefined.
+	Sad Difference `json:"sad"`
+
+	// Surprise A minus B with its 95 % interval (Welch's, or paired when the same participants saw both) and its degrees of freedom; `differs` when the interval excludes 0. Null where undefined.
+	Surprise Difference `json:"surprise"`
+}
+
 // Emotions One value per class, always in this order.
 type Emotions struct {
 	Angry    float64 `json:"angry"`
@@ -1069,6 +1144,38 @@ type Emotions struct {
 	Neutral  float64 `json:"neutral"`
 	Sad      float64 `json:"sad"`
 	Surprise float64 `json:"surprise"`
+}
+
+// Estimate The mean across participants (each participant's own mean first) with its SD and 95 % confidence interval (Student's t, N-1 df), clipped to the figure's range. Null where undefined: all with no participant, sd/lower/upper with one.
+type Estimate struct {
+	Lower *float64 `json:"lower"`
+	Mean  *float64 `json:"mean"`
+	Sd    *float64 `json:"sd"`
+	Upper *float64 `json:"upper"`
+}
+
+// EstimateByEmotion defines model for EstimateByEmotion.
+type EstimateByEmotion struct {
+	// Angry The mean across participants (each participant's own mean first) with its SD and 95 % confidence interval (Student's t, N-1 df), clipped to the figure's range. Null where undefined: all with no participant, sd/lower/upper with one.
+	Angry Estimate `json:"angry"`
+
+	// Disgust The mean across participants (each participant's own mean first) with its SD and 95 % confidence interval (Student's t, N-1 df), clipped to the figure's range. Null where undefined: all with no participant, sd/lower/upper with one.
+	Disgust Estimate `json:"disgust"`
+
+	// Fear The mean across participants (each participant's own mean first) with its SD and 95 % confidence interval (Student's t, N-1 df), clipped to the figure's range. Null where undefined: all with no participant, sd/lower/upper with one.
+	Fear Estimate `json:"fear"`
+
+	// Happy The mean across participants (each participant's own mean first) with its SD and 95 % confidence interval (Student's t, N-1 df), clipped to the figure's range. Null where undefined: all with no participant, sd/lower/upper with one.
+	Happy Estimate `json:"happy"`
+
+	// Neutral The mean across participants (each participant's own mean first) with its SD and 95 % confidence interval (Student's t, N-1 df), clipped to the figure's range. Null where undefined: all with no participant, sd/lower/upper with one.
+	Neutral Estimate `json:"neutral"`
+
+	// Sad The mean across participants (each participant's own mean first) with its SD and 95 % confidence interval (Student's t, N-1 df), clipped to the figure's range. Null where undefined: all with no participant, sd/lower/upper with one.
+	Sad Estimate `json:"sad"`
+
+	// Surprise The mean across participants (each participant's own mean first) with its SD and 95 % confidence interval (Student's t, N-1 df), clipped to the figure's range. Null where undefined: all with no participant, sd/lower/upper with one.
+	Surprise Estimate `json:"surprise"`
 }
 
 // Event The body of a delivery. `id` stays the same across the retries of a delivery and when the same occurrence is reported again: drop duplicates by it.
@@ -1551,6 +1658,30 @@ type Result struct {
 // ResultWarnings defines model for Result.Warnings.
 type ResultWarnings string
 
+// ResultBin defines model for ResultBin.
+type ResultBin struct {
+	// AttentionShare The mean across participants (each participant's own mean first) with its SD and 95 % confidence interval (Student's t, N-1 df), clipped to the figure's range. Null where undefined: all with no participant, sd/lower/upper with one.
+	AttentionShare Estimate `json:"attentionShare"`
+
+	// Dominant Share of participants whose mean emotions in the stretch have each label on top.
+	Dominant *Emotions         `json:"dominant"`
+	Emotions EstimateByEmotion `json:"emotions"`
+	EndS     float64           `json:"endS"`
+
+	// FaceShare The mean across participants (each participant's own mean first) with its SD and 95 % confidence interval (Student's t, N-1 df), clipped to the figure's range. Null where undefined: all with no participant, sd/lower/upper with one.
+	FaceShare Estimate `json:"faceShare"`
+
+	// N Participants with a described face in the stretch.
+	N int `json:"n"`
+
+	// NAll Participants with any frame in it.
+	NAll   int     `json:"nAll"`
+	StartS float64 `json:"startS"`
+
+	// Valence The mean across participants (each participant's own mean first) with its SD and 95 % confidence interval (Student's t, N-1 df), clipped to the figure's range. Null where undefined: all with no participant, sd/lower/upper with one.
+	Valence Estimate `json:"valence"`
+}
+
 // ResultSettings The analysis settings that shaped a result.
 type ResultSettings struct {
 	Models string `json:"models"`
@@ -1567,6 +1698,45 @@ type Segment struct {
 	FromS float64 `json:"fromS"`
 	Name  string  `json:"name"`
 	ToS   float64 `json:"toS"`
+}
+
+// SegmentContrast defines model for SegmentContrast.
+type SegmentContrast struct {
+	Emotions DifferenceByEmotion `json:"emotions"`
+	FromS    float64             `json:"fromS"`
+	NA       int                 `json:"nA"`
+	NB       int                 `json:"nB"`
+	Name     string              `json:"name"`
+	Pairs    *int                `json:"pairs"`
+	ToS      float64             `json:"toS"`
+
+	// Valence A minus B with its 95 % interval (Welch's, or paired when the same participants saw both) and its degrees of freedom; `differs` when the interval excludes 0. Null where undefined.
+	Valence Difference `json:"valence"`
+}
+
+// SegmentFigures defines model for SegmentFigures.
+type SegmentFigures struct {
+	// AttentionShare The mean across participants (each participant's own mean first) with its SD and 95 % confidence interval (Student's t, N-1 df), clipped to the figure's range. Null where undefined: all with no participant, sd/lower/upper with one.
+	AttentionShare Estimate `json:"attentionShare"`
+
+	// Dominant Share of participants whose mean emotions in the stretch have each label on top.
+	Dominant *Emotions         `json:"dominant"`
+	Emotions EstimateByEmotion `json:"emotions"`
+
+	// FaceShare The mean across participants (each participant's own mean first) with its SD and 95 % confidence interval (Student's t, N-1 df), clipped to the figure's range. Null where undefined: all with no participant, sd/lower/upper with one.
+	FaceShare Estimate `json:"faceShare"`
+	FromS     float64  `json:"fromS"`
+
+	// N Participants with a described face in the stretch.
+	N int `json:"n"`
+
+	// NAll Participants with any frame in it.
+	NAll int     `json:"nAll"`
+	Name string  `json:"name"`
+	ToS  float64 `json:"toS"`
+
+	// Valence The mean across participants (each participant's own mean first) with its SD and 95 % confidence interval (Student's t, N-1 df), clipped to the figure's range. Null where undefined: all with no participant, sd/lower/upper with one.
+	Valence Estimate `json:"valence"`
 }
 
 // SettingsPatch Project settings to change; those left out stay as they are (for a new project: the defaults).
@@ -1629,6 +1799,21 @@ type StimulusKind string
 // StimulusStatus defines model for Stimulus.Status.
 type StimulusStatus string
 
+// StimulusComparison defines model for StimulusComparison.
+type StimulusComparison struct {
+	Participants int `json:"participants"`
+	Result       struct {
+		Bins     []BinContrast                  `json:"bins"`
+		Method   StimulusComparisonResultMethod `json:"method"`
+		Segments []SegmentContrast              `json:"segments"`
+		Whole    Contrast                       `json:"whole"`
+	} `json:"result"`
+	StimulusId StimulusId `json:"stimulusId"`
+}
+
+// StimulusComparisonResultMethod defines model for StimulusComparison.Result.Method.
+type StimulusComparisonResultMethod string
+
 // StimulusId defines model for StimulusId.
 type StimulusId = string
 
@@ -1663,6 +1848,17 @@ type StimulusPatch struct {
 
 	// Segments Replaces the segments; each must lie within the stimulus (422 past its end).
 	Segments *[]Segment `json:"segments,omitempty"`
+}
+
+// StimulusResults What a stimulus did to its audience, by stimulus time: the latest finished run of each recording, frames placed on the stimulus by the viewing log; the unit is the participant. No correction for multiple comparisons: read per-bin figures as a curve and test claims on segments chosen in advance.
+type StimulusResults struct {
+	BinS         float64             `json:"binS"`
+	Bins         []ResultBin         `json:"bins"`
+	Compare      *StimulusComparison `json:"compare,omitempty"`
+	LengthS      float64             `json:"lengthS"`
+	Participants int                 `json:"participants"`
+	Segments     []SegmentFigures    `json:"segments"`
+	StimulusId   StimulusId          `json:"stimulusId"`
 }
 
 // StimulusSlot The new stimulus and the link its file goes to: one PUT, create-only, for 2 hours.
@@ -1970,6 +2166,15 @@ type ListStimuliParams struct {
 
 	// ContinuationToken The previous page's `continuationToken`; a token the API did not give out answers 400.
 	ContinuationToken *ContinuationTokenParameter `form:"continuationToken,omitempty" json:"continuationToken,omitempty"`
+}
+
+// GetStimulusResultsParams defines parameters for GetStimulusResults.
+type GetStimulusResultsParams struct {
+	// BinS Bin width in seconds (default 0.5).
+	BinS *float64 `form:"binS,omitempty" json:"binS,omitempty"`
+
+	// Compare Another stimulus of the project to compare with (A/B).
+	Compare *StimulusId `form:"compare,omitempty" json:"compare,omitempty"`
 }
 
 // ListWebhooksParams defines parameters for ListWebhooks.
@@ -2531,6 +2736,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /api/projects/{id}/stimuli/{stimulusId} (the `PatchStimulus` operationId).
 	PatchStimulus(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, body PatchStimulusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetStimulusResults A stimulus's results, second by second
+	//
+	// Per bin of stimulus time (`binS`, 0.1 to 60 s, default 0.5) and per segment: each emotion's and valence's mean over participants with a 95 % band and N, the share of participants per dominant emotion, the face-found and attention shares (a described face turned at most about 20 degrees). With `compare`, another ready stimulus of the project: A minus B per emotion, whole, per segment and per bin. 409 while a stimulus is not ready.
+	//
+	// Corresponds with GET /api/projects/{id}/stimuli/{stimulusId}/results (the `GetStimulusResults` operationId).
+	GetStimulusResults(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, params *GetStimulusResultsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RemoveRecording Remove a recording
 	//
@@ -3348,6 +3560,23 @@ func (c *Client) PatchStimulusWithBody(ctx context.Context, id ProjectIdParamete
 // Corresponds with PATCH /api/projects/{id}/stimuli/{stimulusId} (the `PatchStimulus` operationId).
 func (c *Client) PatchStimulus(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, body PatchStimulusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPatchStimulusRequest(c.Server, id, stimulusId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetStimulusResults A stimulus's results, second by second
+//
+// Per bin of stimulus time (`binS`, 0.1 to 60 s, default 0.5) and per segment: each emotion's and valence's mean over participants with a 95 % band and N, the share of participants per dominant emotion, the face-found and attention shares (a described face turned at most about 20 degrees). With `compare`, another ready stimulus of the project: A minus B per emotion, whole, per segment and per bin. 409 while a stimulus is not ready.
+//
+// Corresponds with GET /api/projects/{id}/stimuli/{stimulusId}/results (the `GetStimulusResults` operationId).
+func (c *Client) GetStimulusResults(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, params *GetStimulusResultsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetStimulusResultsRequest(c.Server, id, stimulusId, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5117,6 +5346,86 @@ func NewPatchStimulusRequestWithBody(server string, id ProjectIdParameter, stimu
 	return req, nil
 }
 
+// NewGetStimulusResultsRequest constructs an http.Request for the GetStimulusResults method
+func NewGetStimulusResultsRequest(server string, id ProjectIdParameter, stimulusId StimulusIdParameter, params *GetStimulusResultsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stimulusId", stimulusId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/projects/%s/stimuli/%s/results", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.BinS != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "binS", *params.BinS, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Compare != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "compare", *params.Compare, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewRemoveRecordingRequest constructs an http.Request for the RemoveRecording method
 func NewRemoveRecordingRequest(server string, id RecordingIdParameter) (*http.Request, error) {
 	var err error
@@ -6054,6 +6363,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /api/projects/{id}/stimuli/{stimulusId} (the `PatchStimulus` operationId).
 	PatchStimulusWithResponse(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, body PatchStimulusJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchStimulusResponse, error)
+
+	// GetStimulusResultsWithResponse A stimulus's results, second by second
+	//
+	// Per bin of stimulus time (`binS`, 0.1 to 60 s, default 0.5) and per segment: each emotion's and valence's mean over participants with a 95 % band and N, the share of participants per dominant emotion, the face-found and attention shares (a described face turned at most about 20 degrees). With `compare`, another ready stimulus of the project: A minus B per emotion, whole, per segment and per bin. 409 while a stimulus is not ready.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/projects/{id}/stimuli/{stimulusId}/results (the `GetStimulusResults` operationId).
+	GetStimulusResultsWithResponse(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, params *GetStimulusResultsParams, reqEditors ...RequestEditorFn) (*GetStimulusResultsResponse, error)
 
 	// RemoveRecordingWithResponse Remove a recording
 	//
@@ -10227,6 +10545,148 @@ func (r PatchStimulusResponse) ContentType() string {
 	return ""
 }
 
+// GetStimulusResultsResponse400Headers the declared response headers of an HTTP 400 response for GetStimulusResults
+type GetStimulusResultsResponse400Headers struct {
+	XRequestId *string
+}
+
+// GetStimulusResultsResponse401Headers the declared response headers of an HTTP 401 response for GetStimulusResults
+type GetStimulusResultsResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *string
+}
+
+// GetStimulusResultsResponse404Headers the declared response headers of an HTTP 404 response for GetStimulusResults
+type GetStimulusResultsResponse404Headers struct {
+	XRequestId *string
+}
+
+// GetStimulusResultsResponse409Headers the declared response headers of an HTTP 409 response for GetStimulusResults
+type GetStimulusResultsResponse409Headers struct {
+	XRequestId *string
+}
+
+// GetStimulusResultsResponse429Headers the declared response headers of an HTTP 429 response for GetStimulusResults
+type GetStimulusResultsResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// GetStimulusResultsResponse500Headers the declared response headers of an HTTP 500 response for GetStimulusResults
+type GetStimulusResultsResponse500Headers struct {
+	XRequestId *string
+}
+
+// GetStimulusResultsResponse503Headers the declared response headers of an HTTP 503 response for GetStimulusResults
+type GetStimulusResultsResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type GetStimulusResultsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *StimulusResults
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetStimulusResultsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetStimulusResultsResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetStimulusResultsResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *GetStimulusResultsResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetStimulusResultsResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetStimulusResultsResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetStimulusResultsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetStimulusResultsResponse) GetJSON200() *StimulusResults {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetStimulusResultsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetStimulusResultsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetStimulusResultsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r GetStimulusResultsResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetStimulusResultsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetStimulusResultsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetStimulusResultsResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetStimulusResultsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetStimulusResultsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetStimulusResultsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetStimulusResultsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // RemoveRecordingResponse401Headers the declared response headers of an HTTP 401 response for RemoveRecording
 type RemoveRecordingResponse401Headers struct {
 	WWWAuthenticate *string
@@ -12514,6 +12974,21 @@ func (c *ClientWithResponses) PatchStimulusWithResponse(ctx context.Context, id 
 		return nil, err
 	}
 	return ParsePatchStimulusResponse(rsp)
+}
+
+// GetStimulusResultsWithResponse A stimulus's results, second by second
+//
+// Per bin of stimulus time (`binS`, 0.1 to 60 s, default 0.5) and per segment: each emotion's and valence's mean over participants with a 95 % band and N, the share of participants per dominant emotion, the face-found and attention shares (a described face turned at most about 20 degrees). With `compare`, another ready stimulus of the project: A minus B per emotion, whole, per segment and per bin. 409 while a stimulus is not ready.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/projects/{id}/stimuli/{stimulusId}/results (the `GetStimulusResults` operationId).
+func (c *ClientWithResponses) GetStimulusResultsWithResponse(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, params *GetStimulusResultsParams, reqEditors ...RequestEditorFn) (*GetStimulusResultsResponse, error) {
+	rsp, err := c.GetStimulusResults(ctx, id, stimulusId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetStimulusResultsResponse(rsp)
 }
 
 // RemoveRecordingWithResponse Remove a recording
@@ -17517,6 +17992,175 @@ func ParsePatchStimulusResponse(rsp *http.Response) (*PatchStimulusResponse, err
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers PatchStimulusResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetStimulusResultsResponse parses an HTTP response from a GetStimulusResultsWithResponse call
+func ParseGetStimulusResultsResponse(rsp *http.Response) (*GetStimulusResultsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetStimulusResultsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest StimulusResults
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers GetStimulusResultsResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetStimulusResultsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetStimulusResultsResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers GetStimulusResultsResponse409Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetStimulusResultsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetStimulusResultsResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetStimulusResultsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

@@ -303,43 +303,44 @@ func TestTenantIsolation(t *testing.T) {
 		path string
 		body any
 	}{
-		"GET /api/clients/me":                               {"", nil}, // own data only: checked below
-		"POST /api/clients/me/keys":                         {"", nil},
-		"GET /api/projects":                                 {"", nil},
-		"POST /api/projects":                                {"", nil},
-		"GET /api/projects/{id}":                            {"/api/projects/" + f.project, nil},
-		"PATCH /api/projects/{id}":                          {"/api/projects/" + f.project, map[string]any{"name": "stolen"}},
-		"GET /api/projects/{id}/invitations":                {"/api/projects/" + f.project + "/invitations", nil},
-		"POST /api/projects/{id}/invitations":               {"/api/projects/" + f.project + "/invitations", map[string]any{}},
-		"GET /api/projects/{id}/recordings":                 {"/api/projects/" + f.project + "/recordings", nil},
-		"POST /api/projects/{id}/recordings":                {"/api/projects/" + f.project + "/recordings", map[string]any{"consent": map[string]any{"obtainedAt": time.Now(), "method": "x"}}},
-		"DELETE /api/invitations/{key}":                     {"/api/invitations/" + f.openInv, nil},
-		"GET /api/recordings/{id}":                          {"/api/recordings/" + f.rec, nil},
-		"GET /api/recordings/{id}/analyses/{analysisId}":    {"/api/recordings/" + f.rec + "/analyses/" + f.an, nil},
-		"DELETE /api/recordings/{id}/analyses/{analysisId}": {"/api/recordings/" + f.rec + "/analyses/" + f.an, nil},
-		"POST /api/recordings/{id}/reanalyze":               {"/api/recordings/" + f.rec + "/reanalyze", map[string]any{}},
-		"GET /api/recordings/{id}/video":                    {"/api/recordings/" + f.rec + "/video", nil},
-		"DELETE /api/clients/me":                            {"", nil},
-		"GET /api/clients/me/audit":                         {"", nil},
-		"DELETE /api/projects/{id}":                         {"/api/projects/" + f.project, nil},
-		"POST /api/projects/{id}/close":                     {"/api/projects/" + f.project + "/close", nil},
-		"POST /api/projects/{id}/reopen":                    {"/api/projects/" + f.project + "/reopen", nil},
-		"GET /api/projects/{id}/audit":                      {"/api/projects/" + f.project + "/audit", nil},
-		"DELETE /api/recordings/{id}":                       {"/api/recordings/" + f.rec, nil},
-		"GET /api/projects/{id}/export.csv":                 {"/api/projects/" + f.project + "/export.csv", nil},
-		"GET /api/projects/{id}/export.json":                {"/api/projects/" + f.project + "/export.json", nil},
-		"GET /api/projects/{id}/report":                     {"/api/projects/" + f.project + "/report", nil},
-		"GET /api/projects/{id}/stimuli":                    {"/api/projects/" + f.project + "/stimuli", nil},
-		"POST /api/projects/{id}/stimuli":                   {"/api/projects/" + f.project + "/stimuli", map[string]any{"name": "stolen", "kind": "video"}},
-		"GET /api/projects/{id}/stimuli/{stimulusId}":       {"/api/projects/" + f.project + "/stimuli/" + f.stim, nil},
-		"PATCH /api/projects/{id}/stimuli/{stimulusId}":     {"/api/projects/" + f.project + "/stimuli/" + f.stim, map[string]any{"name": "stolen"}},
-		"DELETE /api/projects/{id}/stimuli/{stimulusId}":    {"/api/projects/" + f.project + "/stimuli/" + f.stim, nil},
-		"GET /api/webhooks":                                 {"", nil}, // own data only: checked below
-		"POST /api/webhooks":                                {"", nil},
-		"GET /api/webhooks/{id}":                            {"/api/webhooks/" + f.hook, nil},
-		"DELETE /api/webhooks/{id}":                         {"/api/webhooks/" + f.hook, nil},
-		"POST /api/webhooks/{id}/secret":                    {"/api/webhooks/" + f.hook + "/secret", nil},
-		"POST /api/webhooks/{id}/ping":                      {"/api/webhooks/" + f.hook + "/ping", nil},
+		"GET /api/clients/me":                                 {"", nil}, // own data only: checked below
+		"POST /api/clients/me/keys":                           {"", nil},
+		"GET /api/projects":                                   {"", nil},
+		"POST /api/projects":                                  {"", nil},
+		"GET /api/projects/{id}":                              {"/api/projects/" + f.project, nil},
+		"PATCH /api/projects/{id}":                            {"/api/projects/" + f.project, map[string]any{"name": "stolen"}},
+		"GET /api/projects/{id}/invitations":                  {"/api/projects/" + f.project + "/invitations", nil},
+		"POST /api/projects/{id}/invitations":                 {"/api/projects/" + f.project + "/invitations", map[string]any{}},
+		"GET /api/projects/{id}/recordings":                   {"/api/projects/" + f.project + "/recordings", nil},
+		"POST /api/projects/{id}/recordings":                  {"/api/projects/" + f.project + "/recordings", map[string]any{"consent": map[string]any{"obtainedAt": time.Now(), "method": "x"}}},
+		"DELETE /api/invitations/{key}":                       {"/api/invitations/" + f.openInv, nil},
+		"GET /api/recordings/{id}":                            {"/api/recordings/" + f.rec, nil},
+		"GET /api/recordings/{id}/analyses/{analysisId}":      {"/api/recordings/" + f.rec + "/analyses/" + f.an, nil},
+		"DELETE /api/recordings/{id}/analyses/{analysisId}":   {"/api/recordings/" + f.rec + "/analyses/" + f.an, nil},
+		"POST /api/recordings/{id}/reanalyze":                 {"/api/recordings/" + f.rec + "/reanalyze", map[string]any{}},
+		"GET /api/recordings/{id}/video":                      {"/api/recordings/" + f.rec + "/video", nil},
+		"DELETE /api/clients/me":                              {"", nil},
+		"GET /api/clients/me/audit":                           {"", nil},
+		"DELETE /api/projects/{id}":                           {"/api/projects/" + f.project, nil},
+		"POST /api/projects/{id}/close":                       {"/api/projects/" + f.project + "/close", nil},
+		"POST /api/projects/{id}/reopen":                      {"/api/projects/" + f.project + "/reopen", nil},
+		"GET /api/projects/{id}/audit":                        {"/api/projects/" + f.project + "/audit", nil},
+		"DELETE /api/recordings/{id}":                         {"/api/recordings/" + f.rec, nil},
+		"GET /api/projects/{id}/export.csv":                   {"/api/projects/" + f.project + "/export.csv", nil},
+		"GET /api/projects/{id}/export.json":                  {"/api/projects/" + f.project + "/export.json", nil},
+		"GET /api/projects/{id}/report":                       {"/api/projects/" + f.project + "/report", nil},
+		"GET /api/projects/{id}/stimuli":                      {"/api/projects/" + f.project + "/stimuli", nil},
+		"POST /api/projects/{id}/stimuli":                     {"/api/projects/" + f.project + "/stimuli", map[string]any{"name": "stolen", "kind": "video"}},
+		"GET /api/projects/{id}/stimuli/{stimulusId}":         {"/api/projects/" + f.project + "/stimuli/" + f.stim, nil},
+		"PATCH /api/projects/{id}/stimuli/{stimulusId}":       {"/api/projects/" + f.project + "/stimuli/" + f.stim, map[string]any{"name": "stolen"}},
+		"DELETE /api/projects/{id}/stimuli/{stimulusId}":      {"/api/projects/" + f.project + "/stimuli/" + f.stim, nil},
+		"GET /api/projects/{id}/stimuli/{stimulusId}/results": {"/api/projects/" + f.project + "/stimuli/" + f.stim + "/results", nil},
+		"GET /api/webhooks":                                   {"", nil}, // own data only: checked below
+		"POST /api/webhooks":                                  {"", nil},
+		"GET /api/webhooks/{id}":                              {"/api/webhooks/" + f.hook, nil},
+		"DELETE /api/webhooks/{id}":                           {"/api/webhooks/" + f.hook, nil},
+		"POST /api/webhooks/{id}/secret":                      {"/api/webhooks/" + f.hook + "/secret", nil},
+		"POST /api/webhooks/{id}/ping":                        {"/api/webhooks/" + f.hook + "/ping", nil},
 	}
 	before := snapshot(t, f.env)
 	for _, r := range Routes() {
@@ -521,6 +522,12 @@ func statusRows() []statusRow {
 		}},
 		{"PATCH /api/projects/{id}/stimuli/{stimulusId}", "new name or segments", 200, func(f *fixture) (string, string, string, any) {
 			return "PATCH", "/api/projects/" + f.project + "/stimuli/" + f.stim, f.keyA, map[string]any{"name": "Spot A (30 s)"}
+		}},
+		{"GET /api/projects/{id}/stimuli/{stimulusId}/results", "stimulus not ready (its file not probed yet)", 409, func(f *fixture) (string, string, string, any) {
+			return "GET", "/api/projects/" + f.project + "/stimuli/" + f.stim + "/results", f.keyA, nil
+		}},
+		{"GET /api/projects/{id}/stimuli/{stimulusId}/results", "binS out of range", 400, func(f *fixture) (string, string, string, any) {
+			return "GET", "/api/projects/" + f.project + "/stimuli/" + f.stim + "/results?binS=0.01", f.keyA, nil
 		}},
 		{"DELETE /api/projects/{id}/stimuli/{stimulusId}", "own stimulus", 204, func(f *fixture) (string, string, string, any) {
 			return "DELETE", "/api/projects/" + f.project + "/stimuli/" + f.stim, f.keyA, nil

@@ -136,6 +136,7 @@ func Routes() []Route {
 		{"ProjectStimulus", "GET", "/api/projects/{id}/stimuli/{stimulusId}", AccessClient, 0, (*Handler).getStimulus},
 		{"ProjectStimulus", "PATCH", "/api/projects/{id}/stimuli/{stimulusId}", AccessClient, 0, (*Handler).patchStimulus},
 		{"ProjectStimulus", "DELETE", "/api/projects/{id}/stimuli/{stimulusId}", AccessClient, 0, (*Handler).deleteStimulus},
+		{"ProjectStimulusResults", "GET", "/api/projects/{id}/stimuli/{stimulusId}/results", AccessClient, LongTimeout, (*Handler).stimulusResults},
 		{"Invitation", "GET", "/api/invitations/{key}", AccessPublic, 0, (*Handler).getInvitation},
 		{"Invitation", "DELETE", "/api/invitations/{key}", AccessClient, 0, (*Handler).revokeInvitation},
 		{"InvitationConsent", "POST", "/api/invitations/{key}/consent", AccessPublic, 0, (*Handler).consent},

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/humaninsight/facet"
@@ -96,5 +97,27 @@ func (h *Handler) deleteStimulus(w http.ResponseWriter, r *http.Request, c *face
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *Handler) stimulusResults(w http.ResponseWriter, r *http.Request, c *facet.Client) error {
+	q := r.URL.Query()
+	var binS float64
+	if v := q.Get("binS"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return facet.Errorf(facet.EInvalid, "binS: want a number of seconds")
+		}
+		binS = f
+	}
+	cmp := q.Get("compare")
+	if cmp != "" && !facet.ValidID(cmp) {
+		return facet.Errorf(facet.EInvalid, "compare: want a stimulus id")
+	}
+	res, err := h.App.StimulusResults(r.Context(), c, r.PathValue("id"), r.PathValue("stimulusId"), binS, cmp)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
 	return nil
 }

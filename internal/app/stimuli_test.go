@@ -269,3 +269,80 @@ func TestStimulusStudyRun(t *testing.T) {
 		t.Error("the viewing log outlived its recording")
 	}
 }
+
+// studyParticipant walks one participant of a study through consent,
+// the viewing log and the upload, and runs the analysis.
+func (e *testEnv) studyParticipant(c *facet.Client, p *facet.Project, log string) string {
+	e.t.Helper()
+	_, token, err := e.app.CreateInvitation(e.ctx, c, p.ID, NewInvitation{})
+	e.must(err)
+	pub, err := e.app.Invitation(e.ctx, token)
+	e.must(err)
+	yes := true
+	slot, err := e.app.Consent(e.ctx, token, ConsentInput{Accept: &yes, ConsentVersion: pub.ConsentVersion})
+	e.must(err)
+	e.put(p.ID, slot.RecordingID+facet.ViewingLogSuffix, []byte(log))
+	video := e.put(p.ID, slot.RecordingID, []byte("video bytes"))
+	_, err = e.app.BlobCreated(e.ctx, e.event(p.ID+"/"+slot.RecordingID, video))
+	e.must(err)
+	e.deliver(facet.QAnalysis, false)
+	return slot.RecordingID
+}
+
+// TestStimulusResults: two participants who watched A then B; the fake
+// analyser's frames (every 0.2 s, a neutral face) give, hand-counted:
+// A's first 0.5 s bin holds frames at 0, 0.2, 0.4 of each, N 2, neutral
+// 1 with a zero-width band; a bin no frame reached has N 0; the segment
+// over A's first second has both; A against B is paired (the same
+// people) with no difference.
+func TestStimulusResults(t *testing.T) {
+	e := newTestEnv(t)
+	e.app.Media = &fakeMedia{}
+	c := e.client("Results Ltd")
+	p := e.project(c, facet.PrivacyRetain)
+	a := e.stimulus(c, p, facet.StimVideo, "video\n")
+	b := e.stimulus(c, p, facet.StimImage, "image\n")
+	segs := []facet.Segment{{Name: "opening", FromS: 0, ToS: 1}}
+	_, err := e.app.PatchStimulus(e.ctx, c, p.ID, a.ID, StimulusPatch{Segments: &segs})
+	e.must(err)
+	_, err = e.app.PatchProject(e.ctx, c, p.ID, ProjectPatch{Design: &facet.StudyDesign{Stimuli: []string{a.ID, b.ID}}})
+	e.must(err)
+	p, _ = e.app.Project(e.ctx, c, p.ID)
+	log := `{"recorderStartT": 0, "events": [
+		{"t": 0, "kind": "start", "stimulus": "` + a.ID + `", "media": "video", "mediaT": 0},
+		{"t": 0, "kind": "playing", "stimulus": "` + a.ID + `", "mediaT": 0},
+		{"t": 2, "kind": "end", "stimulus": "` + a.ID + `", "mediaT": 2},
+		{"t": 2, "kind": "start", "stimulus": "` + b.ID + `", "media": "image", "mediaT": 0},
+		{"t": 4, "kind": "end", "stimulus": "` + b.ID + `", "mediaT": 2}]}`
+	e.studyParticipant(c, p, log)
+	e.studyParticipant(c, p, log)
+	other := e.client("Other Ltd")
+	if _, err := e.app.StimulusResults(e.ctx, other, p.ID, a.ID, 0, ""); facet.ErrorCode(err) != facet.ENotFound {
+		t.Errorf("another client's results: %v", err)
+	}
+	r, err := e.app.StimulusResults(e.ctx, c, p.ID, a.ID, 0.5, b.ID)
+	e.must(err)
+	if r.Participants != 2 || len(r.Bins) != 60 || r.LengthS != 30 {
+		t.Fatalf("results: %d participants, %d bins over %g s", r.Participants, len(r.Bins), r.LengthS)
+	}
+	first := r.Bins[0]
+	neutral := first.Emotions[facet.EmotionIndex("neutral")]
+	if first.N != 2 || neutral.Mean == nil || *neutral.Mean != 1 || *neutral.Lower != 1 || *neutral.Upper != 1 {
+		t.Errorf("first bin: N %d, neutral %+v", first.N, neutral)
+	}
+	if r.Bins[4].N != 0 || r.Bins[4].Emotions[facet.EmotionIndex("neutral")].Mean != nil {
+		t.Errorf("bin 2.0-2.5 s, after A ended: N %d", r.Bins[4].N)
+	}
+	if len(r.Segments) != 1 || r.Segments[0].N != 2 {
+		t.Errorf("segments %+v", r.Segments)
+	}
+	if r.Compare == nil || r.Compare.Result.Method != "paired" || r.Compare.Participants != 2 {
+		t.Fatalf("comparison %+v", r.Compare)
+	}
+	if d := r.Compare.Result.Whole.Emotions[facet.EmotionIndex("neutral")]; d.Diff == nil || *d.Diff != 0 {
+		t.Errorf("A minus B, neutral: %+v", d)
+	}
+	if _, err := e.app.StimulusResults(e.ctx, c, p.ID, a.ID, 0.01, ""); facet.ErrorCode(err) != facet.EInvalid {
+		t.Errorf("binS 0.01: %v", err)
+	}
+}
