@@ -705,6 +705,24 @@ func (e StimulusComparisonResultMethod) Valid() bool {
 	}
 }
 
+// Defines values for StimulusLinkKind.
+const (
+	StimulusLinkKindImage StimulusLinkKind = "image"
+	StimulusLinkKindVideo StimulusLinkKind = "video"
+)
+
+// Valid indicates whether the value is a known member of the StimulusLinkKind enum.
+func (e StimulusLinkKind) Valid() bool {
+	switch e {
+	case StimulusLinkKindImage:
+		return true
+	case StimulusLinkKindVideo:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for StimulusMediaContainer.
 const (
 	StimulusMediaContainerJpeg StimulusMediaContainer = "jpeg"
@@ -1817,6 +1835,19 @@ type StimulusComparisonResultMethod string
 // StimulusId defines model for StimulusId.
 type StimulusId = string
 
+// StimulusLink A stimulus of the participant's sequence with a read link for them only (inline, the probed content type), valid as long as the upload link.
+type StimulusLink struct {
+	ContentType string           `json:"contentType"`
+	DisplayS    *float64         `json:"displayS,omitempty"`
+	DurationS   *float64         `json:"durationS,omitempty"`
+	Id          StimulusId       `json:"id"`
+	Kind        StimulusLinkKind `json:"kind"`
+	Url         string           `json:"url"`
+}
+
+// StimulusLinkKind defines model for StimulusLink.Kind.
+type StimulusLinkKind string
+
 // StimulusList defines model for StimulusList.
 type StimulusList struct {
 	// ContinuationToken Pass it back as `?continuationToken=` for the next page; null on the last page.
@@ -1936,6 +1967,9 @@ type Timestamp = time.Time
 
 // UploadSlot Where and until when a recording may be uploaded: a link for one server-chosen blob, create permission only, 2 hours.
 type UploadSlot struct {
+	// BaselineS A stimulus study's: seconds of the neutral baseline shown first, when the sequence starts with `baseline`.
+	BaselineS *float64 `json:"baselineS,omitempty"`
+
 	// ExpiresAt RFC 3339, UTC.
 	ExpiresAt   Timestamp          `json:"expiresAt"`
 	Headers     UploadSlot_Headers `json:"headers"`
@@ -1943,8 +1977,11 @@ type UploadSlot struct {
 	RecordingId RecordingId        `json:"recordingId"`
 
 	// Sequence A stimulus study's: what the participant watches, in order (`baseline` first when there is one).
-	Sequence  *[]string `json:"sequence,omitempty"`
-	UploadUrl string    `json:"uploadUrl"`
+	Sequence *[]string `json:"sequence,omitempty"`
+
+	// Stimuli A stimulus study's: the sequence's stimuli (the baseline is not one), in order.
+	Stimuli   *[]StimulusLink `json:"stimuli,omitempty"`
+	UploadUrl string          `json:"uploadUrl"`
 
 	// ViewingLogUrl A stimulus study's: a create-only link the page PUTs its viewing log to (JSON, before the video).
 	ViewingLogUrl *string `json:"viewingLogUrl,omitempty"`

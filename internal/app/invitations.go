@@ -201,6 +201,21 @@ type UploadSlot struct {
 	// PUTs its viewing log to (JSON, before the video).
 	Sequence      []string `json:"sequence,omitempty"`
 	ViewingLogURL string   `json:"viewingLogUrl,omitempty"`
+	// Stimuli are the sequence's stimuli (not the baseline), each with a
+	// read link for this participant only, valid as long as the upload
+	// link: the page plays them from there.
+	Stimuli   []StimulusLink `json:"stimuli,omitempty"`
+	BaselineS float64        `json:"baselineS,omitempty"`
+}
+
+// StimulusLink is a stimulus as the participant page plays it.
+type StimulusLink struct {
+	ID          string             `json:"id"`
+	Kind        facet.StimulusKind `json:"kind"`
+	URL         string             `json:"url"`
+	ContentType string             `json:"contentType"`
+	DisplayS    float64            `json:"displayS,omitempty"`
+	DurationS   float64            `json:"durationS,omitempty"`
 }
 
 // Consent records the participant's consent and opens their upload slot.
@@ -269,6 +284,39 @@ func (a *App) uploadSlot(ctx context.Context, rec *facet.Recording) (*UploadSlot
 		if slot.ViewingLogURL, err = a.Blobs.SignedURL(ctx, rec.Blob+facet.ViewingLogSuffix, facet.SASCreate, rec.UploadExpiresAt); err != nil {
 			return nil, err
 		}
+		if slot.Stimuli, slot.BaselineS, err = a.stimulusLinks(ctx, rec); err != nil {
+			return nil, err
+		}
 	}
 	return slot, nil
+}
+
+// stimulusLinks signs a read link for each stimulus of rec's sequence.
+// The link forces the probed content type and no download (a stimulus is
+// watched, not saved), and ends when the upload link does.
+func (a *App) stimulusLinks(ctx context.Context, rec *facet.Recording) ([]StimulusLink, float64, error) {
+	var out []StimulusLink
+	var baselineS float64
+	if p, err := a.project(ctx, rec.ClientID, rec.ProjectID); err == nil && p.Design != nil {
+		baselineS = p.Design.BaselineS
+	}
+	for _, id := range rec.Sequence {
+		if id == facet.BaselineID {
+			continue
+		}
+		s, _, err := get[facet.Stimulus](ctx, a.Store, facet.CStimuli, rec.ProjectID, id)
+		if err != nil {
+			return nil, 0, asNotFound(err, "stimulus")
+		}
+		if s.Status != facet.StimReady || s.Media == nil {
+			return nil, 0, facet.Errorf(facet.EConflict, "a stimulus of this study is not ready: the study cannot start")
+		}
+		url, err := a.Blobs.ReadURL(ctx, facet.StimulusBlob(s.ProjectID, s.ID), rec.UploadExpiresAt,
+			facet.ReadHeaders{ContentType: s.Media.ContentType, ContentDisposition: "inline"})
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, StimulusLink{ID: s.ID, Kind: s.Kind, URL: url, ContentType: s.Media.ContentType, DisplayS: s.DisplayS, DurationS: s.Media.DurationS})
+	}
+	return out, baselineS, nil
 }

@@ -223,6 +223,10 @@ func TestStimulusStudyRun(t *testing.T) {
 	if strings.Join(slot.Sequence, ",") != facet.BaselineID+","+a.ID+","+b.ID || !strings.Contains(slot.ViewingLogURL, slot.RecordingID+facet.ViewingLogSuffix) {
 		t.Fatalf("slot %+v", slot)
 	}
+	if len(slot.Stimuli) != 2 || slot.Stimuli[0].ID != a.ID || slot.Stimuli[0].ContentType != "video/mp4" || slot.Stimuli[1].DisplayS != facet.DefaultImageS ||
+		!strings.Contains(slot.Stimuli[0].URL, facet.StimulusBlob(p.ID, a.ID)) || slot.BaselineS != 1 {
+		t.Errorf("the sequence's stimuli: %+v, baseline %g", slot.Stimuli, slot.BaselineS)
+	}
 	log := `{"recorderStartT": 0, "events": [
 		{"t": 0, "kind": "start", "stimulus": "baseline", "media": "image", "mediaT": 0},
 		{"t": 1, "kind": "end", "stimulus": "baseline", "mediaT": 1},
