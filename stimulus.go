@@ -139,6 +139,9 @@ type StudyDesign struct {
 	Stimuli   []string `json:"stimuli"`
 	Shuffle   bool     `json:"shuffle"`
 	BaselineS float64  `json:"baselineS"`
+	// Calibrate offers baseline-corrected figures beside the raw ones:
+	// each participant's mean expression during the baseline subtracted.
+	Calibrate bool `json:"calibrate"`
 }
 
 // MaxBaselineS bounds the baseline.

@@ -1883,8 +1883,15 @@ type StimulusPatch struct {
 
 // StimulusResults What a stimulus did to its audience, by stimulus time: the latest finished run of each recording, frames placed on the stimulus by the viewing log; the unit is the participant. No correction for multiple comparisons: read per-bin figures as a curve and test claims on segments chosen in advance.
 type StimulusResults struct {
-	BinS         float64             `json:"binS"`
-	Bins         []ResultBin         `json:"bins"`
+	BinS float64     `json:"binS"`
+	Bins []ResultBin `json:"bins"`
+
+	// Calibrated With `design.calibrate`: the same figures over baseline-corrected values (each participant's mean emotions and valence during the baseline subtracted; emotions then range over -1..1, valence over -2..2). It corrects for a resting face that looks sad or happy by nature, lighting or the model's bias for a person; it does not correct for mood drifting during the session, for a face only partly visible in the baseline, or for participants without a face in it (left out).
+	Calibrated *struct {
+		Bins         []ResultBin      `json:"bins"`
+		Participants int              `json:"participants"`
+		Segments     []SegmentFigures `json:"segments"`
+	} `json:"calibrated,omitempty"`
 	Compare      *StimulusComparison `json:"compare,omitempty"`
 	LengthS      float64             `json:"lengthS"`
 	Participants int                 `json:"participants"`
@@ -1914,7 +1921,10 @@ type StimulusSlotMethod string
 
 // StudyDesign Makes the project a stimulus study: what each participant watches while the webcam records. The stimuli must be the project's and ready; `shuffle` gives each participant a random order of their own (stored with the recording as `sequence`); `baselineS` > 0 shows a neutral fixation cross that long first (`baseline` in the sequence). An empty `stimuli` list removes the design.
 type StudyDesign struct {
-	BaselineS float64      `json:"baselineS"`
+	BaselineS float64 `json:"baselineS"`
+
+	// Calibrate Offer baseline-corrected figures beside the raw ones in the results (needs a baseline).
+	Calibrate bool         `json:"calibrate"`
 	Shuffle   bool         `json:"shuffle"`
 	Stimuli   []StimulusId `json:"stimuli"`
 }

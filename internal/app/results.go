@@ -26,6 +26,19 @@ type StimulusResults struct {
 	// Compare is the A/B comparison with another stimulus, when asked:
 	// this stimulus minus the other.
 	Compare *StimulusComparison `json:"compare,omitempty"`
+	// Calibrated are the same figures baseline-corrected, when the
+	// design calibrates: the raw ones above stay as they are.
+	Calibrated *CalibratedResults `json:"calibrated,omitempty"`
+}
+
+// CalibratedResults are figures over baseline-corrected samples: each
+// participant's mean emotions and valence during the baseline subtracted,
+// so a bin says how far the audience moved from its own resting face.
+// Participants with no face in their baseline are not in them.
+type CalibratedResults struct {
+	Participants int                       `json:"participants"`
+	Bins         []stimstats.Bin           `json:"bins"`
+	Segments     []stimstats.SegmentResult `json:"segments"`
 }
 
 // StimulusComparison is an A/B comparison of two stimuli.
@@ -51,6 +64,14 @@ func (a *App) StimulusResults(ctx context.Context, c *facet.Client, projectID, i
 		return nil, err
 	}
 	want := map[string][]stimstats.Sample{id: nil}
+	p, err := a.Project(ctx, c, projectID)
+	if err != nil {
+		return nil, err
+	}
+	calibrate := p.Design != nil && p.Design.Calibrate
+	if calibrate {
+		want[facet.BaselineID] = nil
+	}
 	var other *facet.Stimulus
 	if compareID != "" {
 		if other, err = a.readyStimulus(ctx, c, projectID, compareID); err != nil {
@@ -71,6 +92,14 @@ func (a *App) StimulusResults(ctx context.Context, c *facet.Client, projectID, i
 	if other != nil {
 		out.Compare = &StimulusComparison{StimulusID: compareID, Participants: participants(want[compareID]),
 			Result: stimstats.Compare(want[id], want[compareID], binS, min(s.LengthS(), other.LengthS()), segs)}
+	}
+	if calibrate {
+		corrected := stimstats.Calibrate(want[id], want[facet.BaselineID])
+		out.Calibrated = &CalibratedResults{Participants: participants(corrected), Bins: stimstats.CorrectedBins(corrected, binS, s.LengthS()),
+			Segments: make([]stimstats.SegmentResult, len(s.Segments))}
+		for i, g := range s.Segments {
+			out.Calibrated.Segments[i] = stimstats.CorrectedSegment(corrected, g.Name, g.FromS, g.ToS)
+		}
 	}
 	return out, nil
 }

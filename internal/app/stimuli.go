@@ -245,6 +245,9 @@ func (a *App) design(ctx context.Context, c *facet.Client, projectID string, d f
 	if math.IsNaN(d.BaselineS) || d.BaselineS < 0 || d.BaselineS > facet.MaxBaselineS {
 		return nil, facet.Errorf(facet.EInvalid, "design.baselineS: want 0 to %g seconds", facet.MaxBaselineS)
 	}
+	if d.Calibrate && d.BaselineS == 0 {
+		return nil, facet.Errorf(facet.EInvalid, "design.calibrate: needs a baseline (baselineS above 0)")
+	}
 	seen := map[string]bool{}
 	for i, id := range d.Stimuli {
 		if seen[id] {

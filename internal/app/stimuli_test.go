@@ -350,3 +350,39 @@ func TestStimulusResults(t *testing.T) {
 		t.Errorf("binS 0.01: %v", err)
 	}
 }
+
+// TestStimulusResultsCalibrated: with a baseline and calibrate on, the
+// results carry baseline-corrected figures beside the raw ones: the fake
+// analyser's face is neutral throughout, so raw neutral is 1 and the
+// corrected one 0 (no change from the resting face).
+func TestStimulusResultsCalibrated(t *testing.T) {
+	e := newTestEnv(t)
+	e.app.Media = &fakeMedia{}
+	c := e.client("Calibrated Ltd")
+	p := e.project(c, facet.PrivacyRetain)
+	a := e.stimulus(c, p, facet.StimVideo, "video\n")
+	if _, err := e.app.PatchProject(e.ctx, c, p.ID, ProjectPatch{Design: &facet.StudyDesign{Stimuli: []string{a.ID}, Calibrate: true}}); facet.ErrorCode(err) != facet.EInvalid {
+		t.Errorf("calibrate without a baseline: %v", err)
+	}
+	_, err := e.app.PatchProject(e.ctx, c, p.ID, ProjectPatch{Design: &facet.StudyDesign{Stimuli: []string{a.ID}, BaselineS: 1, Calibrate: true}})
+	e.must(err)
+	p, _ = e.app.Project(e.ctx, c, p.ID)
+	log := `{"recorderStartT": 0, "events": [
+		{"t": 0, "kind": "start", "stimulus": "baseline", "media": "image", "mediaT": 0},
+		{"t": 1, "kind": "end", "stimulus": "baseline", "mediaT": 1},
+		{"t": 1, "kind": "start", "stimulus": "` + a.ID + `", "media": "video", "mediaT": 0},
+		{"t": 1, "kind": "playing", "stimulus": "` + a.ID + `", "mediaT": 0},
+		{"t": 4, "kind": "end", "stimulus": "` + a.ID + `", "mediaT": 3}]}`
+	e.studyParticipant(c, p, log)
+	e.studyParticipant(c, p, log)
+	r, err := e.app.StimulusResults(e.ctx, c, p.ID, a.ID, 0.5, "")
+	e.must(err)
+	ni := facet.EmotionIndex("neutral")
+	if r.Calibrated == nil || r.Calibrated.Participants != 2 {
+		t.Fatalf("calibrated %+v", r.Calibrated)
+	}
+	raw, cal := r.Bins[0].Emotions[ni].Mean, r.Calibrated.Bins[0].Emotions[ni].Mean
+	if raw == nil || *raw != 1 || cal == nil || *cal != 0 {
+		t.Errorf("first bin neutral: raw %v, corrected %v; want 1 and 0", raw, cal)
+	}
+}

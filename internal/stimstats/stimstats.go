@@ -195,6 +195,25 @@ type SegmentResult struct {
 // It returns an empty slice for a durationS of 0 or less, or when the bins
 // would be more than MaxBins.
 func Bins(samples []Sample, binS, durationS float64) []Bin {
+	return bins(samples, binS, durationS, rawRanges)
+}
+
+// CorrectedBins is Bins over baseline-corrected samples (see Calibrate):
+// emotions then range over -1..1 and valence over -2..2, and intervals
+// are clipped to those ranges instead.
+func CorrectedBins(samples []Sample, binS, durationS float64) []Bin {
+	return bins(samples, binS, durationS, correctedRanges)
+}
+
+// ranges are the values each figure can take: its intervals' clip.
+type ranges struct{ emoLo, emoHi, valLo, valHi float64 }
+
+var (
+	rawRanges       = ranges{0, 1, -1, 1}
+	correctedRanges = ranges{-1, 1, -2, 2}
+)
+
+func bins(samples []Sample, binS, durationS float64, r ranges) []Bin {
 	if binS <= 0 || math.IsNaN(binS) {
 		binS = DefaultBinS
 	}
@@ -208,7 +227,7 @@ func Bins(samples []Sample, binS, durationS float64) []Bin {
 	crit := criticals{}
 	for k := range out {
 		out[k].StartS, out[k].EndS = facet.Num(float64(k)*binS), facet.Num(min(float64(k+1)*binS, durationS))
-		out[k].Figures, scratch = figures(cells[k], scratch, crit)
+		out[k].Figures, scratch = figures(cells[k], scratch, crit, r)
 	}
 	return out
 }
@@ -217,9 +236,63 @@ func Bins(samples []Sample, binS, durationS float64) []Bin {
 // participant's means are over all their frames in the segment, which at
 // a fixed frame rate is their time average over it.
 func Segment(samples []Sample, name string, fromS, toS float64) SegmentResult {
+	return segment(samples, name, fromS, toS, rawRanges)
+}
+
+// CorrectedSegment is Segment over baseline-corrected samples.
+func CorrectedSegment(samples []Sample, name string, fromS, toS float64) SegmentResult {
+	return segment(samples, name, fromS, toS, correctedRanges)
+}
+
+func segment(samples []Sample, name string, fromS, toS float64, r ranges) SegmentResult {
 	cells := sortSamples(samples, participantIndex(samples)).cells(spanOf(fromS, toS), 1)
-	f, _ := figures(cells[0], nil, criticals{})
+	f, _ := figures(cells[0], nil, criticals{}, r)
 	return SegmentResult{Name: name, FromS: facet.Num(fromS), ToS: facet.Num(toS), Figures: f}
+}
+
+// Calibrate returns samples corrected by each participant's baseline:
+// from each described face's emotions and valence it subtracts the
+// participant's mean over their baseline samples (baseline), as
+// FaceReader's participant calibration does. A participant without a
+// described face in the baseline is left out: nothing to correct by.
+// Face and attention are kept as they are.
+func Calibrate(samples, baseline []Sample) []Sample {
+	type rest struct {
+		emo facet.Emotions
+		val float64
+		n   int
+	}
+	means := map[string]*rest{}
+	for _, b := range baseline {
+		if !b.Face {
+			continue
+		}
+		m := means[b.Participant]
+		if m == nil {
+			m = &rest{}
+			means[b.Participant] = m
+		}
+		for j := range m.emo {
+			m.emo[j] += b.Emotions[j]
+		}
+		m.val += b.Valence
+		m.n++
+	}
+	out := make([]Sample, 0, len(samples))
+	for _, s := range samples {
+		m := means[s.Participant]
+		if m == nil {
+			continue
+		}
+		if s.Face {
+			for j := range s.Emotions {
+				s.Emotions[j] -= m.emo[j] / float64(m.n)
+			}
+			s.Valence -= m.val / float64(m.n)
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // binCount is the number of bins of width binS that cover [0, durationS),
@@ -461,7 +534,7 @@ func compareBool(a, b bool) int {
 // figures aggregates the cells of one span across participants. scratch
 // is reused between calls to spare an allocation per bin; the grown
 // buffer is returned.
-func figures(cells []cell, scratch []float64, crit criticals) (Figures, []float64) {
+func figures(cells []cell, scratch []float64, crit criticals, r ranges) (Figures, []float64) {
 	f := Figures{NAll: len(cells)}
 	vals := scratch[:0]
 	for i := range cells {
@@ -482,9 +555,9 @@ func figures(cells []cell, scratch []float64, crit criticals) (Figures, []float6
 			}
 		}
 		if j == valenceFig {
-			f.Valence = estimate(vals, -1, 1, crit)
+			f.Valence = estimate(vals, r.valLo, r.valHi, crit)
 		} else {
-			f.Emotions[j] = estimate(vals, 0, 1, crit)
+			f.Emotions[j] = estimate(vals, r.emoLo, r.emoHi, crit)
 		}
 	}
 	for i := range cells {
