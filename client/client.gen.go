@@ -1921,11 +1921,11 @@ type StimulusSlotMethod string
 
 // StudyDesign Makes the project a stimulus study: what each participant watches while the webcam records. The stimuli must be the project's and ready; `shuffle` gives each participant a random order of their own (stored with the recording as `sequence`); `baselineS` > 0 shows a neutral fixation cross that long first (`baseline` in the sequence). An empty `stimuli` list removes the design.
 type StudyDesign struct {
-	BaselineS float64 `json:"baselineS"`
+	BaselineS *float64 `json:"baselineS,omitempty"`
 
 	// Calibrate Offer baseline-corrected figures beside the raw ones in the results (needs a baseline).
-	Calibrate bool         `json:"calibrate"`
-	Shuffle   bool         `json:"shuffle"`
+	Calibrate *bool        `json:"calibrate,omitempty"`
+	Shuffle   *bool        `json:"shuffle,omitempty"`
 	Stimuli   []StimulusId `json:"stimuli"`
 }
 
