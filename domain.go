@@ -216,7 +216,17 @@ type Invitation struct {
 	CreatedAt      time.Time        `json:"createdAt"`
 	UsedAt         *time.Time       `json:"usedAt,omitempty"`
 	RecordingID    string           `json:"recordingId,omitempty"`
-	ETag           string           `json:"-"`
+	// An open link (Quota above 0) lets up to Quota participants through
+	// one URL, as panels and survey tools send it: Uses counts them, and
+	// it is used when Uses reaches Quota. AllowExt stores the panel's own
+	// participant id (?ext=) as each recording's participantRef;
+	// CompletionURL is where the page sends the participant when done
+	// ({ext} replaced).
+	Quota         int    `json:"quota,omitempty"`
+	Uses          int    `json:"uses,omitempty"`
+	AllowExt      bool   `json:"allowExt,omitempty"`
+	CompletionURL string `json:"completionUrl,omitempty"`
+	ETag          string `json:"-"`
 }
 
 // Recording is one participant's upload slot and what became of it.

@@ -1071,6 +1071,9 @@ type ConsentInput struct {
 
 	// ConsentVersion The version of the text shown; another answers 422.
 	ConsentVersion string `json:"consentVersion"`
+
+	// Ext The panel's participant id from the link's `?ext=`; stored only when the link allows it (then it must be a pseudonymous code: 1 to 64 letters, digits and `. _ : -`).
+	Ext *string `json:"ext,omitempty"`
 }
 
 // ConsentText What participants agree to, 50 to 20000 characters once trimmed; a new text gets a new `consentVersion`.
@@ -1321,6 +1324,9 @@ type HookAttemptOutcome string
 
 // Invitation defines model for Invitation.
 type Invitation struct {
+	AllowExt      *bool   `json:"allowExt,omitempty"`
+	CompletionUrl *string `json:"completionUrl,omitempty"`
+
 	// CreatedAt RFC 3339, UTC.
 	CreatedAt Timestamp `json:"createdAt"`
 
@@ -1329,6 +1335,7 @@ type Invitation struct {
 	Id             string       `json:"id"`
 	ParticipantRef *string      `json:"participantRef,omitempty"`
 	ProjectId      ProjectId    `json:"projectId"`
+	Quota          *int         `json:"quota,omitempty"`
 	RecordingId    *RecordingId `json:"recordingId,omitempty"`
 
 	// Status `expired`: open until its `expiresAt`, which has passed (the link answers 410).
@@ -1336,6 +1343,9 @@ type Invitation struct {
 
 	// UsedAt RFC 3339, UTC.
 	UsedAt *Timestamp `json:"usedAt,omitempty"`
+
+	// Uses An open link's participants so far.
+	Uses *int `json:"uses,omitempty"`
 }
 
 // InvitationStatus `expired`: open until its `expiresAt`, which has passed (the link answers 410).
@@ -1384,11 +1394,20 @@ type ClientRegistration struct {
 
 // NewInvitation defines model for NewInvitation.
 type NewInvitation struct {
+	// AllowExt Keep the panel's own participant id (the link's `?ext=`, a pseudonymous code) as each recording's participantRef. Say so in the consent text.
+	AllowExt *bool `json:"allowExt,omitempty"`
+
+	// CompletionUrl https; where the page sends the participant when the upload is done, `{ext}` replaced by their panel id. Fixed here by the client, never taken from the link, so a link cannot be made an open redirect.
+	CompletionUrl *string `json:"completionUrl,omitempty"`
+
 	// ExpiresInS The link's lifetime: 60 s to 90 days, 14 days by default.
 	ExpiresInS *int `json:"expiresInS,omitempty"`
 
 	// ParticipantRef A pseudonymous code (letters, digits and . _ : -, at most 64): names and e-mail addresses are refused.
 	ParticipantRef *ParticipantRef `json:"participantRef,omitempty"`
+
+	// Quota Makes an open link: up to this many participants through one URL (a panel or survey tool); without it the link is for one participant.
+	Quota *int `json:"quota,omitempty"`
 }
 
 // NewKey defines model for NewKey.
@@ -1979,6 +1998,9 @@ type Timestamp = time.Time
 type UploadSlot struct {
 	// BaselineS A stimulus study's: seconds of the neutral baseline shown first, when the sequence starts with `baseline`.
 	BaselineS *float64 `json:"baselineS,omitempty"`
+
+	// CompletionUrl Where to send the participant once the upload is done.
+	CompletionUrl *string `json:"completionUrl,omitempty"`
 
 	// ExpiresAt RFC 3339, UTC.
 	ExpiresAt   Timestamp          `json:"expiresAt"`

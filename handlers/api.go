@@ -54,10 +54,15 @@ type invitationView struct {
 	CreatedAt      time.Time              `json:"createdAt"`
 	UsedAt         *time.Time             `json:"usedAt,omitempty"`
 	RecordingID    string                 `json:"recordingId,omitempty"`
+	Quota          int                    `json:"quota,omitempty"`
+	Uses           int                    `json:"uses,omitempty"`
+	AllowExt       bool                   `json:"allowExt,omitempty"`
+	CompletionURL  string                 `json:"completionUrl,omitempty"`
 }
 
 func viewInvitation(i *facet.Invitation) invitationView {
-	return invitationView{i.ID, i.ProjectID, i.ParticipantRef, i.Status, i.ExpiresAt, i.CreatedAt, i.UsedAt, i.RecordingID}
+	return invitationView{i.ID, i.ProjectID, i.ParticipantRef, i.Status, i.ExpiresAt, i.CreatedAt, i.UsedAt, i.RecordingID,
+		i.Quota, i.Uses, i.AllowExt, i.CompletionURL}
 }
 
 type videoView struct {

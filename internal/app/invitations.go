@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -29,6 +30,41 @@ func validRef(ref string) error {
 type NewInvitation struct {
 	ParticipantRef string `json:"participantRef"`
 	ExpiresInS     *int   `json:"expiresInS"`
+	// Quota makes an open link: up to Quota participants (2 to
+	// MaxQuota) through one URL. AllowExt and CompletionURL are for open
+	// links and panels (see facet.Invitation).
+	Quota         *int   `json:"quota"`
+	AllowExt      bool   `json:"allowExt"`
+	CompletionURL string `json:"completionUrl"`
+}
+
+// MaxQuota bounds an open link's participants.
+const MaxQuota = 100000
+
+// checkOpenLink checks the open-link fields of an invitation request.
+func checkOpenLink(n NewInvitation) error {
+	if n.Quota != nil && (*n.Quota < 2 || *n.Quota > MaxQuota) {
+		return facet.Errorf(facet.EInvalid, "quota: 2 to %d participants", MaxQuota)
+	}
+	if (n.AllowExt || n.CompletionURL != "") && n.Quota == nil && n.ParticipantRef != "" {
+		return facet.Errorf(facet.EInvalid, "allowExt: a personal invitation already has its participantRef")
+	}
+	if n.CompletionURL == "" {
+		return nil
+	}
+	u, err := url.Parse(n.CompletionURL)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || len(n.CompletionURL) > 2048 || u.Fragment != "" {
+		return facet.Errorf(facet.EInvalid, "completionUrl: an absolute https URL without credentials or fragment, at most 2048 characters")
+	}
+	return nil
+}
+
+// completionURL is inv's completion URL for a participant with ext.
+func completionURL(inv *facet.Invitation, ext string) string {
+	if inv.CompletionURL == "" {
+		return ""
+	}
+	return strings.ReplaceAll(inv.CompletionURL, "{ext}", url.QueryEscape(ext))
 }
 
 // CreateInvitation makes a one-time invitation to project projectID and
@@ -45,6 +81,9 @@ func (a *App) CreateInvitation(ctx context.Context, c *facet.Client, projectID s
 	if err := validRef(n.ParticipantRef); err != nil {
 		return nil, "", err
 	}
+	if err := checkOpenLink(n); err != nil {
+		return nil, "", err
+	}
 	if err := a.takeInvitation(ctx, c, p); err != nil {
 		return nil, "", err
 	}
@@ -59,7 +98,10 @@ func (a *App) CreateInvitation(ctx context.Context, c *facet.Client, projectID s
 	now := a.now()
 	inv := &facet.Invitation{
 		ID: hashHex(token), ProjectID: p.ID, ClientID: c.ID, ParticipantRef: n.ParticipantRef,
-		Status: facet.InvOpen, ExpiresAt: now.Add(ttl), CreatedAt: now,
+		Status: facet.InvOpen, ExpiresAt: now.Add(ttl), CreatedAt: now, AllowExt: n.AllowExt, CompletionURL: n.CompletionURL,
+	}
+	if n.Quota != nil {
+		inv.Quota = *n.Quota
 	}
 	if _, err := create(ctx, a.Store, facet.CInvitations, inv.ID, inv); err != nil {
 		return nil, "", err
@@ -187,6 +229,10 @@ func (a *App) Invitation(ctx context.Context, token string) (*PublicInvitation, 
 type ConsentInput struct {
 	Accept         *bool  `json:"accept"`
 	ConsentVersion string `json:"consentVersion"`
+	// Ext is a panel's own participant id, from the link's ?ext=: kept
+	// as the recording's participantRef when the link allows it, else
+	// not stored.
+	Ext string `json:"ext,omitempty"`
 }
 
 // UploadSlot is where and until when a recording may be uploaded.
@@ -206,6 +252,9 @@ type UploadSlot struct {
 	// link: the page plays them from there.
 	Stimuli   []StimulusLink `json:"stimuli,omitempty"`
 	BaselineS float64        `json:"baselineS,omitempty"`
+	// CompletionURL is where the page sends the participant once the
+	// upload is done (an open link's, {ext} filled in).
+	CompletionURL string `json:"completionUrl,omitempty"`
 }
 
 // StimulusLink is a stimulus as the participant page plays it.
@@ -237,10 +286,20 @@ func (a *App) Consent(ctx context.Context, token string, in ConsentInput) (*Uplo
 	if err := a.checkSlots(ctx, p.ClientID); err != nil {
 		return nil, err
 	}
-	rec := a.newRecording(p, inv.ParticipantRef, facet.ConsentRecord{
+	ref := inv.ParticipantRef
+	if inv.AllowExt && in.Ext != "" {
+		if err := validRef(in.Ext); err != nil {
+			return nil, facet.Errorf(facet.EInvalid, "ext: a pseudonymous code of 1 to 64 letters, digits and . _ : - (no names or e-mail addresses)")
+		}
+		ref = in.Ext
+	}
+	rec := a.newRecording(p, ref, facet.ConsentRecord{
 		Version: p.Consent.Version, TextHash: hashHex(p.Consent.Text), GivenAt: a.now(),
 		Method: "participant-page", Source: "participant",
 	})
+	if inv.Quota > 0 {
+		return a.consentOpenLink(ctx, inv, etag, rec, ref)
+	}
 	rec.InvitationID = inv.ID
 	if _, err := create(ctx, a.Store, facet.CRecordings, rec.ProjectID, rec); err != nil {
 		return nil, err
@@ -256,7 +315,51 @@ func (a *App) Consent(ctx context.Context, token string, in ConsentInput) (*Uplo
 		return nil, err
 	}
 	a.Log.Info("consent given", "project", p.ID, "recording", rec.ID)
-	return a.uploadSlot(ctx, rec)
+	slot, err := a.uploadSlot(ctx, rec)
+	if slot != nil {
+		slot.CompletionURL = completionURL(inv, ref)
+	}
+	return slot, err
+}
+
+// consentOpenLink counts a participant of an open link, then opens their
+// slot. The count goes first, under the link's ETag, so that a quota is
+// never exceeded however many arrive at once; a conflict reads again.
+func (a *App) consentOpenLink(ctx context.Context, inv *facet.Invitation, etag string, rec *facet.Recording, ext string) (*UploadSlot, error) {
+	for try := 0; ; try++ {
+		if inv.Uses >= inv.Quota || inv.Status != facet.InvOpen {
+			return nil, facet.Errorf(facet.EGone, "this study has all the participants it needs")
+		}
+		inv.Uses++
+		if inv.Uses >= inv.Quota {
+			now := a.now()
+			inv.Status, inv.UsedAt = facet.InvUsed, &now
+		}
+		_, err := replace(ctx, a.Store, facet.CInvitations, inv.ID, inv, etag)
+		if err == nil {
+			break
+		}
+		if !isCode(err, facet.EConflict) || try >= 20 {
+			return nil, err
+		}
+		if inv, etag, err = a.rereadInvitation(ctx, inv.ID); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := create(ctx, a.Store, facet.CRecordings, rec.ProjectID, rec); err != nil {
+		return nil, err // the count stays: a quota errs on the safe side
+	}
+	a.Log.Info("consent given through an open link", "project", rec.ProjectID, "recording", rec.ID, "uses", inv.Uses)
+	slot, err := a.uploadSlot(ctx, rec)
+	if slot != nil {
+		slot.CompletionURL = completionURL(inv, ext)
+	}
+	return slot, err
+}
+
+func (a *App) rereadInvitation(ctx context.Context, id string) (*facet.Invitation, string, error) {
+	inv, etag, err := get[facet.Invitation](ctx, a.Store, facet.CInvitations, id, id)
+	return inv, etag, asNotFound(err, "invitation")
 }
 
 // newRecording makes an upload slot's record.
