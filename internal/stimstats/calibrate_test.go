@@ -28,7 +28,9 @@ func TestCalibrate(t *testing.T) {
 	}
 	b := CorrectedBins(got, 0.5, 0.5)[0]
 	happy := b.Emotions[facet.EmotionIndex("happy")]
-	near := func(p *facet.Num, want float64) bool { return p != nil && float64(*p) > want-1e-4 && float64(*p) < want+1e-4 }
+	near := func(p *facet.Num, want float64) bool {
+		return p != nil && float64(*p) > want-1e-4 && float64(*p) < want+1e-4
+	}
 	if b.N != 2 || !near(happy.Mean, 0.2) || !near(happy.SD, 0.28284) || !near(happy.Lower, -1) || !near(happy.Upper, 1) {
 		t.Errorf("corrected happy %+v (N %d)", happy, b.N)
 	}
