@@ -261,6 +261,9 @@ func cmdDemo(ctx context.Context, cfg config, args []string, stdout, stderr io.W
 		}
 		say("  %s %s attempt %d: %s %s in %d ms", a.EventType, a.EventId, a.Attempt, status, a.Outcome, a.LatencyMs)
 	}
+	if err := d.study(ctx, root, dir, out, say); err != nil {
+		return err
+	}
 	er, err := d.api.EraseMeWithResponse(ctx)
 	if err := check("DELETE /api/clients/me", http.StatusAccepted, er, err); err != nil {
 		return err
@@ -272,6 +275,15 @@ func cmdDemo(ctx context.Context, cfg config, args []string, stdout, stderr io.W
 		return err
 	}
 	say("  its key no longer works: GET /api/clients/me answers %s", me.Status())
+	// The erasure's deletions run through the queue: wait for them.
+	n := -1
+	for deadline := time.Now().Add(time.Minute); n != 0 && time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		n = 0
+		if err := l.Deps.Blobs.List(ctx, "", func(facet.BlobInfo) error { n++; return nil }); err != nil {
+			return err
+		}
+	}
+	say("blobs left in the uploads container: %d", n)
 	au, err := d.admin.ListClientAuditWithResponse(ctx, rc.ClientId, nil)
 	if err := check("GET /api/clients/{id}/audit", http.StatusOK, au, err); err != nil {
 		return err
@@ -286,11 +298,6 @@ func cmdDemo(ctx context.Context, cfg config, args []string, stdout, stderr io.W
 	}
 	slices.Sort(counts)
 	say("the operator's audit of the erased client keeps %d deletion records (%s)", len(au.JSON200.Items), strings.Join(counts, ", "))
-	n := 0
-	if err := l.Deps.Blobs.List(ctx, "", func(facet.BlobInfo) error { n++; return nil }); err != nil {
-		return err
-	}
-	say("blobs left in the uploads container: %d", n)
 	say("== demo done: stopping the local stack")
 	return nil
 }

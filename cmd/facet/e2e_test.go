@@ -402,7 +402,8 @@ func TestDemo(t *testing.T) {
 	if err := run(context.Background(), []string{"demo"}, env(t), &out, &errb); err != nil {
 		t.Fatalf("demo: %v\n%s\n%s", err, out.String(), errb.String())
 	}
-	for _, want := range []string{"reason privacy-by-design", `"reason":"privacy-by-design"`, "video deleted (project-closed)", "blobs left in the uploads container: 0", "demo done", "report.html (", "export.csv (", "export.json (", "re-analysed at 10 fps", "client erased at its own request: 2 projects, 3 recordings, 0 videos", "answers 401 Unauthorized", "keeps 3 deletion records (privacy-by-design 1, project-closed 2)",
+	for _, want := range []string{"reason privacy-by-design", `"reason":"privacy-by-design"`, "video deleted (project-closed)", "blobs left in the uploads container: 0", "demo done", "report.html (", "export.csv (", "export.json (", "re-analysed at 10 fps", "client erased at its own request: 3 projects, 6 recordings, 3 videos", "answers 401 Unauthorized", "keeps 8 deletion records (erasure 5, privacy-by-design 1, project-closed 2)",
+		"probed and ready (H.264 mp4, png)", "3 participants, N per bin 3 3 3 3 3 3", "A/B against the poster: paired", "stimulus-results.json (", "study-report.html (",
 		"registered for recording.analyzed and recording.deleted: http://127.0.0.1:", "webhook received: recording.analyzed evt_",
 		"webhook received: recording.deleted evt_", "(signature verified)",
 		"7 events received, each signature verified; its attempts (newest first): 7, 7 delivered", "attempt 1: 204 delivered"} {
