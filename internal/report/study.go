@@ -278,6 +278,7 @@ func stripChart(s *StimulusSection) template.HTML {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<figure><figcaption>%s</figcaption>`, template.HTMLEscapeString(title))
 	f.open(&b, title, s.Segments, true)
+	f.top += 4 // the largest N a little under the top
 	for i, jpg := range s.Thumbnails {
 		if len(jpg) == 0 {
 			continue
@@ -342,7 +343,7 @@ func abView(ab *ABSection) *abSectionView {
 // difference as a dot, its 95 % interval as a whisker; a filled dot and
 // "excludes 0" where the interval does not hold 0.
 func whiskerChart(title string, c stimstats.Contrast, m float64) template.HTML {
-	const w, rowH, x0, x1 = 640.0, 22.0, 90.0, 450.0
+	const w, rowH, x0, x1 = 640.0, 22.0, 80.0, 390.0
 	labels := append(facet.EmotionLabels[:], "valence")
 	diffs := append(c.Emotions[:], c.Valence)
 	h := rowH*float64(len(labels)) + 30

@@ -155,9 +155,9 @@ func TestWriteStudy(t *testing.T) {
 	if n := strings.Count(page, `class="dot differs"`); n != 1 || strings.Count(page, ">excludes 0<") != 1 {
 		t.Errorf("%d dots marked as excluding 0, want 1", n)
 	}
-	// +0.2 on a scale of -0.35 to +0.35 (the largest bound) over 90 to
-	// 450: 90 + 0.55/0.7*360.
-	if !strings.Contains(page, `<circle class="dot differs" data-label="happy" cx="372.9"`) {
+	// +0.2 on a scale of -0.35 to +0.35 (the largest bound) over 80 to
+	// 390: 80 + 0.55/0.7*310.
+	if !strings.Contains(page, `<circle class="dot differs" data-label="happy" cx="323.6"`) {
 		t.Error("happy's difference is not where it should be")
 	}
 	if n := strings.Count(page, "no face on one side"); n != 2 {
