@@ -2246,6 +2246,12 @@ type GetStimulusResultsParams struct {
 	Compare *StimulusId `form:"compare,omitempty" json:"compare,omitempty"`
 }
 
+// ExportStimulusResultsCSVParams defines parameters for ExportStimulusResultsCSV.
+type ExportStimulusResultsCSVParams struct {
+	// BinS Bin width in seconds (default 0.5).
+	BinS *float64 `form:"binS,omitempty" json:"binS,omitempty"`
+}
+
 // ListWebhooksParams defines parameters for ListWebhooks.
 type ListWebhooksParams struct {
 	// Limit Items per page; outside 1..500, 400.
@@ -2752,7 +2758,7 @@ type ClientInterface interface {
 
 	// GetProjectReport The project's report page
 	//
-	// One self-contained HTML page (inline SVG, no scripts, fonts or images; strict CSP) from the latest finished run of each recording: per recording the seven emotions and valence over time; for the project the mean of each emotion over time, dominant-emotion shares, mean valence, share of frames with a face, and age and gender distributions only from 5 recordings on. Streamed; a failure part way cuts the connection.
+	// One self-contained HTML page (inline SVG, no scripts or fonts, images only as data: URIs; strict CSP) from the latest finished run of each recording: per recording the seven emotions and valence over time; for the project the mean of each emotion over time, dominant-emotion shares, mean valence, share of frames with a face, and age and gender distributions only from 5 recordings on. A stimulus study adds, per ready stimulus of its design in order, its thumbnail strip along its time axis, each emotion's and valence's mean over stimulus time with its 95 % band, N per bin and the segments, and with two stimuli or more the A/B chart of the first two (A minus B per emotion, whole and per segment, marked where the interval excludes 0). Streamed; a failure part way cuts the connection.
 	//
 	// Corresponds with GET /api/projects/{id}/report (the `GetProjectReport` operationId).
 	GetProjectReport(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2812,6 +2818,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/projects/{id}/stimuli/{stimulusId}/results (the `GetStimulusResults` operationId).
 	GetStimulusResults(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, params *GetStimulusResultsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ExportStimulusResultsCSV A stimulus's results per bin, as CSV
+	//
+	// The bins of `getStimulusResults` as one CSV row each, in time order: `startS`, `endS`, `n` (participants with a described face), `nAll` (with any frame), then `<emotion>_mean`, `_lower` and `_upper` (the 95 % band) for the seven emotions and valence, `dominant_<emotion>` (the share of the N participants whose dominant emotion it is), and `faceShare_*` and `attentionShare_*` with their bands. A figure that is undefined (no participant, or one where a band needs two) is an empty cell, never 0. 409 while the stimulus is not ready.
+	//
+	// Corresponds with GET /api/projects/{id}/stimuli/{stimulusId}/results.csv (the `ExportStimulusResultsCSV` operationId).
+	ExportStimulusResultsCSV(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, params *ExportStimulusResultsCSVParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RemoveRecording Remove a recording
 	//
@@ -3505,7 +3518,7 @@ func (c *Client) ReopenProject(ctx context.Context, id ProjectIdParameter, reqEd
 
 // GetProjectReport The project's report page
 //
-// One self-contained HTML page (inline SVG, no scripts, fonts or images; strict CSP) from the latest finished run of each recording: per recording the seven emotions and valence over time; for the project the mean of each emotion over time, dominant-emotion shares, mean valence, share of frames with a face, and age and gender distributions only from 5 recordings on. Streamed; a failure part way cuts the connection.
+// One self-contained HTML page (inline SVG, no scripts or fonts, images only as data: URIs; strict CSP) from the latest finished run of each recording: per recording the seven emotions and valence over time; for the project the mean of each emotion over time, dominant-emotion shares, mean valence, share of frames with a face, and age and gender distributions only from 5 recordings on. A stimulus study adds, per ready stimulus of its design in order, its thumbnail strip along its time axis, each emotion's and valence's mean over stimulus time with its 95 % band, N per bin and the segments, and with two stimuli or more the A/B chart of the first two (A minus B per emotion, whole and per segment, marked where the interval excludes 0). Streamed; a failure part way cuts the connection.
 //
 // Corresponds with GET /api/projects/{id}/report (the `GetProjectReport` operationId).
 func (c *Client) GetProjectReport(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3646,6 +3659,23 @@ func (c *Client) PatchStimulus(ctx context.Context, id ProjectIdParameter, stimu
 // Corresponds with GET /api/projects/{id}/stimuli/{stimulusId}/results (the `GetStimulusResults` operationId).
 func (c *Client) GetStimulusResults(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, params *GetStimulusResultsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetStimulusResultsRequest(c.Server, id, stimulusId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ExportStimulusResultsCSV A stimulus's results per bin, as CSV
+//
+// The bins of `getStimulusResults` as one CSV row each, in time order: `startS`, `endS`, `n` (participants with a described face), `nAll` (with any frame), then `<emotion>_mean`, `_lower` and `_upper` (the 95 % band) for the seven emotions and valence, `dominant_<emotion>` (the share of the N participants whose dominant emotion it is), and `faceShare_*` and `attentionShare_*` with their bands. A figure that is undefined (no participant, or one where a band needs two) is an empty cell, never 0. 409 while the stimulus is not ready.
+//
+// Corresponds with GET /api/projects/{id}/stimuli/{stimulusId}/results.csv (the `ExportStimulusResultsCSV` operationId).
+func (c *Client) ExportStimulusResultsCSV(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, params *ExportStimulusResultsCSVParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExportStimulusResultsCSVRequest(c.Server, id, stimulusId, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5495,6 +5525,74 @@ func NewGetStimulusResultsRequest(server string, id ProjectIdParameter, stimulus
 	return req, nil
 }
 
+// NewExportStimulusResultsCSVRequest constructs an http.Request for the ExportStimulusResultsCSV method
+func NewExportStimulusResultsCSVRequest(server string, id ProjectIdParameter, stimulusId StimulusIdParameter, params *ExportStimulusResultsCSVParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "stimulusId", stimulusId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/projects/%s/stimuli/%s/results.csv", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.BinS != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "binS", *params.BinS, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewRemoveRecordingRequest constructs an http.Request for the RemoveRecording method
 func NewRemoveRecordingRequest(server string, id RecordingIdParameter) (*http.Request, error) {
 	var err error
@@ -6371,7 +6469,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetProjectReportWithResponse The project's report page
 	//
-	// One self-contained HTML page (inline SVG, no scripts, fonts or images; strict CSP) from the latest finished run of each recording: per recording the seven emotions and valence over time; for the project the mean of each emotion over time, dominant-emotion shares, mean valence, share of frames with a face, and age and gender distributions only from 5 recordings on. Streamed; a failure part way cuts the connection.
+	// One self-contained HTML page (inline SVG, no scripts or fonts, images only as data: URIs; strict CSP) from the latest finished run of each recording: per recording the seven emotions and valence over time; for the project the mean of each emotion over time, dominant-emotion shares, mean valence, share of frames with a face, and age and gender distributions only from 5 recordings on. A stimulus study adds, per ready stimulus of its design in order, its thumbnail strip along its time axis, each emotion's and valence's mean over stimulus time with its 95 % band, N per bin and the segments, and with two stimuli or more the A/B chart of the first two (A minus B per emotion, whole and per segment, marked where the interval excludes 0). Streamed; a failure part way cuts the connection.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6441,6 +6539,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /api/projects/{id}/stimuli/{stimulusId}/results (the `GetStimulusResults` operationId).
 	GetStimulusResultsWithResponse(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, params *GetStimulusResultsParams, reqEditors ...RequestEditorFn) (*GetStimulusResultsResponse, error)
+
+	// ExportStimulusResultsCSVWithResponse A stimulus's results per bin, as CSV
+	//
+	// The bins of `getStimulusResults` as one CSV row each, in time order: `startS`, `endS`, `n` (participants with a described face), `nAll` (with any frame), then `<emotion>_mean`, `_lower` and `_upper` (the 95 % band) for the seven emotions and valence, `dominant_<emotion>` (the share of the N participants whose dominant emotion it is), and `faceShare_*` and `attentionShare_*` with their bands. A figure that is undefined (no participant, or one where a band needs two) is an empty cell, never 0. 409 while the stimulus is not ready.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/projects/{id}/stimuli/{stimulusId}/results.csv (the `ExportStimulusResultsCSV` operationId).
+	ExportStimulusResultsCSVWithResponse(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, params *ExportStimulusResultsCSVParams, reqEditors ...RequestEditorFn) (*ExportStimulusResultsCSVResponse, error)
 
 	// RemoveRecordingWithResponse Remove a recording
 	//
@@ -10756,6 +10863,148 @@ func (r GetStimulusResultsResponse) ContentType() string {
 	return ""
 }
 
+// ExportStimulusResultsCSVResponse200Headers the declared response headers of an HTTP 200 response for ExportStimulusResultsCSV
+type ExportStimulusResultsCSVResponse200Headers struct {
+	ContentDisposition *string
+}
+
+// ExportStimulusResultsCSVResponse400Headers the declared response headers of an HTTP 400 response for ExportStimulusResultsCSV
+type ExportStimulusResultsCSVResponse400Headers struct {
+	XRequestId *string
+}
+
+// ExportStimulusResultsCSVResponse401Headers the declared response headers of an HTTP 401 response for ExportStimulusResultsCSV
+type ExportStimulusResultsCSVResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *string
+}
+
+// ExportStimulusResultsCSVResponse404Headers the declared response headers of an HTTP 404 response for ExportStimulusResultsCSV
+type ExportStimulusResultsCSVResponse404Headers struct {
+	XRequestId *string
+}
+
+// ExportStimulusResultsCSVResponse409Headers the declared response headers of an HTTP 409 response for ExportStimulusResultsCSV
+type ExportStimulusResultsCSVResponse409Headers struct {
+	XRequestId *string
+}
+
+// ExportStimulusResultsCSVResponse429Headers the declared response headers of an HTTP 429 response for ExportStimulusResultsCSV
+type ExportStimulusResultsCSVResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// ExportStimulusResultsCSVResponse500Headers the declared response headers of an HTTP 500 response for ExportStimulusResultsCSV
+type ExportStimulusResultsCSVResponse500Headers struct {
+	XRequestId *string
+}
+
+// ExportStimulusResultsCSVResponse503Headers the declared response headers of an HTTP 503 response for ExportStimulusResultsCSV
+type ExportStimulusResultsCSVResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type ExportStimulusResultsCSVResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ExportStimulusResultsCSVResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ExportStimulusResultsCSVResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ExportStimulusResultsCSVResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ExportStimulusResultsCSVResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *ExportStimulusResultsCSVResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ExportStimulusResultsCSVResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ExportStimulusResultsCSVResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ExportStimulusResultsCSVResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ExportStimulusResultsCSVResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ExportStimulusResultsCSVResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ExportStimulusResultsCSVResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r ExportStimulusResultsCSVResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ExportStimulusResultsCSVResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ExportStimulusResultsCSVResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ExportStimulusResultsCSVResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ExportStimulusResultsCSVResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ExportStimulusResultsCSVResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ExportStimulusResultsCSVResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ExportStimulusResultsCSVResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // RemoveRecordingResponse401Headers the declared response headers of an HTTP 401 response for RemoveRecording
 type RemoveRecordingResponse401Headers struct {
 	WWWAuthenticate *string
@@ -12935,7 +13184,7 @@ func (c *ClientWithResponses) ReopenProjectWithResponse(ctx context.Context, id 
 
 // GetProjectReportWithResponse The project's report page
 //
-// One self-contained HTML page (inline SVG, no scripts, fonts or images; strict CSP) from the latest finished run of each recording: per recording the seven emotions and valence over time; for the project the mean of each emotion over time, dominant-emotion shares, mean valence, share of frames with a face, and age and gender distributions only from 5 recordings on. Streamed; a failure part way cuts the connection.
+// One self-contained HTML page (inline SVG, no scripts or fonts, images only as data: URIs; strict CSP) from the latest finished run of each recording: per recording the seven emotions and valence over time; for the project the mean of each emotion over time, dominant-emotion shares, mean valence, share of frames with a face, and age and gender distributions only from 5 recordings on. A stimulus study adds, per ready stimulus of its design in order, its thumbnail strip along its time axis, each emotion's and valence's mean over stimulus time with its 95 % band, N per bin and the segments, and with two stimuli or more the A/B chart of the first two (A minus B per emotion, whole and per segment, marked where the interval excludes 0). Streamed; a failure part way cuts the connection.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13058,6 +13307,21 @@ func (c *ClientWithResponses) GetStimulusResultsWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseGetStimulusResultsResponse(rsp)
+}
+
+// ExportStimulusResultsCSVWithResponse A stimulus's results per bin, as CSV
+//
+// The bins of `getStimulusResults` as one CSV row each, in time order: `startS`, `endS`, `n` (participants with a described face), `nAll` (with any frame), then `<emotion>_mean`, `_lower` and `_upper` (the 95 % band) for the seven emotions and valence, `dominant_<emotion>` (the share of the N participants whose dominant emotion it is), and `faceShare_*` and `attentionShare_*` with their bands. A figure that is undefined (no participant, or one where a band needs two) is an empty cell, never 0. 409 while the stimulus is not ready.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/projects/{id}/stimuli/{stimulusId}/results.csv (the `ExportStimulusResultsCSV` operationId).
+func (c *ClientWithResponses) ExportStimulusResultsCSVWithResponse(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, params *ExportStimulusResultsCSVParams, reqEditors ...RequestEditorFn) (*ExportStimulusResultsCSVResponse, error) {
+	rsp, err := c.ExportStimulusResultsCSV(ctx, id, stimulusId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExportStimulusResultsCSVResponse(rsp)
 }
 
 // RemoveRecordingWithResponse Remove a recording
@@ -18230,6 +18494,178 @@ func ParseGetStimulusResultsResponse(rsp *http.Response) (*GetStimulusResultsRes
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetStimulusResultsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseExportStimulusResultsCSVResponse parses an HTTP response from a ExportStimulusResultsCSVWithResponse call
+func ParseExportStimulusResultsCSVResponse(rsp *http.Response) (*ExportStimulusResultsCSVResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ExportStimulusResultsCSVResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ExportStimulusResultsCSVResponse200Headers
+		if values := rsp.Header.Values("Content-Disposition"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Disposition", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentDisposition = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ExportStimulusResultsCSVResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ExportStimulusResultsCSVResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers ExportStimulusResultsCSVResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers ExportStimulusResultsCSVResponse409Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers ExportStimulusResultsCSVResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ExportStimulusResultsCSVResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ExportStimulusResultsCSVResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

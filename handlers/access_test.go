@@ -64,6 +64,8 @@ func TestRouteAccess(t *testing.T) {
 		"GET /api/docs":                                       "public",
 		"GET /api/docs/{name}":                                "public",
 		"GET /api/openapi.json":                               "public",
+
+		"GET /api/projects/{id}/stimuli/{stimulusId}/results.csv": "client",
 	}
 	got := map[string]string{}
 	for _, r := range Routes() {

@@ -341,6 +341,8 @@ func TestTenantIsolation(t *testing.T) {
 		"DELETE /api/webhooks/{id}":                           {"/api/webhooks/" + f.hook, nil},
 		"POST /api/webhooks/{id}/secret":                      {"/api/webhooks/" + f.hook + "/secret", nil},
 		"POST /api/webhooks/{id}/ping":                        {"/api/webhooks/" + f.hook + "/ping", nil},
+
+		"GET /api/projects/{id}/stimuli/{stimulusId}/results.csv": {"/api/projects/" + f.project + "/stimuli/" + f.stim + "/results.csv", nil},
 	}
 	before := snapshot(t, f.env)
 	for _, r := range Routes() {
@@ -528,6 +530,9 @@ func statusRows() []statusRow {
 		}},
 		{"GET /api/projects/{id}/stimuli/{stimulusId}/results", "binS out of range", 400, func(f *fixture) (string, string, string, any) {
 			return "GET", "/api/projects/" + f.project + "/stimuli/" + f.stim + "/results?binS=0.01", f.keyA, nil
+		}},
+		{"GET /api/projects/{id}/stimuli/{stimulusId}/results.csv", "stimulus not ready", 409, func(f *fixture) (string, string, string, any) {
+			return "GET", "/api/projects/" + f.project + "/stimuli/" + f.stim + "/results.csv", f.keyA, nil
 		}},
 		{"DELETE /api/projects/{id}/stimuli/{stimulusId}", "own stimulus", 204, func(f *fixture) (string, string, string, any) {
 			return "DELETE", "/api/projects/" + f.project + "/stimuli/" + f.stim, f.keyA, nil

@@ -345,7 +345,7 @@ func TestRouteDeadlines(t *testing.T) {
 	long := map[string]bool{
 		"GET /api/projects/{id}/export.csv": true, "GET /api/projects/{id}/export.json": true, "GET /api/projects/{id}/report": true,
 		"GET /api/recordings/{id}/analyses/{analysisId}": true, "DELETE /api/clients/me": true, "DELETE /api/clients/{id}": true,
-		"GET /api/projects/{id}/stimuli/{stimulusId}/results": true,
+		"GET /api/projects/{id}/stimuli/{stimulusId}/results": true, "GET /api/projects/{id}/stimuli/{stimulusId}/results.csv": true,
 	}
 	for _, rt := range Routes() {
 		want := DefaultWriteTimeout

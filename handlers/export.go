@@ -92,9 +92,15 @@ func (h *Handler) exportJSON(w http.ResponseWriter, r *http.Request, c *facet.Cl
 // with inline SVG charts. It reads the recordings twice, so memory does not
 // grow with their number: the first pass folds each timeline (reduced to
 // 1-second bins) into the project's figures, which head the page; the
-// second draws each recording's section and writes it out at once.
+// second draws each recording's section and writes it out at once. A
+// stimulus study's sections (per stimulus, over stimulus time) come
+// between the two.
 func (h *Handler) report(w http.ResponseWriter, r *http.Request, c *facet.Client) error {
 	p, err := h.App.Project(r.Context(), c, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	study, err := h.study(r.Context(), c, p)
 	if err != nil {
 		return err
 	}
@@ -125,6 +131,9 @@ func (h *Handler) report(w http.ResponseWriter, r *http.Request, c *facet.Client
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:")
 	bw := bufio.NewWriterSize(w, 32<<10)
 	report.WriteHead(bw, "facet report: "+p.Name, fmt.Sprintf("Project %s (%s), %d analysed recordings", p.ID, p.UseContext, proj.Count), proj)
+	if study != nil {
+		report.WriteStudy(bw, *study)
+	}
 	if err := each(func(s *report.Series) error { return report.WriteRecording(bw, s) }); err != nil {
 		h.abort(bw, "report of "+p.ID, err)
 	}

@@ -137,6 +137,7 @@ func Routes() []Route {
 		{"ProjectStimulus", "PATCH", "/api/projects/{id}/stimuli/{stimulusId}", AccessClient, 0, (*Handler).patchStimulus},
 		{"ProjectStimulus", "DELETE", "/api/projects/{id}/stimuli/{stimulusId}", AccessClient, 0, (*Handler).deleteStimulus},
 		{"ProjectStimulusResults", "GET", "/api/projects/{id}/stimuli/{stimulusId}/results", AccessClient, LongTimeout, (*Handler).stimulusResults},
+		{"ProjectStimulusResultsCSV", "GET", "/api/projects/{id}/stimuli/{stimulusId}/results.csv", AccessClient, LongTimeout, (*Handler).stimulusResultsCSV},
 		{"Invitation", "GET", "/api/invitations/{key}", AccessPublic, 0, (*Handler).getInvitation},
 		{"Invitation", "DELETE", "/api/invitations/{key}", AccessClient, 0, (*Handler).revokeInvitation},
 		{"InvitationConsent", "POST", "/api/invitations/{key}/consent", AccessPublic, 0, (*Handler).consent},
