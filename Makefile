@@ -35,6 +35,7 @@ fuzz_one = log=$$(mktemp); echo "$(GO) test -run '^$$' -fuzz '^$(1)$$' -fuzztime
 fuzz:
 	@$(call fuzz_one,FuzzValidID,.)
 	@$(call fuzz_one,FuzzCheckText,.)
+	@$(call fuzz_one,FuzzAlign,.)
 	@$(call fuzz_one,FuzzDecode,./internal/invoke)
 	@$(call fuzz_one,FuzzBindValue,./internal/invoke)
 	@$(call fuzz_one,FuzzHostRoundTrip,./internal/invoke)
