@@ -308,7 +308,7 @@ func TestFormatsAndFlags(t *testing.T) {
 	if diff := cmp.Diff(report.CSVHeader, rows[0]); diff != "" {
 		t.Errorf("header (-want +got):\n%s", diff)
 	}
-	want := strings.Split("t,track,x,y,w,h,score,angry,disgust,fear,happy,sad,surprise,neutral,dominant,valence,age,woman,man,size_px,brightness,sharpness,yaw,roll,flags", ",")
+	want := strings.Split("t,track,x,y,w,h,score,angry,disgust,fear,happy,sad,surprise,neutral,dominant,valence,age,woman,man,size_px,brightness,sharpness,yaw,roll,flags,stimulus,stimulus_t", ",")
 	if diff := cmp.Diff(want, rows[0]); diff != "" {
 		t.Errorf("columns (-want +got):\n%s", diff)
 	}
