@@ -97,14 +97,15 @@ func (h *Handler) pageProblem(w http.ResponseWriter, r *http.Request, d *pageDat
 }
 
 // pageCSP allows scripts, styles and requests from this app only, plus
-// uploads to the Blob endpoint; no inline code, no framing.
+// the Blob endpoint: uploads, and a stimulus study's videos and images
+// (played from their read links there); no inline code, no framing.
 func pageCSP(uploadOrigin string) string {
-	connect := "'self'"
+	blob := ""
 	if uploadOrigin != "" {
-		connect += " " + uploadOrigin
+		blob = " " + uploadOrigin
 	}
-	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self' blob:; " +
-		"connect-src " + connect + "; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'" + blob + "; media-src 'self' blob:" + blob + "; " +
+		"connect-src 'self'" + blob + "; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 }
 
 // deletionText tells the participant when their video is deleted.

@@ -87,3 +87,20 @@ func TestParticipantPageHTTP(t *testing.T) {
 		}
 	}
 }
+
+// TestPageCSP: the Blob endpoint is the one other origin the page may
+// reach: to upload, and to play a stimulus study's videos and images
+// from their read links; nothing else.
+func TestPageCSP(t *testing.T) {
+	for _, c := range []struct{ origin, want string }{
+		{"", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self' blob:; " +
+			"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"},
+		{"https://acct.blob.core.windows.net", "default-src 'none'; script-src 'self'; style-src 'self'; " +
+			"img-src 'self' https://acct.blob.core.windows.net; media-src 'self' blob: https://acct.blob.core.windows.net; " +
+			"connect-src 'self' https://acct.blob.core.windows.net; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"},
+	} {
+		if got := pageCSP(c.origin); got != c.want {
+			t.Errorf("pageCSP(%q)\n got %s\nwant %s", c.origin, got, c.want)
+		}
+	}
+}

@@ -89,6 +89,16 @@ export class Uploader {
   }
 }
 
+// putJSON sends value as one JSON blob (Put Blob) through a create-only
+// link valid until expiresAt (ISO time), retried as a block is: a stimulus
+// study's viewing log. A retry that finds the blob already there is
+// success; an "exists" UploadError means it was there before.
+export async function putJSON(url, value, expiresAt, opts = {}) {
+  const body = new Blob([JSON.stringify(value)], { type: "application/json" });
+  const u = new Uploader(body, { uploadUrl: url, expiresAt }, opts);
+  await u.send(url, body, { "Content-Type": "application/json", "x-ms-blob-type": "BlockBlob" }, null, true);
+}
+
 // put sends one PUT and resolves with its status (0: no answer).
 function put(url, body, headers, onLoaded) {
   return new Promise((resolve) => {
