@@ -15,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -444,4 +445,49 @@ func TestReportPage(t *testing.T) {
 		t.Error("the report overflows in print")
 	}
 	noErrors(t, b)
+}
+
+// TestOpenLinkPage: a panel's participant arrives through an open link
+// with ?ext=; the recording keeps the panel's id as its participantRef,
+// and once sent the page takes the participant to the survey's
+// completion URL with the id filled in.
+func TestOpenLinkPage(t *testing.T) {
+	f := pageStack(t)
+	b := browsertest.New(t, browsertest.Options{AllowCamera: true,
+		FakeCamera: browsertest.FakeCamera(t, testenv.Shared(t, "media/astronaut.png"))})
+	project := f.must(201, "POST", "/api/projects", f.key, map[string]any{"name": "Panel wave 1", "privacyMode": "retain", "useContext": "market-research"})["id"].(string)
+	token := f.invite(project, map[string]any{"quota": 50, "allowExt": true, "completionUrl": "https://survey.invalid/done?pid={ext}&src=facet"})
+	// The survey's host does not exist: the navigation is seen as the
+	// browser asks for it, before it fails.
+	asked := make(chan string, 8)
+	chromedp.Listen(b.Ctx, func(ev any) {
+		if e, ok := ev.(*page.EventFrameRequestedNavigation); ok {
+			select {
+			case asked <- e.URL:
+			default:
+			}
+		}
+	})
+	b.Do(t, 30*time.Second,
+		chromedp.Navigate(f.url+"/p/"+token+"?ext=PNL-0042"),
+		browsertest.WaitJS(`document.getElementById("main").dataset.ready === "true"`))
+	record(t, b, 2*time.Second)
+	want := "https://survey.invalid/done?pid=PNL-0042&src=facet"
+	timeout := time.After(20 * time.Second)
+	for found := false; !found; {
+		select {
+		case u := <-asked:
+			found = u == want
+		case <-timeout:
+			t.Fatalf("the page never went to %s", want)
+		}
+	}
+	items := f.must(200, "GET", "/api/projects/"+project+"/recordings", f.key, nil)["items"].([]any)
+	if len(items) != 1 {
+		t.Fatalf("%d recordings through the open link, want 1", len(items))
+	}
+	rec := items[0].(map[string]any)["id"].(string)
+	if r := f.waitStatus(f.key, rec, "analyzed"); r["participantRef"] != "PNL-0042" {
+		t.Errorf("recording of an open link: participantRef %v, want the panel's id", r["participantRef"])
+	}
 }

@@ -81,7 +81,7 @@ async function accept() {
     const res = await fetch("/api/invitations/" + encodeURIComponent(token) + "/consent", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ accept: true, consentVersion: main.dataset.consentVersion }),
+      body: JSON.stringify(consentBody()),
     });
     const body = await res.json().catch(() => ({}));
     if (!res.ok) {
@@ -100,6 +100,7 @@ async function accept() {
     }
     save({
       slot: body,
+      completionUrl: body.completionUrl || "",
       maxDurationS: Number(main.dataset.maxDurationS) || 1800,
       maxUploadBytes: Number(main.dataset.maxUploadBytes) || 0,
       deletion: $("deletion").textContent,
@@ -381,6 +382,19 @@ function finish() {
   save({ ...saved, done: true, slot: null });
   if (saved.deletion) $("done-deletion").textContent = saved.deletion;
   show("done");
+  // An open link's survey takes the participant back (the service fixed
+  // the address, https only; the link cannot change it).
+  const back = saved.completionUrl || "";
+  if (back.startsWith("https://")) setTimeout(() => location.assign(back), 1500);
+}
+
+// consentBody is the consent answer; a panel's own participant id comes
+// from the link's ?ext= and is kept only when the link allows it.
+function consentBody() {
+  const body = { accept: true, consentVersion: main.dataset.consentVersion };
+  const ext = new URLSearchParams(location.search).get("ext");
+  if (ext) body.ext = ext.slice(0, 256);
+  return body;
 }
 
 // --- stimulus study: the sequence on screen and its viewing log (Study) ---
