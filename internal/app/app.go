@@ -41,6 +41,8 @@ type Config struct {
 	ChunkFrames    int           // timeline chunk size cap; 0 = 600
 	OrphanShareMax float64       // share of all blobs the sweep may delete as orphans; 0 = 0.1
 	Limits         Limits        // per-client limits; zero fields take DefaultLimits
+	// MaxStimulusBytes bounds a stimulus's file; 0 = facet.MaxStimulusBytes.
+	MaxStimulusBytes int64
 	// WebhookAllowLocal lets webhooks use http on loopback: local
 	// development only (the sender must allow it too), never in Azure.
 	WebhookAllowLocal bool
@@ -84,6 +86,9 @@ func New(cfg Config, store facet.DocStore, blobs facet.BlobStore, queue facet.Qu
 		cfg.OrphanShareMax = 0.1
 	}
 	cfg.Limits = cfg.Limits.withDefaults()
+	if cfg.MaxStimulusBytes == 0 {
+		cfg.MaxStimulusBytes = facet.MaxStimulusBytes
+	}
 	if log == nil {
 		log = slog.Default()
 	}

@@ -168,8 +168,22 @@ func TestStimulusRules(t *testing.T) {
 	if err != nil || len(got.Segments) != 1 {
 		t.Fatalf("segments: %+v %v", got, err)
 	}
+	// A file over the limit is refused on arrival, unread.
+	e.app.cfg.MaxStimulusBytes = 8
+	slot, err := e.app.CreateStimulus(e.ctx, c, p.ID, NewStimulus{Name: "Too big", Kind: facet.StimVideo})
+	e.must(err)
+	big := facet.StimulusBlob(p.ID, slot.Stimulus.ID)
+	info, err := e.blobs.Upload(e.ctx, big, strings.NewReader("video\nand more than eight bytes"))
+	e.must(err)
+	if out, err := e.app.BlobCreated(e.ctx, e.event(big, info)); err != nil || out != Refused || e.blobExists(big) {
+		t.Errorf("a file over the limit: %s %v", out, err)
+	}
+	if s, _ := e.app.Stimulus(e.ctx, c, p.ID, slot.Stimulus.ID); s.Status != facet.StimRefused || !strings.Contains(s.Refusal.Message, "larger than the limit (8 bytes)") {
+		t.Errorf("refused stimulus %+v", s)
+	}
+	e.app.cfg.MaxStimulusBytes = facet.MaxStimulusBytes
 	stray := facet.StimulusBlob(p.ID, "st_000000000000000000000001")
-	info, err := e.blobs.Upload(e.ctx, stray, bytes.NewReader([]byte("x")))
+	info, err = e.blobs.Upload(e.ctx, stray, bytes.NewReader([]byte("x")))
 	e.must(err)
 	if out, err := e.app.BlobCreated(e.ctx, e.event(stray, info)); err != nil || out != Refused || e.blobExists(stray) {
 		t.Errorf("stray stimulus blob: %s %v", out, err)

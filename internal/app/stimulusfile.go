@@ -56,8 +56,8 @@ func (a *App) stimulusArrived(ctx context.Context, name string) (Outcome, error)
 	switch {
 	case info.Type != facet.BlockBlob:
 		return a.refuseStimulus(ctx, s, fmt.Sprintf("the upload is a %s, not a block blob", info.Type))
-	case info.Size > facet.MaxStimulusBytes:
-		return a.refuseStimulus(ctx, s, fmt.Sprintf("the file (%d bytes) is larger than the limit (%d bytes)", info.Size, facet.MaxStimulusBytes))
+	case info.Size > a.cfg.MaxStimulusBytes:
+		return a.refuseStimulus(ctx, s, fmt.Sprintf("the file (%d bytes) is larger than the limit (%d bytes)", info.Size, a.cfg.MaxStimulusBytes))
 	}
 	// Queued first: should the status write be lost, Event Grid delivers
 	// again, and the probe of a stimulus still awaiting runs all the same.
@@ -110,7 +110,7 @@ func (a *App) processStimulus(ctx context.Context, job AnalysisJob) (Outcome, er
 	defer os.Remove(f.Name())
 	defer f.Close()
 	name := facet.StimulusBlob(s.ProjectID, s.ID)
-	err = a.Blobs.Download(ctx, name, f, facet.DownloadOptions{MaxBytes: facet.MaxStimulusBytes})
+	err = a.Blobs.Download(ctx, name, f, facet.DownloadOptions{MaxBytes: a.cfg.MaxStimulusBytes})
 	switch {
 	case isCode(err, facet.ENotFound):
 		return Ignored, nil
