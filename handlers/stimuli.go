@@ -101,16 +101,11 @@ func (h *Handler) deleteStimulus(w http.ResponseWriter, r *http.Request, c *face
 }
 
 func (h *Handler) stimulusResults(w http.ResponseWriter, r *http.Request, c *facet.Client) error {
-	q := r.URL.Query()
-	var binS float64
-	if v := q.Get("binS"); v != "" {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			return facet.Errorf(facet.EInvalid, "binS: want a number of seconds")
-		}
-		binS = f
+	binS, err := binParam(r)
+	if err != nil {
+		return err
 	}
-	cmp := q.Get("compare")
+	cmp := r.URL.Query().Get("compare")
 	if cmp != "" && !facet.ValidID(cmp) {
 		return facet.Errorf(facet.EInvalid, "compare: want a stimulus id")
 	}
@@ -120,4 +115,18 @@ func (h *Handler) stimulusResults(w http.ResponseWriter, r *http.Request, c *fac
 	}
 	writeJSON(w, http.StatusOK, res)
 	return nil
+}
+
+// binParam is a results route's ?binS= (0: the default width, which the
+// app checks along with the range).
+func binParam(r *http.Request) (float64, error) {
+	v := r.URL.Query().Get("binS")
+	if v == "" {
+		return 0, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return 0, facet.Errorf(facet.EInvalid, "binS: want a number of seconds")
+	}
+	return f, nil
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/csv"
 	"net/http"
-	"strconv"
 
 	"github.com/humaninsight/facet"
 	"github.com/humaninsight/facet/internal/report"
@@ -18,13 +17,9 @@ const maxThumbBytes = 1 << 20
 // stimulusResultsCSV serves one row per bin of a stimulus's results
 // (report.StimulusCSVHeader), for spreadsheets and R.
 func (h *Handler) stimulusResultsCSV(w http.ResponseWriter, r *http.Request, c *facet.Client) error {
-	var binS float64
-	if v := r.URL.Query().Get("binS"); v != "" {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			return facet.Errorf(facet.EInvalid, "binS: want a number of seconds")
-		}
-		binS = f
+	binS, err := binParam(r)
+	if err != nil {
+		return err
 	}
 	id := r.PathValue("stimulusId")
 	res, err := h.App.StimulusResults(r.Context(), c, r.PathValue("id"), id, binS, "")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -364,23 +363,11 @@ func save(resp *http.Response, err error, p string) (int64, error) {
 // does: straight to Blob Storage (Azure's API, not facet's), with the
 // method and headers the slot names.
 func (d *demo) put(slot *client.UploadSlot, data []byte) error {
-	req, err := http.NewRequestWithContext(d.ctx, string(slot.Method), slot.UploadUrl, bytes.NewReader(data))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("x-ms-blob-type", string(slot.Headers.XMsBlobType))
+	h := map[string]string{"x-ms-blob-type": string(slot.Headers.XMsBlobType)}
 	for k, v := range slot.Headers.AdditionalProperties {
-		req.Header.Set(k, v)
+		h[k] = v
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		return fmt.Errorf("demo: upload: %s", resp.Status)
-	}
-	return nil
+	return putBlob(d.ctx, string(slot.Method), slot.UploadUrl, h, data)
 }
 
 // wait polls a recording until ok, for up to two minutes.

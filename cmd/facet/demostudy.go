@@ -15,6 +15,9 @@ import (
 	"github.com/humaninsight/facet/client"
 )
 
+// blockBlob is the header Blob Storage's Put Blob needs.
+var blockBlob = map[string]string{"x-ms-blob-type": "BlockBlob"}
+
 // study runs a small stimulus study through the API: a 3 s spot and a
 // poster, made with ffmpeg, after a 1 s baseline; three participants
 // (the sample video each time) whose viewing logs place their frames, the
@@ -102,7 +105,7 @@ func (d *demo) stimulus(ctx context.Context, pid, name string, kind client.NewSt
 	if err != nil {
 		return "", err
 	}
-	if err := putBlob(ctx, cr.JSON201.UploadUrl, data); err != nil {
+	if err := putBlob(ctx, http.MethodPut, cr.JSON201.UploadUrl, blockBlob, data); err != nil {
 		return "", err
 	}
 	id := cr.JSON201.Stimulus.Id
@@ -143,7 +146,7 @@ func (d *demo) participant(ctx context.Context, pid string, log []byte, video []
 	if slot.ViewingLogUrl == nil {
 		return "", fmt.Errorf("demo: a study's upload slot without a viewing log link")
 	}
-	if err := putBlob(ctx, *slot.ViewingLogUrl, log); err != nil {
+	if err := putBlob(ctx, http.MethodPut, *slot.ViewingLogUrl, blockBlob, log); err != nil {
 		return "", err
 	}
 	if err := d.put(slot, video); err != nil {
@@ -177,13 +180,16 @@ func viewingLog(a, b string, stall bool) []byte {
 	return out
 }
 
-// putBlob PUTs data as a block blob through a create-only link.
-func putBlob(ctx context.Context, url string, data []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, url, bytes.NewReader(data))
+// putBlob sends data through a signed link with the method and headers
+// it asks for (a block blob for Blob Storage), expecting 201.
+func putBlob(ctx context.Context, method, url string, header map[string]string, data []byte) error {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(data))
 	if err != nil {
 		return err
 	}
-	req.Header.Set("x-ms-blob-type", "BlockBlob")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err

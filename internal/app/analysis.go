@@ -230,10 +230,11 @@ func (a *App) refuse(ctx context.Context, name string, rec *facet.Recording, why
 // transient and the message should be redelivered.
 func (a *App) RunAnalysis(ctx context.Context, body []byte) (Outcome, error) {
 	var job AnalysisJob
-	if err := json.Unmarshal(body, &job); err == nil && job.Kind == JobStimulus {
+	err := json.Unmarshal(body, &job)
+	if err == nil && job.Kind == JobStimulus {
 		return a.processStimulus(ctx, job)
 	}
-	if err := json.Unmarshal(body, &job); err != nil || !facet.ValidID(job.RecordingID) || !facet.ValidID(job.ProjectID) || !facet.ValidID(job.AnalysisID) {
+	if err != nil || !facet.ValidID(job.RecordingID) || !facet.ValidID(job.ProjectID) || !facet.ValidID(job.AnalysisID) {
 		a.Log.Error("analysis message dropped: unreadable", "error", err)
 		return PoisonMessage, nil
 	}
