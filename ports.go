@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"io"
 	"math"
+	"net/mail"
 	"reflect"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Container names and their partition key paths. Each stored document is a
@@ -410,4 +413,110 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// Limits of a Mail, checked by Validate.
+const (
+	// MaxMailSubject is the longest subject, in characters: a subject
+	// longer than a line is cut by mail clients anyway.
+	MaxMailSubject = 200
+	// MaxMailAddress is the longest recipient address, in bytes: RFC
+	// 5321's 256-byte path less its angle brackets.
+	MaxMailAddress = 254
+	// MaxMailBody bounds Text and HTML together, in bytes. Our mails are
+	// a few lines with one link; Azure Communication Services takes up to
+	// 10 MB per request, attachments included.
+	MaxMailBody = 1 << 20
+)
+
+// Mail is one plain message to one person: a sign-up or invitation link,
+// say. Text is required, since some people read mail as plain text only;
+// HTML is the optional rich version of the same content. The sender is
+// the Mailer's, never the caller's.
+type Mail struct {
+	To      string // one address, name@domain, without a display name
+	Subject string
+	Text    string
+	HTML    string
+}
+
+// Validate returns an EInvalid error unless m can be sent as it is: To is
+// one plain address, Subject is set, at most MaxMailSubject characters
+// and on one line, Text is set, Text and HTML together are at most
+// MaxMailBody bytes, and every field is valid UTF-8. Adapters call it
+// before sending, so that the rule lives here and not in each of them.
+// Messages never repeat the address: it is personal data.
+func (m Mail) Validate() error {
+	if err := checkMailAddress(m.To); err != nil {
+		return err
+	}
+	for _, f := range []struct{ name, value string }{
+		{"recipient", m.To}, {"subject", m.Subject}, {"text", m.Text}, {"HTML", m.HTML},
+	} {
+		if !utf8.ValidString(f.value) {
+			return Errorf(EInvalid, "mail: the %s is not valid UTF-8", f.name)
+		}
+	}
+	switch {
+	case strings.TrimSpace(m.Subject) == "":
+		return Errorf(EInvalid, "mail: the subject is required")
+	case strings.ContainsFunc(m.Subject, lineBreakOrControl):
+		// A line break would start a header of its own wherever the
+		// subject is copied into one (header injection).
+		return Errorf(EInvalid, "mail: the subject holds a line break or another control character")
+	case utf8.RuneCountInString(m.Subject) > MaxMailSubject:
+		return Errorf(EInvalid, "mail: the subject is longer than %d characters", MaxMailSubject)
+	case strings.TrimSpace(m.Text) == "":
+		return Errorf(EInvalid, "mail: the text is required")
+	case len(m.Text)+len(m.HTML) > MaxMailBody:
+		return Errorf(EInvalid, "mail: the text and HTML are larger than %d bytes together", MaxMailBody)
+	}
+	return nil
+}
+
+// checkMailAddress accepts one addr-spec with a dotted domain name, and
+// nothing that a mail service would read as more than one recipient or
+// as a header of its own: no display name, no list, no group, no
+// comment, no quoted local part, no address literal, no white space and
+// no control character.
+func checkMailAddress(s string) error {
+	switch {
+	case s == "":
+		return Errorf(EInvalid, "mail: the recipient address is required")
+	case len(s) > MaxMailAddress:
+		return Errorf(EInvalid, "mail: the recipient address is longer than %d bytes", MaxMailAddress)
+	case strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }):
+		return Errorf(EInvalid, "mail: the recipient address holds white space, a line break or another control character")
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Name != "" || a.Address != s {
+		return Errorf(EInvalid, "mail: the recipient is not one plain address (name@example.com)")
+	}
+	at := strings.LastIndexByte(s, '@')
+	local, domain := s[:at], s[at+1:]
+	if local == "" || strings.HasPrefix(local, `"`) || !strings.Contains(domain, ".") ||
+		strings.ContainsAny(domain, "[]") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") ||
+		strings.Contains(domain, "..") {
+		return Errorf(EInvalid, "mail: the recipient is not one plain address (name@example.com)")
+	}
+	return nil
+}
+
+// lineBreakOrControl reports control characters (CR and LF among them)
+// and Unicode's line and paragraph separators.
+func lineBreakOrControl(r rune) bool {
+	return unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp)
+}
+
+// Mailer sends mail from the service's own address. Implementations are
+// safe for concurrent use and call Mail.Validate first. Errors: EInvalid
+// for a mail Validate refuses or the mail service refused as malformed
+// (an address it cannot deliver to, say), EUnavailable when the service
+// failed or could not be reached and a retry may succeed (with
+// Error.RetryAfter when the service said when), EInternal for a set-up
+// mistake that no retry mends (the service refused our credentials). A
+// cancelled ctx gives an error that wraps context.Canceled. A nil error
+// means the service accepted the mail for delivery, not that it arrived.
+type Mailer interface {
+	Send(ctx context.Context, m Mail) error
 }
