@@ -94,7 +94,7 @@ type Client struct {
 	Contact      Contact      `json:"contact"`
 	Demographics Demographics `json:"demographics"`
 	DPA          DPA          `json:"dpa"`
-	KeyHash      string       `json:"keyHash"` // sha256 of the current API key
+	Keys         []KeyInfo    `json:"keys"` // its API keys (hashes, never keys)
 	CreatedAt    time.Time    `json:"createdAt"`
 	Usage        ClientUsage  `json:"usage"`
 	ETag         string       `json:"-"`

@@ -12,6 +12,8 @@ import (
 const (
 	EInvalid       = "invalid"           // malformed request: bad JSON, wrong type, unknown field
 	EUnauthorized  = "unauthorized"      // missing or bad credentials
+	ECodeRequired  = "code_required"     // right password, but the account's second factor's code is missing
+	EForbidden     = "forbidden"         // the caller's role may not do this, or a change came without its CSRF token
 	ENotFound      = "not_found"         // unknown id, or another client's id
 	EConflict      = "conflict"          // the resource's state forbids the action
 	EGone          = "gone"              // existed once, no longer usable

@@ -43,6 +43,10 @@ var Containers = []struct {
 	{CAudit, "/clientId", []string{"at"}},
 	{CWebhooks, "/clientId", []string{"createdAt"}},
 	{CStimuli, "/projectId", []string{"createdAt"}},
+	{CAccounts, "/id", nil},
+	{CLogins, "/id", nil},
+	{CSessions, "/accountId", nil},
+	{CTeamInvites, "/id", nil},
 }
 
 // OrderFields returns Containers' OrderBy lists by container name.

@@ -123,6 +123,26 @@ var containers = [
       'createdAt'
     ]
   }
+  {
+    name: 'accounts'
+    partitionKey: '/id'
+    orderBy: []
+  }
+  {
+    name: 'logins'
+    partitionKey: '/id'
+    orderBy: []
+  }
+  {
+    name: 'sessions'
+    partitionKey: '/accountId'
+    orderBy: []
+  }
+  {
+    name: 'teaminvites'
+    partitionKey: '/id'
+    orderBy: []
+  }
 ]
 
 resource account 'Microsoft.DocumentDB/databaseAccounts@2025-04-15' = {

@@ -249,7 +249,7 @@ func TestDeletionDuringRunLeavesNoAnalysisData(t *testing.T) {
 			case "project":
 				e.must(e.app.RemoveProject(e.ctx, c, p.ID))
 			case "client":
-				_, err := e.app.EraseClient(e.ctx, c.ID, TriggerAPI)
+				_, err := e.app.EraseClient(e.ctx, c.ID, TriggerAPI, nil)
 				e.must(err)
 			}
 			e.deliver(facet.QDeletions, false)

@@ -1,7 +1,9 @@
 package app
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"regexp"
 	"strings"
 
@@ -47,8 +49,8 @@ func (n NewClient) validate() error {
 	return nil
 }
 
-// CreateClient registers a client and returns it with its API key, which
-// is shown this once: only its hash is stored.
+// CreateClient registers a client and returns it with its first API key,
+// which is shown this once: only its hash is stored.
 func (a *App) CreateClient(ctx context.Context, n NewClient) (*facet.Client, string, error) {
 	if err := n.validate(); err != nil {
 		return nil, "", err
@@ -58,11 +60,11 @@ func (a *App) CreateClient(ctx context.Context, n NewClient) (*facet.Client, str
 		ID: newID("cl"), Company: n.Company, Contact: n.Contact, Demographics: n.Demographics,
 		DPA: facet.DPA{Version: n.DPAVersion, AcceptedAt: now}, CreatedAt: now,
 	}
-	key := newSecret("fk_", 32)
-	c.KeyHash = hashHex(key)
+	key, info := a.newKey("first key")
+	c.Keys = []facet.KeyInfo{info}
 	// The key first: a client without a key is harmless, a key without a
 	// client answers 401 like any unknown key.
-	if _, err := create(ctx, a.Store, facet.CAPIKeys, c.KeyHash, facet.APIKey{ID: c.KeyHash, ClientID: c.ID, CreatedAt: now}); err != nil {
+	if _, err := create(ctx, a.Store, facet.CAPIKeys, info.Hash, facet.APIKey{ID: info.Hash, ClientID: c.ID, CreatedAt: now}); err != nil {
 		return nil, "", err
 	}
 	etag, err := create(ctx, a.Store, facet.CClients, c.ID, c)
@@ -72,6 +74,12 @@ func (a *App) CreateClient(ctx context.Context, n NewClient) (*facet.Client, str
 	c.ETag = etag
 	a.Log.Info("client created", "client", c.ID)
 	return c, key, nil
+}
+
+// newKey makes an API key and its description.
+func (a *App) newKey(name string) (string, facet.KeyInfo) {
+	key := newSecret("fk_", 32)
+	return key, facet.KeyInfo{ID: newID("ak"), Name: name, Prefix: key[:7], Hash: hashHex(key), CreatedAt: a.now()}
 }
 
 // Authenticate returns the client owning key; EUnauthorized otherwise.
@@ -106,24 +114,83 @@ func (a *App) Client(ctx context.Context, id string) (*facet.Client, error) {
 	return c, nil
 }
 
-// RotateKey gives the client a new API key and revokes the old one.
-func (a *App) RotateKey(ctx context.Context, c *facet.Client) (string, error) {
-	key := newSecret("fk_", 32)
-	h := hashHex(key)
-	if _, err := create(ctx, a.Store, facet.CAPIKeys, h, facet.APIKey{ID: h, ClientID: c.ID, CreatedAt: a.now()}); err != nil {
-		return "", err
+// Clients lists the clients, for the operator.
+func (a *App) Clients(ctx context.Context, limit int, cont string) ([]facet.Client, string, error) {
+	return query[facet.Client](ctx, a.Store, facet.CClients, facet.Query{Limit: limit, Continuation: cont})
+}
+
+// CreateKey gives the client another API key, named name, and returns it:
+// it is shown this once. The client's other keys keep working.
+func (a *App) CreateKey(ctx context.Context, c *facet.Client, name string, by *facet.Account) (string, facet.KeyInfo, error) {
+	if err := facet.CheckText("name", name, 100, false); err != nil {
+		return "", facet.KeyInfo{}, err
 	}
-	old := c.KeyHash
-	c.KeyHash = h
+	if len(c.Keys) >= facet.MaxKeys {
+		return "", facet.KeyInfo{}, facet.Errorf(facet.EConflict, "a client has at most %d API keys: revoke one first", facet.MaxKeys)
+	}
+	key, info := a.newKey(cmp.Or(name, "API key"))
+	if _, err := create(ctx, a.Store, facet.CAPIKeys, info.Hash, facet.APIKey{ID: info.Hash, ClientID: c.ID, CreatedAt: info.CreatedAt}); err != nil {
+		return "", facet.KeyInfo{}, err
+	}
+	c.Keys = append(c.Keys, info)
 	etag, err := replace(ctx, a.Store, facet.CClients, c.ID, c, c.ETag)
 	if err != nil {
-		a.Store.Delete(ctx, facet.CAPIKeys, h, h, "")
-		return "", err
+		a.Store.Delete(ctx, facet.CAPIKeys, info.Hash, info.Hash, "")
+		return "", facet.KeyInfo{}, err
 	}
 	c.ETag = etag
-	if err := a.Store.Delete(ctx, facet.CAPIKeys, old, old, ""); err != nil && !isCode(err, facet.ENotFound) {
-		return "", err
+	a.security(ctx, c.ID, by, "key-created", info.ID, "")
+	return key, info, nil
+}
+
+// RevokeKey ends one of the client's API keys at once.
+func (a *App) RevokeKey(ctx context.Context, c *facet.Client, id string, by *facet.Account) error {
+	i := slices.IndexFunc(c.Keys, func(k facet.KeyInfo) bool { return k.ID == id })
+	if i < 0 {
+		return notFound("API key")
 	}
-	a.Log.Info("api key rotated", "client", c.ID)
-	return key, nil
+	k := c.Keys[i]
+	if err := a.Store.Delete(ctx, facet.CAPIKeys, k.Hash, k.Hash, ""); err != nil && !isCode(err, facet.ENotFound) {
+		return err
+	}
+	c.Keys = slices.Delete(c.Keys, i, i+1)
+	etag, err := replace(ctx, a.Store, facet.CClients, c.ID, c, c.ETag)
+	if err != nil {
+		return err
+	}
+	c.ETag = etag
+	a.security(ctx, c.ID, by, "key-revoked", k.ID, "")
+	return nil
+}
+
+// ClientPatch changes a client's details; nil fields stay.
+type ClientPatch struct {
+	Company      *string             `json:"company"`
+	Contact      *facet.Contact      `json:"contact"`
+	Demographics *facet.Demographics `json:"demographics"`
+}
+
+// UpdateClient changes the client's company, contact and demographic
+// details, which its owner keeps up to date.
+func (a *App) UpdateClient(ctx context.Context, c *facet.Client, p ClientPatch) error {
+	n := NewClient{Company: c.Company, Contact: c.Contact, Demographics: c.Demographics, DPAVersion: c.DPA.Version}
+	if p.Company != nil {
+		n.Company = *p.Company
+	}
+	if p.Contact != nil {
+		n.Contact = *p.Contact
+	}
+	if p.Demographics != nil {
+		n.Demographics = *p.Demographics
+	}
+	if err := n.validate(); err != nil {
+		return err
+	}
+	c.Company, c.Contact, c.Demographics = n.Company, n.Contact, n.Demographics
+	etag, err := replace(ctx, a.Store, facet.CClients, c.ID, c, c.ETag)
+	if err != nil {
+		return err
+	}
+	c.ETag = etag
+	return nil
 }

@@ -139,7 +139,7 @@ func TestDeletionScopes(t *testing.T) {
 			e.must(e.app.RemoveProject(e.ctx, c, p.ID))
 		}},
 		{"client", facet.ReasonErasure, func(e *testEnv, c *facet.Client, p *facet.Project, recs []string) {
-			_, err := e.app.EraseClient(e.ctx, c.ID, TriggerOperator)
+			_, err := e.app.EraseClient(e.ctx, c.ID, TriggerOperator, nil)
 			e.must(err)
 		}},
 	}

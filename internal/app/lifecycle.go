@@ -147,10 +147,12 @@ type Receipt struct {
 	Videos     int       `json:"videos"` // videos still present, now queued for deletion
 }
 
-// EraseClient erases a client: its record and keys at once, its projects,
+// EraseClient erases a client: its record, keys, accounts and sessions at once, its projects,
 // recordings, analyses and videos through the queue. The audit entries
 // stay (they hold no personal data) so the deletion remains provable.
-func (a *App) EraseClient(ctx context.Context, clientID string, trigger string) (*Receipt, error) {
+//
+// by is the account that asked, nil for a key.
+func (a *App) EraseClient(ctx context.Context, clientID string, trigger string, by *facet.Account) (*Receipt, error) {
 	c, err := a.Client(ctx, clientID)
 	if err != nil {
 		return nil, err
@@ -194,12 +196,13 @@ func (a *App) EraseClient(ctx context.Context, clientID string, trigger string) 
 	if err := a.deleteWebhooks(ctx, c.ID); err != nil {
 		return nil, err
 	}
-	if err := a.Store.Delete(ctx, facet.CAPIKeys, c.KeyHash, c.KeyHash, ""); err != nil && !isCode(err, facet.ENotFound) {
+	if err := a.eraseTeam(ctx, c); err != nil {
 		return nil, err
 	}
 	if err := a.Store.Delete(ctx, facet.CClients, c.ID, c.ID, ""); err != nil && !isCode(err, facet.ENotFound) {
 		return nil, err
 	}
+	a.security(ctx, c.ID, by, "client-erased", c.ID, "")
 	a.Log.Info("client erased", "client", c.ID, "projects", r.Projects, "recordings", r.Recordings)
 	return r, nil
 }

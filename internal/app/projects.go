@@ -226,3 +226,27 @@ func (a *App) PatchProject(ctx context.Context, c *facet.Client, id string, patc
 	p.ETag = etag
 	return p, nil
 }
+
+// RecordingCounts counts a project's recordings by status (removed ones
+// are not counted), for the portal's project list.
+func (a *App) RecordingCounts(ctx context.Context, projectID string) (map[facet.RecordingStatus]int, error) {
+	n := map[facet.RecordingStatus]int{}
+	for _, s := range []facet.RecordingStatus{facet.RecAwaitingUpload, facet.RecUploaded, facet.RecAnalyzing, facet.RecAnalyzed, facet.RecFailed, facet.RecExpired} {
+		n[s] = 0
+	}
+	cont := ""
+	for {
+		recs, next, err := query[facet.Recording](ctx, a.Store, facet.CRecordings, facet.Query{Partition: projectID, Limit: 500, Continuation: cont})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			if _, ok := n[r.Status]; ok {
+				n[r.Status]++
+			}
+		}
+		if cont = next; cont == "" {
+			return n, nil
+		}
+	}
+}

@@ -43,13 +43,13 @@ func (e *testEnv) later(d time.Duration) {
 	e.app.Now = func() time.Time { return t }
 }
 
-// auditOf lists the audit entries of one partition.
+// auditOf lists the deletion records of one partition.
 func (e *testEnv) auditOf(partition string) []AuditEntry {
 	e.t.Helper()
 	var all []AuditEntry
 	cont := ""
 	for {
-		es, next, err := query[AuditEntry](e.ctx, e.store, facet.CAudit, facet.Query{Partition: partition, Continuation: cont})
+		es, next, err := query[AuditEntry](e.ctx, e.store, facet.CAudit, facet.Query{Partition: partition, Where: map[string]any{"type": "deletion"}, Continuation: cont})
 		e.must(err)
 		all = append(all, es...)
 		if cont = next; cont == "" {

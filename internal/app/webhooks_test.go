@@ -414,7 +414,7 @@ func TestWebhookRegistration(t *testing.T) {
 	if _, err := e.app.CreateWebhook(e.ctx, c, NewWebhook{URL: "https://hooks.example/in", Events: []facet.EventType{facet.EvProjectClosed}}); facet.ErrorCode(err) != facet.EConflict {
 		t.Errorf("endpoint %d: %v, want %s", MaxWebhooks+1, err, facet.EConflict)
 	}
-	_, err := e.app.EraseClient(e.ctx, c.ID, TriggerAPI)
+	_, err := e.app.EraseClient(e.ctx, c.ID, TriggerAPI, nil)
 	e.must(err)
 	if left := e.docsMentioning(c.ID); len(left) != 0 {
 		for _, d := range left {
