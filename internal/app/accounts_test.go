@@ -53,7 +53,10 @@ func TestEraseTeam(t *testing.T) {
 	e := newTestEnv(t)
 	c := e.client("Acme")
 	owner := e.member(c, "ada@acme.example", facet.RoleOwner)
-	e.must(func() error { _, err := e.app.Invite(e.ctx, c.ID, owner.Account, "rita@acme.example", facet.RoleResearcher); return err }())
+	e.must(func() error {
+		_, err := e.app.Invite(e.ctx, c.ID, owner.Account, "rita@acme.example", facet.RoleResearcher)
+		return err
+	}())
 	_, _, err := e.app.CreateKey(e.ctx, owner.Client, "CRM", owner.Account)
 	e.must(err)
 	if _, err := e.app.EraseClient(e.ctx, c.ID, TriggerAPI, owner.Account); err != nil {

@@ -3,8 +3,8 @@ package app
 import (
 	"cmp"
 	"context"
-	"slices"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/humaninsight/facet"
