@@ -359,7 +359,9 @@ func (e PrivacyMode) Valid() bool {
 
 // Defines values for ProblemCode.
 const (
+	ProblemCodeCodeRequired     ProblemCode = "code_required"
 	ProblemCodeConflict         ProblemCode = "conflict"
+	ProblemCodeForbidden        ProblemCode = "forbidden"
 	ProblemCodeGone             ProblemCode = "gone"
 	ProblemCodeInternal         ProblemCode = "internal"
 	ProblemCodeInvalid          ProblemCode = "invalid"
@@ -375,7 +377,11 @@ const (
 // Valid indicates whether the value is a known member of the ProblemCode enum.
 func (e ProblemCode) Valid() bool {
 	switch e {
+	case ProblemCodeCodeRequired:
+		return true
 	case ProblemCodeConflict:
+		return true
+	case ProblemCodeForbidden:
 		return true
 	case ProblemCodeGone:
 		return true
@@ -406,6 +412,7 @@ func (e ProblemCode) Valid() bool {
 const (
 	ProblemStatusN400 ProblemStatus = 400
 	ProblemStatusN401 ProblemStatus = 401
+	ProblemStatusN403 ProblemStatus = 403
 	ProblemStatusN404 ProblemStatus = 404
 	ProblemStatusN405 ProblemStatus = 405
 	ProblemStatusN409 ProblemStatus = 409
@@ -423,6 +430,8 @@ func (e ProblemStatus) Valid() bool {
 	case ProblemStatusN400:
 		return true
 	case ProblemStatusN401:
+		return true
+	case ProblemStatusN403:
 		return true
 	case ProblemStatusN404:
 		return true
@@ -451,12 +460,14 @@ func (e ProblemStatus) Valid() bool {
 const (
 	ProblemTitleConflictWithTheResourcesState ProblemTitle = "Conflict with the resource's state"
 	ProblemTitleContentTooLarge               ProblemTitle = "Content too large"
+	ProblemTitleForbidden                     ProblemTitle = "Forbidden"
 	ProblemTitleGone                          ProblemTitle = "Gone"
 	ProblemTitleInternalError                 ProblemTitle = "Internal error"
 	ProblemTitleInvalidRequest                ProblemTitle = "Invalid request"
 	ProblemTitleMethodNotAllowed              ProblemTitle = "Method not allowed"
 	ProblemTitleNotFound                      ProblemTitle = "Not found"
 	ProblemTitleRefusedOnSubstance            ProblemTitle = "Refused on substance"
+	ProblemTitleSecondFactorRequired          ProblemTitle = "Second factor required"
 	ProblemTitleServiceUnavailable            ProblemTitle = "Service unavailable"
 	ProblemTitleTooManyRequests               ProblemTitle = "Too many requests"
 	ProblemTitleUnauthorized                  ProblemTitle = "Unauthorized"
@@ -469,6 +480,8 @@ func (e ProblemTitle) Valid() bool {
 		return true
 	case ProblemTitleContentTooLarge:
 		return true
+	case ProblemTitleForbidden:
+		return true
 	case ProblemTitleGone:
 		return true
 	case ProblemTitleInternalError:
@@ -480,6 +493,8 @@ func (e ProblemTitle) Valid() bool {
 	case ProblemTitleNotFound:
 		return true
 	case ProblemTitleRefusedOnSubstance:
+		return true
+	case ProblemTitleSecondFactorRequired:
 		return true
 	case ProblemTitleServiceUnavailable:
 		return true
@@ -494,7 +509,9 @@ func (e ProblemTitle) Valid() bool {
 
 // Defines values for ProblemType.
 const (
+	ProblemTypeHttpsgithubComhumaninsightfacetblobmainREADMEMdProblemCodeRequired     ProblemType = "https://github.com/humaninsight/facet/blob/main/README.md#problem-code-required"
 	ProblemTypeHttpsgithubComhumaninsightfacetblobmainREADMEMdProblemConflict         ProblemType = "https://github.com/humaninsight/facet/blob/main/README.md#problem-conflict"
+	ProblemTypeHttpsgithubComhumaninsightfacetblobmainREADMEMdProblemForbidden        ProblemType = "https://github.com/humaninsight/facet/blob/main/README.md#problem-forbidden"
 	ProblemTypeHttpsgithubComhumaninsightfacetblobmainREADMEMdProblemGone             ProblemType = "https://github.com/humaninsight/facet/blob/main/README.md#problem-gone"
 	ProblemTypeHttpsgithubComhumaninsightfacetblobmainREADMEMdProblemInternal         ProblemType = "https://github.com/humaninsight/facet/blob/main/README.md#problem-internal"
 	ProblemTypeHttpsgithubComhumaninsightfacetblobmainREADMEMdProblemInvalid          ProblemType = "https://github.com/humaninsight/facet/blob/main/README.md#problem-invalid"
@@ -510,7 +527,11 @@ const (
 // Valid indicates whether the value is a known member of the ProblemType enum.
 func (e ProblemType) Valid() bool {
 	switch e {
+	case ProblemTypeHttpsgithubComhumaninsightfacetblobmainREADMEMdProblemCodeRequired:
+		return true
 	case ProblemTypeHttpsgithubComhumaninsightfacetblobmainREADMEMdProblemConflict:
+		return true
+	case ProblemTypeHttpsgithubComhumaninsightfacetblobmainREADMEMdProblemForbidden:
 		return true
 	case ProblemTypeHttpsgithubComhumaninsightfacetblobmainREADMEMdProblemGone:
 		return true
@@ -1480,7 +1501,7 @@ type PrivacyMode string
 
 // Problem The body of every error answer of the API: RFC 9457 problem details, media type `application/problem+json`. `type` is a stable URI per `code`, each documented in README's "Problem types"; `title` is fixed per type; `detail` says what went wrong this time in the API's terms (field names, never internals or personal data); `requestId` is the id in the service's log and in the `X-Request-Id` header.
 type Problem struct {
-	// Code invalid 400, unauthorized 401, not_found 404, method_not_allowed 405, conflict 409, gone 410, too_large 413, unprocessable 422, too_many_requests 429, internal 500, unavailable 503.
+	// Code invalid 400, unauthorized 401, code_required 401, forbidden 403, not_found 404, method_not_allowed 405, conflict 409, gone 410, too_large 413, unprocessable 422, too_many_requests 429, internal 500, unavailable 503.
 	Code ProblemCode `json:"code"`
 
 	// Detail Safe to show: no personal data, no internals.
@@ -1491,7 +1512,7 @@ type Problem struct {
 	Type      ProblemType   `json:"type"`
 }
 
-// ProblemCode invalid 400, unauthorized 401, not_found 404, method_not_allowed 405, conflict 409, gone 410, too_large 413, unprocessable 422, too_many_requests 429, internal 500, unavailable 503.
+// ProblemCode invalid 400, unauthorized 401, code_required 401, forbidden 403, not_found 404, method_not_allowed 405, conflict 409, gone 410, too_large 413, unprocessable 422, too_many_requests 429, internal 500, unavailable 503.
 type ProblemCode string
 
 // ProblemStatus defines model for Problem.Status.
@@ -2138,6 +2159,9 @@ type BadRequest = Problem
 // Conflict The body of every error answer of the API: RFC 9457 problem details, media type `application/problem+json`. `type` is a stable URI per `code`, each documented in README's "Problem types"; `title` is fixed per type; `detail` says what went wrong this time in the API's terms (field names, never internals or personal data); `requestId` is the id in the service's log and in the `X-Request-Id` header.
 type Conflict = Problem
 
+// Forbidden The body of every error answer of the API: RFC 9457 problem details, media type `application/problem+json`. `type` is a stable URI per `code`, each documented in README's "Problem types"; `title` is fixed per type; `detail` says what went wrong this time in the API's terms (field names, never internals or personal data); `requestId` is the id in the service's log and in the `X-Request-Id` header.
+type Forbidden = Problem
+
 // Gone The body of every error answer of the API: RFC 9457 problem details, media type `application/problem+json`. `type` is a stable URI per `code`, each documented in README's "Problem types"; `title` is fixed per type; `detail` says what went wrong this time in the API's terms (field names, never internals or personal data); `requestId` is the id in the service's log and in the `X-Request-Id` header.
 type Gone = Problem
 
@@ -2511,7 +2535,7 @@ type ClientInterface interface {
 
 	// CreateClientWithBody Register a client
 	//
-	// The operator registers a client; the DPA acceptance (version, time) is recorded. The API key is shown this once: only its hash is stored.
+	// The operator registers a client; the DPA acceptance (version, time) is recorded. The API key is shown this once: only its hash is stored. Role: operator.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2520,7 +2544,7 @@ type ClientInterface interface {
 
 	// CreateClient Register a client
 	//
-	// The operator registers a client; the DPA acceptance (version, time) is recorded. The API key is shown this once: only its hash is stored.
+	// The operator registers a client; the DPA acceptance (version, time) is recorded. The API key is shown this once: only its hash is stored. Role: operator.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2529,40 +2553,42 @@ type ClientInterface interface {
 
 	// EraseMe Erase the calling client
 	//
-	// Erasure of everything of the client: its record and key at once (the key stops working), its projects, recordings, analyses and videos through the deletion queue. The deletion records stay.
+	// Erasure of everything of the client: its record and key at once (the key stops working), its projects, recordings, analyses and videos through the deletion queue. The deletion records stay. Role: owner.
 	//
 	// Corresponds with DELETE /api/clients/me (the `EraseMe` operationId).
 	EraseMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetMe The calling client
 	//
+	// Role: viewer.
+	//
 	// Corresponds with GET /api/clients/me (the `GetMe` operationId).
 	GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListMyAudit The calling client's deletion records
 	//
-	// One record per deleted video, newest first.
+	// One record per deleted video, newest first. Role: viewer.
 	//
 	// Corresponds with GET /api/clients/me/audit (the `ListMyAudit` operationId).
 	ListMyAudit(ctx context.Context, params *ListMyAuditParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RotateKey Rotate the API key
 	//
-	// A new key; the old one stops working. No request body is read.
+	// A new key; the old one stops working. No request body is read. Role: owner.
 	//
 	// Corresponds with POST /api/clients/me/keys (the `RotateKey` operationId).
 	RotateKey(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// EraseClient Erase a client
 	//
-	// The operator erases a client, as DELETE /api/clients/me does.
+	// The operator erases a client, as DELETE /api/clients/me does. Role: operator.
 	//
 	// Corresponds with DELETE /api/clients/{id} (the `EraseClient` operationId).
 	EraseClient(ctx context.Context, id ClientIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListClientAudit A client's deletion records
 	//
-	// Also after the client's erasure; a client id with no records answers an empty list.
+	// Also after the client's erasure; a client id with no records answers an empty list. Role: operator.
 	//
 	// Corresponds with GET /api/clients/{id}/audit (the `ListClientAudit` operationId).
 	ListClientAudit(ctx context.Context, id ClientIdParameter, params *ListClientAuditParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2583,7 +2609,7 @@ type ClientInterface interface {
 
 	// RevokeInvitation Withdraw an invitation
 	//
-	// By the invitation's id (not its token). Revoking a revoked invitation answers it again; a used one answers 409.
+	// By the invitation's id (not its token). Revoking a revoked invitation answers it again; a used one answers 409. Role: researcher.
 	//
 	// Corresponds with DELETE /api/invitations/{key} (the `RevokeInvitation` operationId).
 	RevokeInvitation(ctx context.Context, key InvitationId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2622,12 +2648,14 @@ type ClientInterface interface {
 
 	// ListProjects The client's projects
 	//
+	// Role: viewer.
+	//
 	// Corresponds with GET /api/projects (the `ListProjects` operationId).
 	ListProjects(ctx context.Context, params *ListProjectsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateProjectWithBody Create a project
 	//
-	// An open project. Settings not given take the defaults; without `consentText` the project uses the default text (version `facet-default-1`). A prohibited use context (workplace, education: EU AI Act Art. 5(1)(f)) or a model set that is not installed answers 422.
+	// An open project. Settings not given take the defaults; without `consentText` the project uses the default text (version `facet-default-1`). A prohibited use context (workplace, education: EU AI Act Art. 5(1)(f)) or a model set that is not installed answers 422. Role: researcher.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2636,7 +2664,7 @@ type ClientInterface interface {
 
 	// CreateProject Create a project
 	//
-	// An open project. Settings not given take the defaults; without `consentText` the project uses the default text (version `facet-default-1`). A prohibited use context (workplace, education: EU AI Act Art. 5(1)(f)) or a model set that is not installed answers 422.
+	// An open project. Settings not given take the defaults; without `consentText` the project uses the default text (version `facet-default-1`). A prohibited use context (workplace, education: EU AI Act Art. 5(1)(f)) or a model set that is not installed answers 422. Role: researcher.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2645,19 +2673,21 @@ type ClientInterface interface {
 
 	// RemoveProject Remove a project
 	//
-	// The project is gone at once (404 from then on); its invitations, recordings, analyses and videos follow through the deletion queue.
+	// The project is gone at once (404 from then on); its invitations, recordings, analyses and videos follow through the deletion queue. Role: researcher.
 	//
 	// Corresponds with DELETE /api/projects/{id} (the `RemoveProject` operationId).
 	RemoveProject(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetProject A project
 	//
+	// Role: viewer.
+	//
 	// Corresponds with GET /api/projects/{id} (the `GetProject` operationId).
 	GetProject(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PatchProjectWithBody Change an open project
 	//
-	// Fields left out stay as they are. A new consent text gets a new `consentVersion`. A closed project answers 409.
+	// Fields left out stay as they are. A new consent text gets a new `consentVersion`. A closed project answers 409. Role: researcher.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2666,7 +2696,7 @@ type ClientInterface interface {
 
 	// PatchProject Change an open project
 	//
-	// Fields left out stay as they are. A new consent text gets a new `consentVersion`. A closed project answers 409.
+	// Fields left out stay as they are. A new consent text gets a new `consentVersion`. A closed project answers 409. Role: researcher.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2675,40 +2705,42 @@ type ClientInterface interface {
 
 	// ListProjectAudit A project's deletion records
 	//
-	// For an existing project, or a removed one of the caller's that has records; anything else is 404.
+	// For an existing project, or a removed one of the caller's that has records; anything else is 404. Role: viewer.
 	//
 	// Corresponds with GET /api/projects/{id}/audit (the `ListProjectAudit` operationId).
 	ListProjectAudit(ctx context.Context, id ProjectIdParameter, params *ListProjectAuditParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CloseProject Close a project
 	//
-	// No new uploads; every video is deleted at close + `deletionGraceS`. A project already closed answers 409. No request body is read.
+	// No new uploads; every video is deleted at close + `deletionGraceS`. A project already closed answers 409. No request body is read. Role: researcher.
 	//
 	// Corresponds with POST /api/projects/{id}/close (the `CloseProject` operationId).
 	CloseProject(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ExportProjectCSV Export the project's timelines as CSV
 	//
-	// Streamed: the `facet analyze` CSV columns with `recording_id` first, one row per face per frame of the latest finished run of each recording, oldest recording first. A failure part way cuts the connection, so a truncated file never passes for a whole one.
+	// Streamed: the `facet analyze` CSV columns with `recording_id` first, one row per face per frame of the latest finished run of each recording, oldest recording first. A failure part way cuts the connection, so a truncated file never passes for a whole one. Role: viewer.
 	//
 	// Corresponds with GET /api/projects/{id}/export.csv (the `ExportProjectCSV` operationId).
 	ExportProjectCSV(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ExportProjectJSON Export the project's results as JSON
 	//
-	// Streamed: the project, and for each recording with a finished run (oldest first) the latest run's full `facet analyze` JSON, frames included. A failure part way cuts the connection.
+	// Streamed: the project, and for each recording with a finished run (oldest first) the latest run's full `facet analyze` JSON, frames included. A failure part way cuts the connection. Role: viewer.
 	//
 	// Corresponds with GET /api/projects/{id}/export.json (the `ExportProjectJSON` operationId).
 	ExportProjectJSON(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListInvitations The project's invitations
 	//
+	// Role: viewer.
+	//
 	// Corresponds with GET /api/projects/{id}/invitations (the `ListInvitations` operationId).
 	ListInvitations(ctx context.Context, id ProjectIdParameter, params *ListInvitationsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateInvitationWithBody Invite a participant
 	//
-	// A one-time link; `url` is FACET_PUBLIC_BASE_URL + `/p/{token}`. The token is shown this once: the invitation's `id` is its sha256. A closed project answers 409; a project's invitations of the UTC day used up (5000 by default) answer 429 until the day ends.
+	// A one-time link; `url` is FACET_PUBLIC_BASE_URL + `/p/{token}`. The token is shown this once: the invitation's `id` is its sha256. A closed project answers 409; a project's invitations of the UTC day used up (5000 by default) answer 429 until the day ends. Role: researcher.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2717,7 +2749,7 @@ type ClientInterface interface {
 
 	// CreateInvitation Invite a participant
 	//
-	// A one-time link; `url` is FACET_PUBLIC_BASE_URL + `/p/{token}`. The token is shown this once: the invitation's `id` is its sha256. A closed project answers 409; a project's invitations of the UTC day used up (5000 by default) answer 429 until the day ends.
+	// A one-time link; `url` is FACET_PUBLIC_BASE_URL + `/p/{token}`. The token is shown this once: the invitation's `id` is its sha256. A closed project answers 409; a project's invitations of the UTC day used up (5000 by default) answer 429 until the day ends. Role: researcher.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2726,14 +2758,14 @@ type ClientInterface interface {
 
 	// ListRecordings The project's recordings
 	//
-	// Removed recordings are left out, so a page may hold fewer than `limit` items while `continuationToken` is not null.
+	// Removed recordings are left out, so a page may hold fewer than `limit` items while `continuationToken` is not null. Role: viewer.
 	//
 	// Corresponds with GET /api/projects/{id}/recordings (the `ListRecordings` operationId).
 	ListRecordings(ctx context.Context, id ProjectIdParameter, params *ListRecordingsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateRecordingWithBody Open an upload slot on the client's own consent
 	//
-	// The client attests that it gathered consent itself (`consent.obtainedAt`, `consent.method`); without the attestation, 422. A closed project answers 409; the client's open upload slots at their limit (500 by default) answer 429 until the first open link expires.
+	// The client attests that it gathered consent itself (`consent.obtainedAt`, `consent.method`); without the attestation, 422. A closed project answers 409; the client's open upload slots at their limit (500 by default) answer 429 until the first open link expires. Role: researcher.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2742,7 +2774,7 @@ type ClientInterface interface {
 
 	// CreateRecording Open an upload slot on the client's own consent
 	//
-	// The client attests that it gathered consent itself (`consent.obtainedAt`, `consent.method`); without the attestation, 422. A closed project answers 409; the client's open upload slots at their limit (500 by default) answer 429 until the first open link expires.
+	// The client attests that it gathered consent itself (`consent.obtainedAt`, `consent.method`); without the attestation, 422. A closed project answers 409; the client's open upload slots at their limit (500 by default) answer 429 until the first open link expires. Role: researcher.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2751,26 +2783,28 @@ type ClientInterface interface {
 
 	// ReopenProject Reopen a closed project
 	//
-	// Within the grace period the scheduled deletion is cancelled; after it, or for a project that is not closed, 409. No request body is read.
+	// Within the grace period the scheduled deletion is cancelled; after it, or for a project that is not closed, 409. No request body is read. Role: researcher.
 	//
 	// Corresponds with POST /api/projects/{id}/reopen (the `ReopenProject` operationId).
 	ReopenProject(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetProjectReport The project's report page
 	//
-	// One self-contained HTML page (inline SVG, no scripts or fonts, images only as data: URIs; strict CSP) from the latest finished run of each recording: per recording the seven emotions and valence over time; for the project the mean of each emotion over time, dominant-emotion shares, mean valence, share of frames with a face, and age and gender distributions only from 5 recordings on. A stimulus study adds, per ready stimulus of its design in order, its thumbnail strip along its time axis, each emotion's and valence's mean over stimulus time with its 95 % band, N per bin and the segments, and with two stimuli or more the A/B chart of the first two (A minus B per emotion, whole and per segment, marked where the interval excludes 0). Streamed; a failure part way cuts the connection.
+	// One self-contained HTML page (inline SVG, no scripts or fonts, images only as data: URIs; strict CSP) from the latest finished run of each recording: per recording the seven emotions and valence over time; for the project the mean of each emotion over time, dominant-emotion shares, mean valence, share of frames with a face, and age and gender distributions only from 5 recordings on. A stimulus study adds, per ready stimulus of its design in order, its thumbnail strip along its time axis, each emotion's and valence's mean over stimulus time with its 95 % band, N per bin and the segments, and with two stimuli or more the A/B chart of the first two (A minus B per emotion, whole and per segment, marked where the interval excludes 0). Streamed; a failure part way cuts the connection. Role: viewer.
 	//
 	// Corresponds with GET /api/projects/{id}/report (the `GetProjectReport` operationId).
 	GetProjectReport(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListStimuli The project's stimuli
 	//
+	// Role: viewer.
+	//
 	// Corresponds with GET /api/projects/{id}/stimuli (the `ListStimuli` operationId).
 	ListStimuli(ctx context.Context, id ProjectIdParameter, params *ListStimuliParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateStimulusWithBody Add a stimulus
 	//
-	// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open.
+	// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open. Role: researcher.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2779,7 +2813,7 @@ type ClientInterface interface {
 
 	// CreateStimulus Add a stimulus
 	//
-	// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open.
+	// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open. Role: researcher.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2788,17 +2822,21 @@ type ClientInterface interface {
 
 	// DeleteStimulus Delete a stimulus
 	//
-	// Its file and thumbnails at once, with an audit entry for the file (`stimulusId`, reason `stimulus-removed`).
+	// Its file and thumbnails at once, with an audit entry for the file (`stimulusId`, reason `stimulus-removed`). Role: researcher.
 	//
 	// Corresponds with DELETE /api/projects/{id}/stimuli/{stimulusId} (the `DeleteStimulus` operationId).
 	DeleteStimulus(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetStimulus A stimulus
 	//
+	// Role: viewer.
+	//
 	// Corresponds with GET /api/projects/{id}/stimuli/{stimulusId} (the `GetStimulus` operationId).
 	GetStimulus(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PatchStimulusWithBody Rename a stimulus, set its segments
+	//
+	// Role: researcher.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2807,6 +2845,8 @@ type ClientInterface interface {
 
 	// PatchStimulus Rename a stimulus, set its segments
 	//
+	// Role: researcher.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with PATCH /api/projects/{id}/stimuli/{stimulusId} (the `PatchStimulus` operationId).
@@ -2814,47 +2854,49 @@ type ClientInterface interface {
 
 	// GetStimulusResults A stimulus's results, second by second
 	//
-	// Per bin of stimulus time (`binS`, 0.1 to 60 s, default 0.5) and per segment: each emotion's and valence's mean over participants with a 95 % band and N, the share of participants per dominant emotion, the face-found and attention shares (a described face turned at most about 20 degrees). With `compare`, another ready stimulus of the project: A minus B per emotion, whole, per segment and per bin. 409 while a stimulus is not ready.
+	// Per bin of stimulus time (`binS`, 0.1 to 60 s, default 0.5) and per segment: each emotion's and valence's mean over participants with a 95 % band and N, the share of participants per dominant emotion, the face-found and attention shares (a described face turned at most about 20 degrees). With `compare`, another ready stimulus of the project: A minus B per emotion, whole, per segment and per bin. 409 while a stimulus is not ready. Role: viewer.
 	//
 	// Corresponds with GET /api/projects/{id}/stimuli/{stimulusId}/results (the `GetStimulusResults` operationId).
 	GetStimulusResults(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, params *GetStimulusResultsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ExportStimulusResultsCSV A stimulus's results per bin, as CSV
 	//
-	// The bins of `getStimulusResults` as one CSV row each, in time order: `startS`, `endS`, `n` (participants with a described face), `nAll` (with any frame), then `<emotion>_mean`, `_lower` and `_upper` (the 95 % band) for the seven emotions and valence, `dominant_<emotion>` (the share of the N participants whose dominant emotion it is), and `faceShare_*` and `attentionShare_*` with their bands. A figure that is undefined (no participant, or one where a band needs two) is an empty cell, never 0. 409 while the stimulus is not ready.
+	// The bins of `getStimulusResults` as one CSV row each, in time order: `startS`, `endS`, `n` (participants with a described face), `nAll` (with any frame), then `<emotion>_mean`, `_lower` and `_upper` (the 95 % band) for the seven emotions and valence, `dominant_<emotion>` (the share of the N participants whose dominant emotion it is), and `faceShare_*` and `attentionShare_*` with their bands. A figure that is undefined (no participant, or one where a band needs two) is an empty cell, never 0. 409 while the stimulus is not ready. Role: viewer.
 	//
 	// Corresponds with GET /api/projects/{id}/stimuli/{stimulusId}/results.csv (the `ExportStimulusResultsCSV` operationId).
 	ExportStimulusResultsCSV(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, params *ExportStimulusResultsCSVParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RemoveRecording Remove a recording
 	//
-	// The metadata goes at once (404 from then on), the video through the deletion queue.
+	// The metadata goes at once (404 from then on), the video through the deletion queue. Role: researcher.
 	//
 	// Corresponds with DELETE /api/recordings/{id} (the `RemoveRecording` operationId).
 	RemoveRecording(ctx context.Context, id RecordingIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetRecording A recording, with its analysis runs
 	//
+	// Role: viewer.
+	//
 	// Corresponds with GET /api/recordings/{id} (the `GetRecording` operationId).
 	GetRecording(ctx context.Context, id RecordingIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteAnalysis Delete an analysis run
 	//
-	// The run and its timeline. A run still queued or running answers 409.
+	// The run and its timeline. A run still queued or running answers 409. Role: researcher.
 	//
 	// Corresponds with DELETE /api/recordings/{id}/analyses/{analysisId} (the `DeleteAnalysis` operationId).
 	DeleteAnalysis(ctx context.Context, id RecordingIdParameter, analysisId AnalysisIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetAnalysis The full result of a finished run
 	//
-	// The `facet analyze` JSON, frames included, streamed. A run that is not done answers 409. A failure part way cuts the connection.
+	// The `facet analyze` JSON, frames included, streamed. A run that is not done answers 409. A failure part way cuts the connection. Role: viewer.
 	//
 	// Corresponds with GET /api/recordings/{id}/analyses/{analysisId} (the `GetAnalysis` operationId).
 	GetAnalysis(ctx context.Context, id RecordingIdParameter, analysisId AnalysisIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ReanalyzeRecordingWithBody Queue a new analysis run
 	//
-	// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings.
+	// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings. Role: researcher.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2863,7 +2905,7 @@ type ClientInterface interface {
 
 	// ReanalyzeRecording Queue a new analysis run
 	//
-	// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings.
+	// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings. Role: researcher.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2872,19 +2914,21 @@ type ClientInterface interface {
 
 	// GetVideoLink A read link to the video
 	//
-	// Read-only, 15 minutes. The link forces `Content-Type: video/webm` or `video/mp4` (from the analysed codec) and `Content-Disposition: attachment`, whatever type the uploader declared. 409 when no video has been uploaded yet; 410 when it has been deleted.
+	// Read-only, 15 minutes. The link forces `Content-Type: video/webm` or `video/mp4` (from the analysed codec) and `Content-Disposition: attachment`, whatever type the uploader declared. 409 when no video has been uploaded yet; 410 when it has been deleted. Role: viewer.
 	//
 	// Corresponds with GET /api/recordings/{id}/video (the `GetVideoLink` operationId).
 	GetVideoLink(ctx context.Context, id RecordingIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListWebhooks The client's webhooks
 	//
+	// Role: owner.
+	//
 	// Corresponds with GET /api/webhooks (the `ListWebhooks` operationId).
 	ListWebhooks(ctx context.Context, params *ListWebhooksParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateWebhookWithBody Register a webhook
 	//
-	// An endpoint that receives the events it names, for one project or all. The answer holds the signing `secret`, this once. At most 20 endpoints per client (409 beyond). A URL that is not https, names an address that is not public, or is malformed answers 400; a `projectId` that is not the client's answers 422.
+	// An endpoint that receives the events it names, for one project or all. The answer holds the signing `secret`, this once. At most 20 endpoints per client (409 beyond). A URL that is not https, names an address that is not public, or is malformed answers 400; a `projectId` that is not the client's answers 422. Role: owner.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2893,7 +2937,7 @@ type ClientInterface interface {
 
 	// CreateWebhook Register a webhook
 	//
-	// An endpoint that receives the events it names, for one project or all. The answer holds the signing `secret`, this once. At most 20 endpoints per client (409 beyond). A URL that is not https, names an address that is not public, or is malformed answers 400; a `projectId` that is not the client's answers 422.
+	// An endpoint that receives the events it names, for one project or all. The answer holds the signing `secret`, this once. At most 20 endpoints per client (409 beyond). A URL that is not https, names an address that is not public, or is malformed answers 400; a `projectId` that is not the client's answers 422. Role: owner.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2902,26 +2946,28 @@ type ClientInterface interface {
 
 	// DeleteWebhook Delete a webhook
 	//
-	// Deliveries still queued for it are dropped.
+	// Deliveries still queued for it are dropped. Role: owner.
 	//
 	// Corresponds with DELETE /api/webhooks/{id} (the `DeleteWebhook` operationId).
 	DeleteWebhook(ctx context.Context, id WebhookIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetWebhook A webhook and its last attempts
 	//
+	// Role: owner.
+	//
 	// Corresponds with GET /api/webhooks/{id} (the `GetWebhook` operationId).
 	GetWebhook(ctx context.Context, id WebhookIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PingWebhook Send a test event
 	//
-	// Queues a `ping` delivery (not retried). A disabled endpoint is pinged too, and one that answers 2xx is enabled again. Its attempt shows in `GET /api/webhooks/{id}`.
+	// Queues a `ping` delivery (not retried). A disabled endpoint is pinged too, and one that answers 2xx is enabled again. Its attempt shows in `GET /api/webhooks/{id}`. Role: owner.
 	//
 	// Corresponds with POST /api/webhooks/{id}/ping (the `PingWebhook` operationId).
 	PingWebhook(ctx context.Context, id WebhookIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RotateWebhookSecret Rotate a webhook's secret
 	//
-	// A new secret, shown this once. For 24 hours deliveries carry two signatures, one under each secret, so a receiver can switch without losing one.
+	// A new secret, shown this once. For 24 hours deliveries carry two signatures, one under each secret, so a receiver can switch without losing one. Role: owner.
 	//
 	// Corresponds with POST /api/webhooks/{id}/secret (the `RotateWebhookSecret` operationId).
 	RotateWebhookSecret(ctx context.Context, id WebhookIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2941,7 +2987,7 @@ type ClientInterface interface {
 
 // CreateClientWithBody Register a client
 //
-// The operator registers a client; the DPA acceptance (version, time) is recorded. The API key is shown this once: only its hash is stored.
+// The operator registers a client; the DPA acceptance (version, time) is recorded. The API key is shown this once: only its hash is stored. Role: operator.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2960,7 +3006,7 @@ func (c *Client) CreateClientWithBody(ctx context.Context, contentType string, b
 
 // CreateClient Register a client
 //
-// The operator registers a client; the DPA acceptance (version, time) is recorded. The API key is shown this once: only its hash is stored.
+// The operator registers a client; the DPA acceptance (version, time) is recorded. The API key is shown this once: only its hash is stored. Role: operator.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2979,7 +3025,7 @@ func (c *Client) CreateClient(ctx context.Context, body CreateClientJSONRequestB
 
 // EraseMe Erase the calling client
 //
-// Erasure of everything of the client: its record and key at once (the key stops working), its projects, recordings, analyses and videos through the deletion queue. The deletion records stay.
+// Erasure of everything of the client: its record and key at once (the key stops working), its projects, recordings, analyses and videos through the deletion queue. The deletion records stay. Role: owner.
 //
 // Corresponds with DELETE /api/clients/me (the `EraseMe` operationId).
 func (c *Client) EraseMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2996,6 +3042,8 @@ func (c *Client) EraseMe(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 
 // GetMe The calling client
 //
+// Role: viewer.
+//
 // Corresponds with GET /api/clients/me (the `GetMe` operationId).
 func (c *Client) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetMeRequest(c.Server)
@@ -3011,7 +3059,7 @@ func (c *Client) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*htt
 
 // ListMyAudit The calling client's deletion records
 //
-// One record per deleted video, newest first.
+// One record per deleted video, newest first. Role: viewer.
 //
 // Corresponds with GET /api/clients/me/audit (the `ListMyAudit` operationId).
 func (c *Client) ListMyAudit(ctx context.Context, params *ListMyAuditParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3028,7 +3076,7 @@ func (c *Client) ListMyAudit(ctx context.Context, params *ListMyAuditParams, req
 
 // RotateKey Rotate the API key
 //
-// A new key; the old one stops working. No request body is read.
+// A new key; the old one stops working. No request body is read. Role: owner.
 //
 // Corresponds with POST /api/clients/me/keys (the `RotateKey` operationId).
 func (c *Client) RotateKey(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3045,7 +3093,7 @@ func (c *Client) RotateKey(ctx context.Context, reqEditors ...RequestEditorFn) (
 
 // EraseClient Erase a client
 //
-// The operator erases a client, as DELETE /api/clients/me does.
+// The operator erases a client, as DELETE /api/clients/me does. Role: operator.
 //
 // Corresponds with DELETE /api/clients/{id} (the `EraseClient` operationId).
 func (c *Client) EraseClient(ctx context.Context, id ClientIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3062,7 +3110,7 @@ func (c *Client) EraseClient(ctx context.Context, id ClientIdParameter, reqEdito
 
 // ListClientAudit A client's deletion records
 //
-// Also after the client's erasure; a client id with no records answers an empty list.
+// Also after the client's erasure; a client id with no records answers an empty list. Role: operator.
 //
 // Corresponds with GET /api/clients/{id}/audit (the `ListClientAudit` operationId).
 func (c *Client) ListClientAudit(ctx context.Context, id ClientIdParameter, params *ListClientAuditParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3113,7 +3161,7 @@ func (c *Client) GetApiReferenceScript(ctx context.Context, name string, params 
 
 // RevokeInvitation Withdraw an invitation
 //
-// By the invitation's id (not its token). Revoking a revoked invitation answers it again; a used one answers 409.
+// By the invitation's id (not its token). Revoking a revoked invitation answers it again; a used one answers 409. Role: researcher.
 //
 // Corresponds with DELETE /api/invitations/{key} (the `RevokeInvitation` operationId).
 func (c *Client) RevokeInvitation(ctx context.Context, key InvitationId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3202,6 +3250,8 @@ func (c *Client) GetOpenApiDocument(ctx context.Context, params *GetOpenApiDocum
 
 // ListProjects The client's projects
 //
+// Role: viewer.
+//
 // Corresponds with GET /api/projects (the `ListProjects` operationId).
 func (c *Client) ListProjects(ctx context.Context, params *ListProjectsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListProjectsRequest(c.Server, params)
@@ -3217,7 +3267,7 @@ func (c *Client) ListProjects(ctx context.Context, params *ListProjectsParams, r
 
 // CreateProjectWithBody Create a project
 //
-// An open project. Settings not given take the defaults; without `consentText` the project uses the default text (version `facet-default-1`). A prohibited use context (workplace, education: EU AI Act Art. 5(1)(f)) or a model set that is not installed answers 422.
+// An open project. Settings not given take the defaults; without `consentText` the project uses the default text (version `facet-default-1`). A prohibited use context (workplace, education: EU AI Act Art. 5(1)(f)) or a model set that is not installed answers 422. Role: researcher.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3236,7 +3286,7 @@ func (c *Client) CreateProjectWithBody(ctx context.Context, contentType string, 
 
 // CreateProject Create a project
 //
-// An open project. Settings not given take the defaults; without `consentText` the project uses the default text (version `facet-default-1`). A prohibited use context (workplace, education: EU AI Act Art. 5(1)(f)) or a model set that is not installed answers 422.
+// An open project. Settings not given take the defaults; without `consentText` the project uses the default text (version `facet-default-1`). A prohibited use context (workplace, education: EU AI Act Art. 5(1)(f)) or a model set that is not installed answers 422. Role: researcher.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3255,7 +3305,7 @@ func (c *Client) CreateProject(ctx context.Context, body CreateProjectJSONReques
 
 // RemoveProject Remove a project
 //
-// The project is gone at once (404 from then on); its invitations, recordings, analyses and videos follow through the deletion queue.
+// The project is gone at once (404 from then on); its invitations, recordings, analyses and videos follow through the deletion queue. Role: researcher.
 //
 // Corresponds with DELETE /api/projects/{id} (the `RemoveProject` operationId).
 func (c *Client) RemoveProject(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3272,6 +3322,8 @@ func (c *Client) RemoveProject(ctx context.Context, id ProjectIdParameter, reqEd
 
 // GetProject A project
 //
+// Role: viewer.
+//
 // Corresponds with GET /api/projects/{id} (the `GetProject` operationId).
 func (c *Client) GetProject(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetProjectRequest(c.Server, id)
@@ -3287,7 +3339,7 @@ func (c *Client) GetProject(ctx context.Context, id ProjectIdParameter, reqEdito
 
 // PatchProjectWithBody Change an open project
 //
-// Fields left out stay as they are. A new consent text gets a new `consentVersion`. A closed project answers 409.
+// Fields left out stay as they are. A new consent text gets a new `consentVersion`. A closed project answers 409. Role: researcher.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3306,7 +3358,7 @@ func (c *Client) PatchProjectWithBody(ctx context.Context, id ProjectIdParameter
 
 // PatchProject Change an open project
 //
-// Fields left out stay as they are. A new consent text gets a new `consentVersion`. A closed project answers 409.
+// Fields left out stay as they are. A new consent text gets a new `consentVersion`. A closed project answers 409. Role: researcher.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3325,7 +3377,7 @@ func (c *Client) PatchProject(ctx context.Context, id ProjectIdParameter, body P
 
 // ListProjectAudit A project's deletion records
 //
-// For an existing project, or a removed one of the caller's that has records; anything else is 404.
+// For an existing project, or a removed one of the caller's that has records; anything else is 404. Role: viewer.
 //
 // Corresponds with GET /api/projects/{id}/audit (the `ListProjectAudit` operationId).
 func (c *Client) ListProjectAudit(ctx context.Context, id ProjectIdParameter, params *ListProjectAuditParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3342,7 +3394,7 @@ func (c *Client) ListProjectAudit(ctx context.Context, id ProjectIdParameter, pa
 
 // CloseProject Close a project
 //
-// No new uploads; every video is deleted at close + `deletionGraceS`. A project already closed answers 409. No request body is read.
+// No new uploads; every video is deleted at close + `deletionGraceS`. A project already closed answers 409. No request body is read. Role: researcher.
 //
 // Corresponds with POST /api/projects/{id}/close (the `CloseProject` operationId).
 func (c *Client) CloseProject(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3359,7 +3411,7 @@ func (c *Client) CloseProject(ctx context.Context, id ProjectIdParameter, reqEdi
 
 // ExportProjectCSV Export the project's timelines as CSV
 //
-// Streamed: the `facet analyze` CSV columns with `recording_id` first, one row per face per frame of the latest finished run of each recording, oldest recording first. A failure part way cuts the connection, so a truncated file never passes for a whole one.
+// Streamed: the `facet analyze` CSV columns with `recording_id` first, one row per face per frame of the latest finished run of each recording, oldest recording first. A failure part way cuts the connection, so a truncated file never passes for a whole one. Role: viewer.
 //
 // Corresponds with GET /api/projects/{id}/export.csv (the `ExportProjectCSV` operationId).
 func (c *Client) ExportProjectCSV(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3376,7 +3428,7 @@ func (c *Client) ExportProjectCSV(ctx context.Context, id ProjectIdParameter, re
 
 // ExportProjectJSON Export the project's results as JSON
 //
-// Streamed: the project, and for each recording with a finished run (oldest first) the latest run's full `facet analyze` JSON, frames included. A failure part way cuts the connection.
+// Streamed: the project, and for each recording with a finished run (oldest first) the latest run's full `facet analyze` JSON, frames included. A failure part way cuts the connection. Role: viewer.
 //
 // Corresponds with GET /api/projects/{id}/export.json (the `ExportProjectJSON` operationId).
 func (c *Client) ExportProjectJSON(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3393,6 +3445,8 @@ func (c *Client) ExportProjectJSON(ctx context.Context, id ProjectIdParameter, r
 
 // ListInvitations The project's invitations
 //
+// Role: viewer.
+//
 // Corresponds with GET /api/projects/{id}/invitations (the `ListInvitations` operationId).
 func (c *Client) ListInvitations(ctx context.Context, id ProjectIdParameter, params *ListInvitationsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListInvitationsRequest(c.Server, id, params)
@@ -3408,7 +3462,7 @@ func (c *Client) ListInvitations(ctx context.Context, id ProjectIdParameter, par
 
 // CreateInvitationWithBody Invite a participant
 //
-// A one-time link; `url` is FACET_PUBLIC_BASE_URL + `/p/{token}`. The token is shown this once: the invitation's `id` is its sha256. A closed project answers 409; a project's invitations of the UTC day used up (5000 by default) answer 429 until the day ends.
+// A one-time link; `url` is FACET_PUBLIC_BASE_URL + `/p/{token}`. The token is shown this once: the invitation's `id` is its sha256. A closed project answers 409; a project's invitations of the UTC day used up (5000 by default) answer 429 until the day ends. Role: researcher.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3427,7 +3481,7 @@ func (c *Client) CreateInvitationWithBody(ctx context.Context, id ProjectIdParam
 
 // CreateInvitation Invite a participant
 //
-// A one-time link; `url` is FACET_PUBLIC_BASE_URL + `/p/{token}`. The token is shown this once: the invitation's `id` is its sha256. A closed project answers 409; a project's invitations of the UTC day used up (5000 by default) answer 429 until the day ends.
+// A one-time link; `url` is FACET_PUBLIC_BASE_URL + `/p/{token}`. The token is shown this once: the invitation's `id` is its sha256. A closed project answers 409; a project's invitations of the UTC day used up (5000 by default) answer 429 until the day ends. Role: researcher.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3446,7 +3500,7 @@ func (c *Client) CreateInvitation(ctx context.Context, id ProjectIdParameter, bo
 
 // ListRecordings The project's recordings
 //
-// Removed recordings are left out, so a page may hold fewer than `limit` items while `continuationToken` is not null.
+// Removed recordings are left out, so a page may hold fewer than `limit` items while `continuationToken` is not null. Role: viewer.
 //
 // Corresponds with GET /api/projects/{id}/recordings (the `ListRecordings` operationId).
 func (c *Client) ListRecordings(ctx context.Context, id ProjectIdParameter, params *ListRecordingsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3463,7 +3517,7 @@ func (c *Client) ListRecordings(ctx context.Context, id ProjectIdParameter, para
 
 // CreateRecordingWithBody Open an upload slot on the client's own consent
 //
-// The client attests that it gathered consent itself (`consent.obtainedAt`, `consent.method`); without the attestation, 422. A closed project answers 409; the client's open upload slots at their limit (500 by default) answer 429 until the first open link expires.
+// The client attests that it gathered consent itself (`consent.obtainedAt`, `consent.method`); without the attestation, 422. A closed project answers 409; the client's open upload slots at their limit (500 by default) answer 429 until the first open link expires. Role: researcher.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3482,7 +3536,7 @@ func (c *Client) CreateRecordingWithBody(ctx context.Context, id ProjectIdParame
 
 // CreateRecording Open an upload slot on the client's own consent
 //
-// The client attests that it gathered consent itself (`consent.obtainedAt`, `consent.method`); without the attestation, 422. A closed project answers 409; the client's open upload slots at their limit (500 by default) answer 429 until the first open link expires.
+// The client attests that it gathered consent itself (`consent.obtainedAt`, `consent.method`); without the attestation, 422. A closed project answers 409; the client's open upload slots at their limit (500 by default) answer 429 until the first open link expires. Role: researcher.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3501,7 +3555,7 @@ func (c *Client) CreateRecording(ctx context.Context, id ProjectIdParameter, bod
 
 // ReopenProject Reopen a closed project
 //
-// Within the grace period the scheduled deletion is cancelled; after it, or for a project that is not closed, 409. No request body is read.
+// Within the grace period the scheduled deletion is cancelled; after it, or for a project that is not closed, 409. No request body is read. Role: researcher.
 //
 // Corresponds with POST /api/projects/{id}/reopen (the `ReopenProject` operationId).
 func (c *Client) ReopenProject(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3518,7 +3572,7 @@ func (c *Client) ReopenProject(ctx context.Context, id ProjectIdParameter, reqEd
 
 // GetProjectReport The project's report page
 //
-// One self-contained HTML page (inline SVG, no scripts or fonts, images only as data: URIs; strict CSP) from the latest finished run of each recording: per recording the seven emotions and valence over time; for the project the mean of each emotion over time, dominant-emotion shares, mean valence, share of frames with a face, and age and gender distributions only from 5 recordings on. A stimulus study adds, per ready stimulus of its design in order, its thumbnail strip along its time axis, each emotion's and valence's mean over stimulus time with its 95 % band, N per bin and the segments, and with two stimuli or more the A/B chart of the first two (A minus B per emotion, whole and per segment, marked where the interval excludes 0). Streamed; a failure part way cuts the connection.
+// One self-contained HTML page (inline SVG, no scripts or fonts, images only as data: URIs; strict CSP) from the latest finished run of each recording: per recording the seven emotions and valence over time; for the project the mean of each emotion over time, dominant-emotion shares, mean valence, share of frames with a face, and age and gender distributions only from 5 recordings on. A stimulus study adds, per ready stimulus of its design in order, its thumbnail strip along its time axis, each emotion's and valence's mean over stimulus time with its 95 % band, N per bin and the segments, and with two stimuli or more the A/B chart of the first two (A minus B per emotion, whole and per segment, marked where the interval excludes 0). Streamed; a failure part way cuts the connection. Role: viewer.
 //
 // Corresponds with GET /api/projects/{id}/report (the `GetProjectReport` operationId).
 func (c *Client) GetProjectReport(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3535,6 +3589,8 @@ func (c *Client) GetProjectReport(ctx context.Context, id ProjectIdParameter, re
 
 // ListStimuli The project's stimuli
 //
+// Role: viewer.
+//
 // Corresponds with GET /api/projects/{id}/stimuli (the `ListStimuli` operationId).
 func (c *Client) ListStimuli(ctx context.Context, id ProjectIdParameter, params *ListStimuliParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListStimuliRequest(c.Server, id, params)
@@ -3550,7 +3606,7 @@ func (c *Client) ListStimuli(ctx context.Context, id ProjectIdParameter, params 
 
 // CreateStimulusWithBody Add a stimulus
 //
-// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open.
+// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open. Role: researcher.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3569,7 +3625,7 @@ func (c *Client) CreateStimulusWithBody(ctx context.Context, id ProjectIdParamet
 
 // CreateStimulus Add a stimulus
 //
-// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open.
+// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open. Role: researcher.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3588,7 +3644,7 @@ func (c *Client) CreateStimulus(ctx context.Context, id ProjectIdParameter, body
 
 // DeleteStimulus Delete a stimulus
 //
-// Its file and thumbnails at once, with an audit entry for the file (`stimulusId`, reason `stimulus-removed`).
+// Its file and thumbnails at once, with an audit entry for the file (`stimulusId`, reason `stimulus-removed`). Role: researcher.
 //
 // Corresponds with DELETE /api/projects/{id}/stimuli/{stimulusId} (the `DeleteStimulus` operationId).
 func (c *Client) DeleteStimulus(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3605,6 +3661,8 @@ func (c *Client) DeleteStimulus(ctx context.Context, id ProjectIdParameter, stim
 
 // GetStimulus A stimulus
 //
+// Role: viewer.
+//
 // Corresponds with GET /api/projects/{id}/stimuli/{stimulusId} (the `GetStimulus` operationId).
 func (c *Client) GetStimulus(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetStimulusRequest(c.Server, id, stimulusId)
@@ -3619,6 +3677,8 @@ func (c *Client) GetStimulus(ctx context.Context, id ProjectIdParameter, stimulu
 }
 
 // PatchStimulusWithBody Rename a stimulus, set its segments
+//
+// Role: researcher.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3637,6 +3697,8 @@ func (c *Client) PatchStimulusWithBody(ctx context.Context, id ProjectIdParamete
 
 // PatchStimulus Rename a stimulus, set its segments
 //
+// Role: researcher.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with PATCH /api/projects/{id}/stimuli/{stimulusId} (the `PatchStimulus` operationId).
@@ -3654,7 +3716,7 @@ func (c *Client) PatchStimulus(ctx context.Context, id ProjectIdParameter, stimu
 
 // GetStimulusResults A stimulus's results, second by second
 //
-// Per bin of stimulus time (`binS`, 0.1 to 60 s, default 0.5) and per segment: each emotion's and valence's mean over participants with a 95 % band and N, the share of participants per dominant emotion, the face-found and attention shares (a described face turned at most about 20 degrees). With `compare`, another ready stimulus of the project: A minus B per emotion, whole, per segment and per bin. 409 while a stimulus is not ready.
+// Per bin of stimulus time (`binS`, 0.1 to 60 s, default 0.5) and per segment: each emotion's and valence's mean over participants with a 95 % band and N, the share of participants per dominant emotion, the face-found and attention shares (a described face turned at most about 20 degrees). With `compare`, another ready stimulus of the project: A minus B per emotion, whole, per segment and per bin. 409 while a stimulus is not ready. Role: viewer.
 //
 // Corresponds with GET /api/projects/{id}/stimuli/{stimulusId}/results (the `GetStimulusResults` operationId).
 func (c *Client) GetStimulusResults(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, params *GetStimulusResultsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3671,7 +3733,7 @@ func (c *Client) GetStimulusResults(ctx context.Context, id ProjectIdParameter, 
 
 // ExportStimulusResultsCSV A stimulus's results per bin, as CSV
 //
-// The bins of `getStimulusResults` as one CSV row each, in time order: `startS`, `endS`, `n` (participants with a described face), `nAll` (with any frame), then `<emotion>_mean`, `_lower` and `_upper` (the 95 % band) for the seven emotions and valence, `dominant_<emotion>` (the share of the N participants whose dominant emotion it is), and `faceShare_*` and `attentionShare_*` with their bands. A figure that is undefined (no participant, or one where a band needs two) is an empty cell, never 0. 409 while the stimulus is not ready.
+// The bins of `getStimulusResults` as one CSV row each, in time order: `startS`, `endS`, `n` (participants with a described face), `nAll` (with any frame), then `<emotion>_mean`, `_lower` and `_upper` (the 95 % band) for the seven emotions and valence, `dominant_<emotion>` (the share of the N participants whose dominant emotion it is), and `faceShare_*` and `attentionShare_*` with their bands. A figure that is undefined (no participant, or one where a band needs two) is an empty cell, never 0. 409 while the stimulus is not ready. Role: viewer.
 //
 // Corresponds with GET /api/projects/{id}/stimuli/{stimulusId}/results.csv (the `ExportStimulusResultsCSV` operationId).
 func (c *Client) ExportStimulusResultsCSV(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, params *ExportStimulusResultsCSVParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3688,7 +3750,7 @@ func (c *Client) ExportStimulusResultsCSV(ctx context.Context, id ProjectIdParam
 
 // RemoveRecording Remove a recording
 //
-// The metadata goes at once (404 from then on), the video through the deletion queue.
+// The metadata goes at once (404 from then on), the video through the deletion queue. Role: researcher.
 //
 // Corresponds with DELETE /api/recordings/{id} (the `RemoveRecording` operationId).
 func (c *Client) RemoveRecording(ctx context.Context, id RecordingIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3705,6 +3767,8 @@ func (c *Client) RemoveRecording(ctx context.Context, id RecordingIdParameter, r
 
 // GetRecording A recording, with its analysis runs
 //
+// Role: viewer.
+//
 // Corresponds with GET /api/recordings/{id} (the `GetRecording` operationId).
 func (c *Client) GetRecording(ctx context.Context, id RecordingIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetRecordingRequest(c.Server, id)
@@ -3720,7 +3784,7 @@ func (c *Client) GetRecording(ctx context.Context, id RecordingIdParameter, reqE
 
 // DeleteAnalysis Delete an analysis run
 //
-// The run and its timeline. A run still queued or running answers 409.
+// The run and its timeline. A run still queued or running answers 409. Role: researcher.
 //
 // Corresponds with DELETE /api/recordings/{id}/analyses/{analysisId} (the `DeleteAnalysis` operationId).
 func (c *Client) DeleteAnalysis(ctx context.Context, id RecordingIdParameter, analysisId AnalysisIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3737,7 +3801,7 @@ func (c *Client) DeleteAnalysis(ctx context.Context, id RecordingIdParameter, an
 
 // GetAnalysis The full result of a finished run
 //
-// The `facet analyze` JSON, frames included, streamed. A run that is not done answers 409. A failure part way cuts the connection.
+// The `facet analyze` JSON, frames included, streamed. A run that is not done answers 409. A failure part way cuts the connection. Role: viewer.
 //
 // Corresponds with GET /api/recordings/{id}/analyses/{analysisId} (the `GetAnalysis` operationId).
 func (c *Client) GetAnalysis(ctx context.Context, id RecordingIdParameter, analysisId AnalysisIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3754,7 +3818,7 @@ func (c *Client) GetAnalysis(ctx context.Context, id RecordingIdParameter, analy
 
 // ReanalyzeRecordingWithBody Queue a new analysis run
 //
-// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings.
+// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings. Role: researcher.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3773,7 +3837,7 @@ func (c *Client) ReanalyzeRecordingWithBody(ctx context.Context, id RecordingIdP
 
 // ReanalyzeRecording Queue a new analysis run
 //
-// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings.
+// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings. Role: researcher.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3792,7 +3856,7 @@ func (c *Client) ReanalyzeRecording(ctx context.Context, id RecordingIdParameter
 
 // GetVideoLink A read link to the video
 //
-// Read-only, 15 minutes. The link forces `Content-Type: video/webm` or `video/mp4` (from the analysed codec) and `Content-Disposition: attachment`, whatever type the uploader declared. 409 when no video has been uploaded yet; 410 when it has been deleted.
+// Read-only, 15 minutes. The link forces `Content-Type: video/webm` or `video/mp4` (from the analysed codec) and `Content-Disposition: attachment`, whatever type the uploader declared. 409 when no video has been uploaded yet; 410 when it has been deleted. Role: viewer.
 //
 // Corresponds with GET /api/recordings/{id}/video (the `GetVideoLink` operationId).
 func (c *Client) GetVideoLink(ctx context.Context, id RecordingIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3809,6 +3873,8 @@ func (c *Client) GetVideoLink(ctx context.Context, id RecordingIdParameter, reqE
 
 // ListWebhooks The client's webhooks
 //
+// Role: owner.
+//
 // Corresponds with GET /api/webhooks (the `ListWebhooks` operationId).
 func (c *Client) ListWebhooks(ctx context.Context, params *ListWebhooksParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListWebhooksRequest(c.Server, params)
@@ -3824,7 +3890,7 @@ func (c *Client) ListWebhooks(ctx context.Context, params *ListWebhooksParams, r
 
 // CreateWebhookWithBody Register a webhook
 //
-// An endpoint that receives the events it names, for one project or all. The answer holds the signing `secret`, this once. At most 20 endpoints per client (409 beyond). A URL that is not https, names an address that is not public, or is malformed answers 400; a `projectId` that is not the client's answers 422.
+// An endpoint that receives the events it names, for one project or all. The answer holds the signing `secret`, this once. At most 20 endpoints per client (409 beyond). A URL that is not https, names an address that is not public, or is malformed answers 400; a `projectId` that is not the client's answers 422. Role: owner.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3843,7 +3909,7 @@ func (c *Client) CreateWebhookWithBody(ctx context.Context, contentType string, 
 
 // CreateWebhook Register a webhook
 //
-// An endpoint that receives the events it names, for one project or all. The answer holds the signing `secret`, this once. At most 20 endpoints per client (409 beyond). A URL that is not https, names an address that is not public, or is malformed answers 400; a `projectId` that is not the client's answers 422.
+// An endpoint that receives the events it names, for one project or all. The answer holds the signing `secret`, this once. At most 20 endpoints per client (409 beyond). A URL that is not https, names an address that is not public, or is malformed answers 400; a `projectId` that is not the client's answers 422. Role: owner.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3862,7 +3928,7 @@ func (c *Client) CreateWebhook(ctx context.Context, body CreateWebhookJSONReques
 
 // DeleteWebhook Delete a webhook
 //
-// Deliveries still queued for it are dropped.
+// Deliveries still queued for it are dropped. Role: owner.
 //
 // Corresponds with DELETE /api/webhooks/{id} (the `DeleteWebhook` operationId).
 func (c *Client) DeleteWebhook(ctx context.Context, id WebhookIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3879,6 +3945,8 @@ func (c *Client) DeleteWebhook(ctx context.Context, id WebhookIdParameter, reqEd
 
 // GetWebhook A webhook and its last attempts
 //
+// Role: owner.
+//
 // Corresponds with GET /api/webhooks/{id} (the `GetWebhook` operationId).
 func (c *Client) GetWebhook(ctx context.Context, id WebhookIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetWebhookRequest(c.Server, id)
@@ -3894,7 +3962,7 @@ func (c *Client) GetWebhook(ctx context.Context, id WebhookIdParameter, reqEdito
 
 // PingWebhook Send a test event
 //
-// Queues a `ping` delivery (not retried). A disabled endpoint is pinged too, and one that answers 2xx is enabled again. Its attempt shows in `GET /api/webhooks/{id}`.
+// Queues a `ping` delivery (not retried). A disabled endpoint is pinged too, and one that answers 2xx is enabled again. Its attempt shows in `GET /api/webhooks/{id}`. Role: owner.
 //
 // Corresponds with POST /api/webhooks/{id}/ping (the `PingWebhook` operationId).
 func (c *Client) PingWebhook(ctx context.Context, id WebhookIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3911,7 +3979,7 @@ func (c *Client) PingWebhook(ctx context.Context, id WebhookIdParameter, reqEdit
 
 // RotateWebhookSecret Rotate a webhook's secret
 //
-// A new secret, shown this once. For 24 hours deliveries carry two signatures, one under each secret, so a receiver can switch without losing one.
+// A new secret, shown this once. For 24 hours deliveries carry two signatures, one under each secret, so a receiver can switch without losing one. Role: owner.
 //
 // Corresponds with POST /api/webhooks/{id}/secret (the `RotateWebhookSecret` operationId).
 func (c *Client) RotateWebhookSecret(ctx context.Context, id WebhookIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6180,7 +6248,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateClientWithBodyWithResponse Register a client
 	//
-	// The operator registers a client; the DPA acceptance (version, time) is recorded. The API key is shown this once: only its hash is stored.
+	// The operator registers a client; the DPA acceptance (version, time) is recorded. The API key is shown this once: only its hash is stored. Role: operator.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6189,7 +6257,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateClientWithResponse Register a client
 	//
-	// The operator registers a client; the DPA acceptance (version, time) is recorded. The API key is shown this once: only its hash is stored.
+	// The operator registers a client; the DPA acceptance (version, time) is recorded. The API key is shown this once: only its hash is stored. Role: operator.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6198,7 +6266,7 @@ type ClientWithResponsesInterface interface {
 
 	// EraseMeWithResponse Erase the calling client
 	//
-	// Erasure of everything of the client: its record and key at once (the key stops working), its projects, recordings, analyses and videos through the deletion queue. The deletion records stay.
+	// Erasure of everything of the client: its record and key at once (the key stops working), its projects, recordings, analyses and videos through the deletion queue. The deletion records stay. Role: owner.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6207,6 +6275,8 @@ type ClientWithResponsesInterface interface {
 
 	// GetMeWithResponse The calling client
 	//
+	// Role: viewer.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/clients/me (the `GetMe` operationId).
@@ -6214,7 +6284,7 @@ type ClientWithResponsesInterface interface {
 
 	// ListMyAuditWithResponse The calling client's deletion records
 	//
-	// One record per deleted video, newest first.
+	// One record per deleted video, newest first. Role: viewer.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6223,7 +6293,7 @@ type ClientWithResponsesInterface interface {
 
 	// RotateKeyWithResponse Rotate the API key
 	//
-	// A new key; the old one stops working. No request body is read.
+	// A new key; the old one stops working. No request body is read. Role: owner.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6232,7 +6302,7 @@ type ClientWithResponsesInterface interface {
 
 	// EraseClientWithResponse Erase a client
 	//
-	// The operator erases a client, as DELETE /api/clients/me does.
+	// The operator erases a client, as DELETE /api/clients/me does. Role: operator.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6241,7 +6311,7 @@ type ClientWithResponsesInterface interface {
 
 	// ListClientAuditWithResponse A client's deletion records
 	//
-	// Also after the client's erasure; a client id with no records answers an empty list.
+	// Also after the client's erasure; a client id with no records answers an empty list. Role: operator.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6268,7 +6338,7 @@ type ClientWithResponsesInterface interface {
 
 	// RevokeInvitationWithResponse Withdraw an invitation
 	//
-	// By the invitation's id (not its token). Revoking a revoked invitation answers it again; a used one answers 409.
+	// By the invitation's id (not its token). Revoking a revoked invitation answers it again; a used one answers 409. Role: researcher.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6313,6 +6383,8 @@ type ClientWithResponsesInterface interface {
 
 	// ListProjectsWithResponse The client's projects
 	//
+	// Role: viewer.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/projects (the `ListProjects` operationId).
@@ -6320,7 +6392,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateProjectWithBodyWithResponse Create a project
 	//
-	// An open project. Settings not given take the defaults; without `consentText` the project uses the default text (version `facet-default-1`). A prohibited use context (workplace, education: EU AI Act Art. 5(1)(f)) or a model set that is not installed answers 422.
+	// An open project. Settings not given take the defaults; without `consentText` the project uses the default text (version `facet-default-1`). A prohibited use context (workplace, education: EU AI Act Art. 5(1)(f)) or a model set that is not installed answers 422. Role: researcher.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6329,7 +6401,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateProjectWithResponse Create a project
 	//
-	// An open project. Settings not given take the defaults; without `consentText` the project uses the default text (version `facet-default-1`). A prohibited use context (workplace, education: EU AI Act Art. 5(1)(f)) or a model set that is not installed answers 422.
+	// An open project. Settings not given take the defaults; without `consentText` the project uses the default text (version `facet-default-1`). A prohibited use context (workplace, education: EU AI Act Art. 5(1)(f)) or a model set that is not installed answers 422. Role: researcher.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6338,7 +6410,7 @@ type ClientWithResponsesInterface interface {
 
 	// RemoveProjectWithResponse Remove a project
 	//
-	// The project is gone at once (404 from then on); its invitations, recordings, analyses and videos follow through the deletion queue.
+	// The project is gone at once (404 from then on); its invitations, recordings, analyses and videos follow through the deletion queue. Role: researcher.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6347,6 +6419,8 @@ type ClientWithResponsesInterface interface {
 
 	// GetProjectWithResponse A project
 	//
+	// Role: viewer.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/projects/{id} (the `GetProject` operationId).
@@ -6354,7 +6428,7 @@ type ClientWithResponsesInterface interface {
 
 	// PatchProjectWithBodyWithResponse Change an open project
 	//
-	// Fields left out stay as they are. A new consent text gets a new `consentVersion`. A closed project answers 409.
+	// Fields left out stay as they are. A new consent text gets a new `consentVersion`. A closed project answers 409. Role: researcher.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6363,7 +6437,7 @@ type ClientWithResponsesInterface interface {
 
 	// PatchProjectWithResponse Change an open project
 	//
-	// Fields left out stay as they are. A new consent text gets a new `consentVersion`. A closed project answers 409.
+	// Fields left out stay as they are. A new consent text gets a new `consentVersion`. A closed project answers 409. Role: researcher.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6372,7 +6446,7 @@ type ClientWithResponsesInterface interface {
 
 	// ListProjectAuditWithResponse A project's deletion records
 	//
-	// For an existing project, or a removed one of the caller's that has records; anything else is 404.
+	// For an existing project, or a removed one of the caller's that has records; anything else is 404. Role: viewer.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6381,7 +6455,7 @@ type ClientWithResponsesInterface interface {
 
 	// CloseProjectWithResponse Close a project
 	//
-	// No new uploads; every video is deleted at close + `deletionGraceS`. A project already closed answers 409. No request body is read.
+	// No new uploads; every video is deleted at close + `deletionGraceS`. A project already closed answers 409. No request body is read. Role: researcher.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6390,7 +6464,7 @@ type ClientWithResponsesInterface interface {
 
 	// ExportProjectCSVWithResponse Export the project's timelines as CSV
 	//
-	// Streamed: the `facet analyze` CSV columns with `recording_id` first, one row per face per frame of the latest finished run of each recording, oldest recording first. A failure part way cuts the connection, so a truncated file never passes for a whole one.
+	// Streamed: the `facet analyze` CSV columns with `recording_id` first, one row per face per frame of the latest finished run of each recording, oldest recording first. A failure part way cuts the connection, so a truncated file never passes for a whole one. Role: viewer.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6399,7 +6473,7 @@ type ClientWithResponsesInterface interface {
 
 	// ExportProjectJSONWithResponse Export the project's results as JSON
 	//
-	// Streamed: the project, and for each recording with a finished run (oldest first) the latest run's full `facet analyze` JSON, frames included. A failure part way cuts the connection.
+	// Streamed: the project, and for each recording with a finished run (oldest first) the latest run's full `facet analyze` JSON, frames included. A failure part way cuts the connection. Role: viewer.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6408,6 +6482,8 @@ type ClientWithResponsesInterface interface {
 
 	// ListInvitationsWithResponse The project's invitations
 	//
+	// Role: viewer.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/projects/{id}/invitations (the `ListInvitations` operationId).
@@ -6415,7 +6491,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateInvitationWithBodyWithResponse Invite a participant
 	//
-	// A one-time link; `url` is FACET_PUBLIC_BASE_URL + `/p/{token}`. The token is shown this once: the invitation's `id` is its sha256. A closed project answers 409; a project's invitations of the UTC day used up (5000 by default) answer 429 until the day ends.
+	// A one-time link; `url` is FACET_PUBLIC_BASE_URL + `/p/{token}`. The token is shown this once: the invitation's `id` is its sha256. A closed project answers 409; a project's invitations of the UTC day used up (5000 by default) answer 429 until the day ends. Role: researcher.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6424,7 +6500,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateInvitationWithResponse Invite a participant
 	//
-	// A one-time link; `url` is FACET_PUBLIC_BASE_URL + `/p/{token}`. The token is shown this once: the invitation's `id` is its sha256. A closed project answers 409; a project's invitations of the UTC day used up (5000 by default) answer 429 until the day ends.
+	// A one-time link; `url` is FACET_PUBLIC_BASE_URL + `/p/{token}`. The token is shown this once: the invitation's `id` is its sha256. A closed project answers 409; a project's invitations of the UTC day used up (5000 by default) answer 429 until the day ends. Role: researcher.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6433,7 +6509,7 @@ type ClientWithResponsesInterface interface {
 
 	// ListRecordingsWithResponse The project's recordings
 	//
-	// Removed recordings are left out, so a page may hold fewer than `limit` items while `continuationToken` is not null.
+	// Removed recordings are left out, so a page may hold fewer than `limit` items while `continuationToken` is not null. Role: viewer.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6442,7 +6518,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateRecordingWithBodyWithResponse Open an upload slot on the client's own consent
 	//
-	// The client attests that it gathered consent itself (`consent.obtainedAt`, `consent.method`); without the attestation, 422. A closed project answers 409; the client's open upload slots at their limit (500 by default) answer 429 until the first open link expires.
+	// The client attests that it gathered consent itself (`consent.obtainedAt`, `consent.method`); without the attestation, 422. A closed project answers 409; the client's open upload slots at their limit (500 by default) answer 429 until the first open link expires. Role: researcher.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6451,7 +6527,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateRecordingWithResponse Open an upload slot on the client's own consent
 	//
-	// The client attests that it gathered consent itself (`consent.obtainedAt`, `consent.method`); without the attestation, 422. A closed project answers 409; the client's open upload slots at their limit (500 by default) answer 429 until the first open link expires.
+	// The client attests that it gathered consent itself (`consent.obtainedAt`, `consent.method`); without the attestation, 422. A closed project answers 409; the client's open upload slots at their limit (500 by default) answer 429 until the first open link expires. Role: researcher.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6460,7 +6536,7 @@ type ClientWithResponsesInterface interface {
 
 	// ReopenProjectWithResponse Reopen a closed project
 	//
-	// Within the grace period the scheduled deletion is cancelled; after it, or for a project that is not closed, 409. No request body is read.
+	// Within the grace period the scheduled deletion is cancelled; after it, or for a project that is not closed, 409. No request body is read. Role: researcher.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6469,7 +6545,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetProjectReportWithResponse The project's report page
 	//
-	// One self-contained HTML page (inline SVG, no scripts or fonts, images only as data: URIs; strict CSP) from the latest finished run of each recording: per recording the seven emotions and valence over time; for the project the mean of each emotion over time, dominant-emotion shares, mean valence, share of frames with a face, and age and gender distributions only from 5 recordings on. A stimulus study adds, per ready stimulus of its design in order, its thumbnail strip along its time axis, each emotion's and valence's mean over stimulus time with its 95 % band, N per bin and the segments, and with two stimuli or more the A/B chart of the first two (A minus B per emotion, whole and per segment, marked where the interval excludes 0). Streamed; a failure part way cuts the connection.
+	// One self-contained HTML page (inline SVG, no scripts or fonts, images only as data: URIs; strict CSP) from the latest finished run of each recording: per recording the seven emotions and valence over time; for the project the mean of each emotion over time, dominant-emotion shares, mean valence, share of frames with a face, and age and gender distributions only from 5 recordings on. A stimulus study adds, per ready stimulus of its design in order, its thumbnail strip along its time axis, each emotion's and valence's mean over stimulus time with its 95 % band, N per bin and the segments, and with two stimuli or more the A/B chart of the first two (A minus B per emotion, whole and per segment, marked where the interval excludes 0). Streamed; a failure part way cuts the connection. Role: viewer.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6478,6 +6554,8 @@ type ClientWithResponsesInterface interface {
 
 	// ListStimuliWithResponse The project's stimuli
 	//
+	// Role: viewer.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/projects/{id}/stimuli (the `ListStimuli` operationId).
@@ -6485,7 +6563,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateStimulusWithBodyWithResponse Add a stimulus
 	//
-	// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open.
+	// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open. Role: researcher.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6494,7 +6572,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateStimulusWithResponse Add a stimulus
 	//
-	// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open.
+	// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open. Role: researcher.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6503,7 +6581,7 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteStimulusWithResponse Delete a stimulus
 	//
-	// Its file and thumbnails at once, with an audit entry for the file (`stimulusId`, reason `stimulus-removed`).
+	// Its file and thumbnails at once, with an audit entry for the file (`stimulusId`, reason `stimulus-removed`). Role: researcher.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6512,12 +6590,16 @@ type ClientWithResponsesInterface interface {
 
 	// GetStimulusWithResponse A stimulus
 	//
+	// Role: viewer.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/projects/{id}/stimuli/{stimulusId} (the `GetStimulus` operationId).
 	GetStimulusWithResponse(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, reqEditors ...RequestEditorFn) (*GetStimulusResponse, error)
 
 	// PatchStimulusWithBodyWithResponse Rename a stimulus, set its segments
+	//
+	// Role: researcher.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6526,6 +6608,8 @@ type ClientWithResponsesInterface interface {
 
 	// PatchStimulusWithResponse Rename a stimulus, set its segments
 	//
+	// Role: researcher.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /api/projects/{id}/stimuli/{stimulusId} (the `PatchStimulus` operationId).
@@ -6533,7 +6617,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetStimulusResultsWithResponse A stimulus's results, second by second
 	//
-	// Per bin of stimulus time (`binS`, 0.1 to 60 s, default 0.5) and per segment: each emotion's and valence's mean over participants with a 95 % band and N, the share of participants per dominant emotion, the face-found and attention shares (a described face turned at most about 20 degrees). With `compare`, another ready stimulus of the project: A minus B per emotion, whole, per segment and per bin. 409 while a stimulus is not ready.
+	// Per bin of stimulus time (`binS`, 0.1 to 60 s, default 0.5) and per segment: each emotion's and valence's mean over participants with a 95 % band and N, the share of participants per dominant emotion, the face-found and attention shares (a described face turned at most about 20 degrees). With `compare`, another ready stimulus of the project: A minus B per emotion, whole, per segment and per bin. 409 while a stimulus is not ready. Role: viewer.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6542,7 +6626,7 @@ type ClientWithResponsesInterface interface {
 
 	// ExportStimulusResultsCSVWithResponse A stimulus's results per bin, as CSV
 	//
-	// The bins of `getStimulusResults` as one CSV row each, in time order: `startS`, `endS`, `n` (participants with a described face), `nAll` (with any frame), then `<emotion>_mean`, `_lower` and `_upper` (the 95 % band) for the seven emotions and valence, `dominant_<emotion>` (the share of the N participants whose dominant emotion it is), and `faceShare_*` and `attentionShare_*` with their bands. A figure that is undefined (no participant, or one where a band needs two) is an empty cell, never 0. 409 while the stimulus is not ready.
+	// The bins of `getStimulusResults` as one CSV row each, in time order: `startS`, `endS`, `n` (participants with a described face), `nAll` (with any frame), then `<emotion>_mean`, `_lower` and `_upper` (the 95 % band) for the seven emotions and valence, `dominant_<emotion>` (the share of the N participants whose dominant emotion it is), and `faceShare_*` and `attentionShare_*` with their bands. A figure that is undefined (no participant, or one where a band needs two) is an empty cell, never 0. 409 while the stimulus is not ready. Role: viewer.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6551,7 +6635,7 @@ type ClientWithResponsesInterface interface {
 
 	// RemoveRecordingWithResponse Remove a recording
 	//
-	// The metadata goes at once (404 from then on), the video through the deletion queue.
+	// The metadata goes at once (404 from then on), the video through the deletion queue. Role: researcher.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6560,6 +6644,8 @@ type ClientWithResponsesInterface interface {
 
 	// GetRecordingWithResponse A recording, with its analysis runs
 	//
+	// Role: viewer.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/recordings/{id} (the `GetRecording` operationId).
@@ -6567,7 +6653,7 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteAnalysisWithResponse Delete an analysis run
 	//
-	// The run and its timeline. A run still queued or running answers 409.
+	// The run and its timeline. A run still queued or running answers 409. Role: researcher.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6576,7 +6662,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetAnalysisWithResponse The full result of a finished run
 	//
-	// The `facet analyze` JSON, frames included, streamed. A run that is not done answers 409. A failure part way cuts the connection.
+	// The `facet analyze` JSON, frames included, streamed. A run that is not done answers 409. A failure part way cuts the connection. Role: viewer.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6585,7 +6671,7 @@ type ClientWithResponsesInterface interface {
 
 	// ReanalyzeRecordingWithBodyWithResponse Queue a new analysis run
 	//
-	// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings.
+	// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings. Role: researcher.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6594,7 +6680,7 @@ type ClientWithResponsesInterface interface {
 
 	// ReanalyzeRecordingWithResponse Queue a new analysis run
 	//
-	// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings.
+	// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings. Role: researcher.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6603,7 +6689,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetVideoLinkWithResponse A read link to the video
 	//
-	// Read-only, 15 minutes. The link forces `Content-Type: video/webm` or `video/mp4` (from the analysed codec) and `Content-Disposition: attachment`, whatever type the uploader declared. 409 when no video has been uploaded yet; 410 when it has been deleted.
+	// Read-only, 15 minutes. The link forces `Content-Type: video/webm` or `video/mp4` (from the analysed codec) and `Content-Disposition: attachment`, whatever type the uploader declared. 409 when no video has been uploaded yet; 410 when it has been deleted. Role: viewer.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6612,6 +6698,8 @@ type ClientWithResponsesInterface interface {
 
 	// ListWebhooksWithResponse The client's webhooks
 	//
+	// Role: owner.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/webhooks (the `ListWebhooks` operationId).
@@ -6619,7 +6707,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateWebhookWithBodyWithResponse Register a webhook
 	//
-	// An endpoint that receives the events it names, for one project or all. The answer holds the signing `secret`, this once. At most 20 endpoints per client (409 beyond). A URL that is not https, names an address that is not public, or is malformed answers 400; a `projectId` that is not the client's answers 422.
+	// An endpoint that receives the events it names, for one project or all. The answer holds the signing `secret`, this once. At most 20 endpoints per client (409 beyond). A URL that is not https, names an address that is not public, or is malformed answers 400; a `projectId` that is not the client's answers 422. Role: owner.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6628,7 +6716,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateWebhookWithResponse Register a webhook
 	//
-	// An endpoint that receives the events it names, for one project or all. The answer holds the signing `secret`, this once. At most 20 endpoints per client (409 beyond). A URL that is not https, names an address that is not public, or is malformed answers 400; a `projectId` that is not the client's answers 422.
+	// An endpoint that receives the events it names, for one project or all. The answer holds the signing `secret`, this once. At most 20 endpoints per client (409 beyond). A URL that is not https, names an address that is not public, or is malformed answers 400; a `projectId` that is not the client's answers 422. Role: owner.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6637,7 +6725,7 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteWebhookWithResponse Delete a webhook
 	//
-	// Deliveries still queued for it are dropped.
+	// Deliveries still queued for it are dropped. Role: owner.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6646,6 +6734,8 @@ type ClientWithResponsesInterface interface {
 
 	// GetWebhookWithResponse A webhook and its last attempts
 	//
+	// Role: owner.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/webhooks/{id} (the `GetWebhook` operationId).
@@ -6653,7 +6743,7 @@ type ClientWithResponsesInterface interface {
 
 	// PingWebhookWithResponse Send a test event
 	//
-	// Queues a `ping` delivery (not retried). A disabled endpoint is pinged too, and one that answers 2xx is enabled again. Its attempt shows in `GET /api/webhooks/{id}`.
+	// Queues a `ping` delivery (not retried). A disabled endpoint is pinged too, and one that answers 2xx is enabled again. Its attempt shows in `GET /api/webhooks/{id}`. Role: owner.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6662,7 +6752,7 @@ type ClientWithResponsesInterface interface {
 
 	// RotateWebhookSecretWithResponse Rotate a webhook's secret
 	//
-	// A new secret, shown this once. For 24 hours deliveries carry two signatures, one under each secret, so a receiver can switch without losing one.
+	// A new secret, shown this once. For 24 hours deliveries carry two signatures, one under each secret, so a receiver can switch without losing one. Role: owner.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6697,6 +6787,11 @@ type CreateClientResponse401Headers struct {
 	XRequestId      *string
 }
 
+// CreateClientResponse403Headers the declared response headers of an HTTP 403 response for CreateClient
+type CreateClientResponse403Headers struct {
+	XRequestId *string
+}
+
 // CreateClientResponse413Headers the declared response headers of an HTTP 413 response for CreateClient
 type CreateClientResponse413Headers struct {
 	XRequestId *string
@@ -6728,6 +6823,8 @@ type CreateClientResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *TooLarge
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -6740,6 +6837,8 @@ type CreateClientResponse struct {
 	Headers400 *CreateClientResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateClientResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateClientResponse403Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *CreateClientResponse413Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -6763,6 +6862,11 @@ func (r CreateClientResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r CreateClientResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateClientResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -6820,6 +6924,11 @@ type EraseMeResponse401Headers struct {
 	XRequestId      *string
 }
 
+// EraseMeResponse403Headers the declared response headers of an HTTP 403 response for EraseMe
+type EraseMeResponse403Headers struct {
+	XRequestId *string
+}
+
 // EraseMeResponse429Headers the declared response headers of an HTTP 429 response for EraseMe
 type EraseMeResponse429Headers struct {
 	RetryAfter *int
@@ -6844,6 +6953,8 @@ type EraseMeResponse struct {
 	JSON202 *Receipt
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -6852,6 +6963,8 @@ type EraseMeResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *EraseMeResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *EraseMeResponse403Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *EraseMeResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
@@ -6868,6 +6981,11 @@ func (r EraseMeResponse) GetJSON202() *Receipt {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r EraseMeResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r EraseMeResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -6920,6 +7038,11 @@ type GetMeResponse401Headers struct {
 	XRequestId      *string
 }
 
+// GetMeResponse403Headers the declared response headers of an HTTP 403 response for GetMe
+type GetMeResponse403Headers struct {
+	XRequestId *string
+}
+
 // GetMeResponse429Headers the declared response headers of an HTTP 429 response for GetMe
 type GetMeResponse429Headers struct {
 	RetryAfter *int
@@ -6944,6 +7067,8 @@ type GetMeResponse struct {
 	JSON200 *ClientProfile
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -6952,6 +7077,8 @@ type GetMeResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetMeResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetMeResponse403Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetMeResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
@@ -6968,6 +7095,11 @@ func (r GetMeResponse) GetJSON200() *ClientProfile {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r GetMeResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetMeResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -7025,6 +7157,11 @@ type ListMyAuditResponse401Headers struct {
 	XRequestId      *string
 }
 
+// ListMyAuditResponse403Headers the declared response headers of an HTTP 403 response for ListMyAudit
+type ListMyAuditResponse403Headers struct {
+	XRequestId *string
+}
+
 // ListMyAuditResponse429Headers the declared response headers of an HTTP 429 response for ListMyAudit
 type ListMyAuditResponse429Headers struct {
 	RetryAfter *int
@@ -7051,6 +7188,8 @@ type ListMyAuditResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -7061,6 +7200,8 @@ type ListMyAuditResponse struct {
 	Headers400 *ListMyAuditResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListMyAuditResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListMyAuditResponse403Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListMyAuditResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
@@ -7082,6 +7223,11 @@ func (r ListMyAuditResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ListMyAuditResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListMyAuditResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -7134,6 +7280,11 @@ type RotateKeyResponse401Headers struct {
 	XRequestId      *string
 }
 
+// RotateKeyResponse403Headers the declared response headers of an HTTP 403 response for RotateKey
+type RotateKeyResponse403Headers struct {
+	XRequestId *string
+}
+
 // RotateKeyResponse409Headers the declared response headers of an HTTP 409 response for RotateKey
 type RotateKeyResponse409Headers struct {
 	XRequestId *string
@@ -7163,6 +7314,8 @@ type RotateKeyResponse struct {
 	JSON201 *NewKey
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -7173,6 +7326,8 @@ type RotateKeyResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RotateKeyResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RotateKeyResponse403Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
 	Headers409 *RotateKeyResponse409Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -7191,6 +7346,11 @@ func (r RotateKeyResponse) GetJSON201() *NewKey {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r RotateKeyResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RotateKeyResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
@@ -7248,6 +7408,11 @@ type EraseClientResponse401Headers struct {
 	XRequestId      *string
 }
 
+// EraseClientResponse403Headers the declared response headers of an HTTP 403 response for EraseClient
+type EraseClientResponse403Headers struct {
+	XRequestId *string
+}
+
 // EraseClientResponse404Headers the declared response headers of an HTTP 404 response for EraseClient
 type EraseClientResponse404Headers struct {
 	XRequestId *string
@@ -7277,6 +7442,8 @@ type EraseClientResponse struct {
 	JSON202 *Receipt
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -7287,6 +7454,8 @@ type EraseClientResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *EraseClientResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *EraseClientResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *EraseClientResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -7305,6 +7474,11 @@ func (r EraseClientResponse) GetJSON202() *Receipt {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r EraseClientResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r EraseClientResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -7367,6 +7541,11 @@ type ListClientAuditResponse401Headers struct {
 	XRequestId      *string
 }
 
+// ListClientAuditResponse403Headers the declared response headers of an HTTP 403 response for ListClientAudit
+type ListClientAuditResponse403Headers struct {
+	XRequestId *string
+}
+
 // ListClientAuditResponse404Headers the declared response headers of an HTTP 404 response for ListClientAudit
 type ListClientAuditResponse404Headers struct {
 	XRequestId *string
@@ -7398,6 +7577,8 @@ type ListClientAuditResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -7410,6 +7591,8 @@ type ListClientAuditResponse struct {
 	Headers400 *ListClientAuditResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListClientAuditResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListClientAuditResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *ListClientAuditResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -7433,6 +7616,11 @@ func (r ListClientAuditResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ListClientAuditResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListClientAuditResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -7605,6 +7793,11 @@ type RevokeInvitationResponse401Headers struct {
 	XRequestId      *string
 }
 
+// RevokeInvitationResponse403Headers the declared response headers of an HTTP 403 response for RevokeInvitation
+type RevokeInvitationResponse403Headers struct {
+	XRequestId *string
+}
+
 // RevokeInvitationResponse404Headers the declared response headers of an HTTP 404 response for RevokeInvitation
 type RevokeInvitationResponse404Headers struct {
 	XRequestId *string
@@ -7639,6 +7832,8 @@ type RevokeInvitationResponse struct {
 	JSON200 *Invitation
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -7651,6 +7846,8 @@ type RevokeInvitationResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RevokeInvitationResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RevokeInvitationResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *RevokeInvitationResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -7671,6 +7868,11 @@ func (r RevokeInvitationResponse) GetJSON200() *Invitation {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r RevokeInvitationResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RevokeInvitationResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -8088,6 +8290,11 @@ type ListProjectsResponse401Headers struct {
 	XRequestId      *string
 }
 
+// ListProjectsResponse403Headers the declared response headers of an HTTP 403 response for ListProjects
+type ListProjectsResponse403Headers struct {
+	XRequestId *string
+}
+
 // ListProjectsResponse429Headers the declared response headers of an HTTP 429 response for ListProjects
 type ListProjectsResponse429Headers struct {
 	RetryAfter *int
@@ -8114,6 +8321,8 @@ type ListProjectsResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -8124,6 +8333,8 @@ type ListProjectsResponse struct {
 	Headers400 *ListProjectsResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListProjectsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListProjectsResponse403Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListProjectsResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
@@ -8145,6 +8356,11 @@ func (r ListProjectsResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ListProjectsResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListProjectsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -8202,6 +8418,11 @@ type CreateProjectResponse401Headers struct {
 	XRequestId      *string
 }
 
+// CreateProjectResponse403Headers the declared response headers of an HTTP 403 response for CreateProject
+type CreateProjectResponse403Headers struct {
+	XRequestId *string
+}
+
 // CreateProjectResponse413Headers the declared response headers of an HTTP 413 response for CreateProject
 type CreateProjectResponse413Headers struct {
 	XRequestId *string
@@ -8238,6 +8459,8 @@ type CreateProjectResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *TooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -8252,6 +8475,8 @@ type CreateProjectResponse struct {
 	Headers400 *CreateProjectResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateProjectResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateProjectResponse403Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *CreateProjectResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
@@ -8277,6 +8502,11 @@ func (r CreateProjectResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r CreateProjectResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateProjectResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -8339,6 +8569,11 @@ type RemoveProjectResponse401Headers struct {
 	XRequestId      *string
 }
 
+// RemoveProjectResponse403Headers the declared response headers of an HTTP 403 response for RemoveProject
+type RemoveProjectResponse403Headers struct {
+	XRequestId *string
+}
+
 // RemoveProjectResponse404Headers the declared response headers of an HTTP 404 response for RemoveProject
 type RemoveProjectResponse404Headers struct {
 	XRequestId *string
@@ -8368,6 +8603,8 @@ type RemoveProjectResponse struct {
 	JSON202 *Deleting
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -8378,6 +8615,8 @@ type RemoveProjectResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RemoveProjectResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RemoveProjectResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *RemoveProjectResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -8396,6 +8635,11 @@ func (r RemoveProjectResponse) GetJSON202() *Deleting {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r RemoveProjectResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RemoveProjectResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -8453,6 +8697,11 @@ type GetProjectResponse401Headers struct {
 	XRequestId      *string
 }
 
+// GetProjectResponse403Headers the declared response headers of an HTTP 403 response for GetProject
+type GetProjectResponse403Headers struct {
+	XRequestId *string
+}
+
 // GetProjectResponse404Headers the declared response headers of an HTTP 404 response for GetProject
 type GetProjectResponse404Headers struct {
 	XRequestId *string
@@ -8482,6 +8731,8 @@ type GetProjectResponse struct {
 	JSON200 *Project
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -8492,6 +8743,8 @@ type GetProjectResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetProjectResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetProjectResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetProjectResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -8510,6 +8763,11 @@ func (r GetProjectResponse) GetJSON200() *Project {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r GetProjectResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetProjectResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -8572,6 +8830,11 @@ type PatchProjectResponse401Headers struct {
 	XRequestId      *string
 }
 
+// PatchProjectResponse403Headers the declared response headers of an HTTP 403 response for PatchProject
+type PatchProjectResponse403Headers struct {
+	XRequestId *string
+}
+
 // PatchProjectResponse404Headers the declared response headers of an HTTP 404 response for PatchProject
 type PatchProjectResponse404Headers struct {
 	XRequestId *string
@@ -8618,6 +8881,8 @@ type PatchProjectResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -8636,6 +8901,8 @@ type PatchProjectResponse struct {
 	Headers400 *PatchProjectResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *PatchProjectResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *PatchProjectResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *PatchProjectResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -8665,6 +8932,11 @@ func (r PatchProjectResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r PatchProjectResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r PatchProjectResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -8742,6 +9014,11 @@ type ListProjectAuditResponse401Headers struct {
 	XRequestId      *string
 }
 
+// ListProjectAuditResponse403Headers the declared response headers of an HTTP 403 response for ListProjectAudit
+type ListProjectAuditResponse403Headers struct {
+	XRequestId *string
+}
+
 // ListProjectAuditResponse404Headers the declared response headers of an HTTP 404 response for ListProjectAudit
 type ListProjectAuditResponse404Headers struct {
 	XRequestId *string
@@ -8773,6 +9050,8 @@ type ListProjectAuditResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -8785,6 +9064,8 @@ type ListProjectAuditResponse struct {
 	Headers400 *ListProjectAuditResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListProjectAuditResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListProjectAuditResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *ListProjectAuditResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -8808,6 +9089,11 @@ func (r ListProjectAuditResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ListProjectAuditResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListProjectAuditResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -8865,6 +9151,11 @@ type CloseProjectResponse401Headers struct {
 	XRequestId      *string
 }
 
+// CloseProjectResponse403Headers the declared response headers of an HTTP 403 response for CloseProject
+type CloseProjectResponse403Headers struct {
+	XRequestId *string
+}
+
 // CloseProjectResponse404Headers the declared response headers of an HTTP 404 response for CloseProject
 type CloseProjectResponse404Headers struct {
 	XRequestId *string
@@ -8899,6 +9190,8 @@ type CloseProjectResponse struct {
 	JSON200 *ProjectClosed
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -8911,6 +9204,8 @@ type CloseProjectResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CloseProjectResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CloseProjectResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *CloseProjectResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -8931,6 +9226,11 @@ func (r CloseProjectResponse) GetJSON200() *ProjectClosed {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r CloseProjectResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CloseProjectResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -8998,6 +9298,11 @@ type ExportProjectCSVResponse401Headers struct {
 	XRequestId      *string
 }
 
+// ExportProjectCSVResponse403Headers the declared response headers of an HTTP 403 response for ExportProjectCSV
+type ExportProjectCSVResponse403Headers struct {
+	XRequestId *string
+}
+
 // ExportProjectCSVResponse404Headers the declared response headers of an HTTP 404 response for ExportProjectCSV
 type ExportProjectCSVResponse404Headers struct {
 	XRequestId *string
@@ -9025,6 +9330,8 @@ type ExportProjectCSVResponse struct {
 	HTTPResponse *http.Response
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -9037,6 +9344,8 @@ type ExportProjectCSVResponse struct {
 	Headers200 *ExportProjectCSVResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ExportProjectCSVResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ExportProjectCSVResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *ExportProjectCSVResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -9050,6 +9359,11 @@ type ExportProjectCSVResponse struct {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ExportProjectCSVResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ExportProjectCSVResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -9112,6 +9426,11 @@ type ExportProjectJSONResponse401Headers struct {
 	XRequestId      *string
 }
 
+// ExportProjectJSONResponse403Headers the declared response headers of an HTTP 403 response for ExportProjectJSON
+type ExportProjectJSONResponse403Headers struct {
+	XRequestId *string
+}
+
 // ExportProjectJSONResponse404Headers the declared response headers of an HTTP 404 response for ExportProjectJSON
 type ExportProjectJSONResponse404Headers struct {
 	XRequestId *string
@@ -9141,6 +9460,8 @@ type ExportProjectJSONResponse struct {
 	JSON200 *ProjectExport
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -9153,6 +9474,8 @@ type ExportProjectJSONResponse struct {
 	Headers200 *ExportProjectJSONResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ExportProjectJSONResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ExportProjectJSONResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *ExportProjectJSONResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -9171,6 +9494,11 @@ func (r ExportProjectJSONResponse) GetJSON200() *ProjectExport {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ExportProjectJSONResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ExportProjectJSONResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -9233,6 +9561,11 @@ type ListInvitationsResponse401Headers struct {
 	XRequestId      *string
 }
 
+// ListInvitationsResponse403Headers the declared response headers of an HTTP 403 response for ListInvitations
+type ListInvitationsResponse403Headers struct {
+	XRequestId *string
+}
+
 // ListInvitationsResponse404Headers the declared response headers of an HTTP 404 response for ListInvitations
 type ListInvitationsResponse404Headers struct {
 	XRequestId *string
@@ -9264,6 +9597,8 @@ type ListInvitationsResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -9276,6 +9611,8 @@ type ListInvitationsResponse struct {
 	Headers400 *ListInvitationsResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListInvitationsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListInvitationsResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *ListInvitationsResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -9299,6 +9636,11 @@ func (r ListInvitationsResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ListInvitationsResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListInvitationsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -9361,6 +9703,11 @@ type CreateInvitationResponse401Headers struct {
 	XRequestId      *string
 }
 
+// CreateInvitationResponse403Headers the declared response headers of an HTTP 403 response for CreateInvitation
+type CreateInvitationResponse403Headers struct {
+	XRequestId *string
+}
+
 // CreateInvitationResponse404Headers the declared response headers of an HTTP 404 response for CreateInvitation
 type CreateInvitationResponse404Headers struct {
 	XRequestId *string
@@ -9402,6 +9749,8 @@ type CreateInvitationResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -9418,6 +9767,8 @@ type CreateInvitationResponse struct {
 	Headers400 *CreateInvitationResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateInvitationResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateInvitationResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *CreateInvitationResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -9445,6 +9796,11 @@ func (r CreateInvitationResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r CreateInvitationResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateInvitationResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -9517,6 +9873,11 @@ type ListRecordingsResponse401Headers struct {
 	XRequestId      *string
 }
 
+// ListRecordingsResponse403Headers the declared response headers of an HTTP 403 response for ListRecordings
+type ListRecordingsResponse403Headers struct {
+	XRequestId *string
+}
+
 // ListRecordingsResponse404Headers the declared response headers of an HTTP 404 response for ListRecordings
 type ListRecordingsResponse404Headers struct {
 	XRequestId *string
@@ -9548,6 +9909,8 @@ type ListRecordingsResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -9560,6 +9923,8 @@ type ListRecordingsResponse struct {
 	Headers400 *ListRecordingsResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListRecordingsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListRecordingsResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *ListRecordingsResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -9583,6 +9948,11 @@ func (r ListRecordingsResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ListRecordingsResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListRecordingsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -9645,6 +10015,11 @@ type CreateRecordingResponse401Headers struct {
 	XRequestId      *string
 }
 
+// CreateRecordingResponse403Headers the declared response headers of an HTTP 403 response for CreateRecording
+type CreateRecordingResponse403Headers struct {
+	XRequestId *string
+}
+
 // CreateRecordingResponse404Headers the declared response headers of an HTTP 404 response for CreateRecording
 type CreateRecordingResponse404Headers struct {
 	XRequestId *string
@@ -9691,6 +10066,8 @@ type CreateRecordingResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -9709,6 +10086,8 @@ type CreateRecordingResponse struct {
 	Headers400 *CreateRecordingResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateRecordingResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateRecordingResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *CreateRecordingResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -9738,6 +10117,11 @@ func (r CreateRecordingResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r CreateRecordingResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateRecordingResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -9810,6 +10194,11 @@ type ReopenProjectResponse401Headers struct {
 	XRequestId      *string
 }
 
+// ReopenProjectResponse403Headers the declared response headers of an HTTP 403 response for ReopenProject
+type ReopenProjectResponse403Headers struct {
+	XRequestId *string
+}
+
 // ReopenProjectResponse404Headers the declared response headers of an HTTP 404 response for ReopenProject
 type ReopenProjectResponse404Headers struct {
 	XRequestId *string
@@ -9844,6 +10233,8 @@ type ReopenProjectResponse struct {
 	JSON200 *Project
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -9856,6 +10247,8 @@ type ReopenProjectResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ReopenProjectResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ReopenProjectResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *ReopenProjectResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -9876,6 +10269,11 @@ func (r ReopenProjectResponse) GetJSON200() *Project {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ReopenProjectResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ReopenProjectResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -9943,6 +10341,11 @@ type GetProjectReportResponse401Headers struct {
 	XRequestId      *string
 }
 
+// GetProjectReportResponse403Headers the declared response headers of an HTTP 403 response for GetProjectReport
+type GetProjectReportResponse403Headers struct {
+	XRequestId *string
+}
+
 // GetProjectReportResponse404Headers the declared response headers of an HTTP 404 response for GetProjectReport
 type GetProjectReportResponse404Headers struct {
 	XRequestId *string
@@ -9970,6 +10373,8 @@ type GetProjectReportResponse struct {
 	HTTPResponse *http.Response
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -9982,6 +10387,8 @@ type GetProjectReportResponse struct {
 	Headers200 *GetProjectReportResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetProjectReportResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetProjectReportResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetProjectReportResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -9995,6 +10402,11 @@ type GetProjectReportResponse struct {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r GetProjectReportResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetProjectReportResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -10057,6 +10469,11 @@ type ListStimuliResponse401Headers struct {
 	XRequestId      *string
 }
 
+// ListStimuliResponse403Headers the declared response headers of an HTTP 403 response for ListStimuli
+type ListStimuliResponse403Headers struct {
+	XRequestId *string
+}
+
 // ListStimuliResponse404Headers the declared response headers of an HTTP 404 response for ListStimuli
 type ListStimuliResponse404Headers struct {
 	XRequestId *string
@@ -10088,6 +10505,8 @@ type ListStimuliResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -10100,6 +10519,8 @@ type ListStimuliResponse struct {
 	Headers400 *ListStimuliResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListStimuliResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListStimuliResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *ListStimuliResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -10123,6 +10544,11 @@ func (r ListStimuliResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ListStimuliResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListStimuliResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -10185,6 +10611,11 @@ type CreateStimulusResponse401Headers struct {
 	XRequestId      *string
 }
 
+// CreateStimulusResponse403Headers the declared response headers of an HTTP 403 response for CreateStimulus
+type CreateStimulusResponse403Headers struct {
+	XRequestId *string
+}
+
 // CreateStimulusResponse404Headers the declared response headers of an HTTP 404 response for CreateStimulus
 type CreateStimulusResponse404Headers struct {
 	XRequestId *string
@@ -10226,6 +10657,8 @@ type CreateStimulusResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -10242,6 +10675,8 @@ type CreateStimulusResponse struct {
 	Headers400 *CreateStimulusResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateStimulusResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateStimulusResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *CreateStimulusResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -10269,6 +10704,11 @@ func (r CreateStimulusResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r CreateStimulusResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateStimulusResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -10336,6 +10776,11 @@ type DeleteStimulusResponse401Headers struct {
 	XRequestId      *string
 }
 
+// DeleteStimulusResponse403Headers the declared response headers of an HTTP 403 response for DeleteStimulus
+type DeleteStimulusResponse403Headers struct {
+	XRequestId *string
+}
+
 // DeleteStimulusResponse404Headers the declared response headers of an HTTP 404 response for DeleteStimulus
 type DeleteStimulusResponse404Headers struct {
 	XRequestId *string
@@ -10363,6 +10808,8 @@ type DeleteStimulusResponse struct {
 	HTTPResponse *http.Response
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -10373,6 +10820,8 @@ type DeleteStimulusResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteStimulusResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *DeleteStimulusResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *DeleteStimulusResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -10386,6 +10835,11 @@ type DeleteStimulusResponse struct {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r DeleteStimulusResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteStimulusResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -10443,6 +10897,11 @@ type GetStimulusResponse401Headers struct {
 	XRequestId      *string
 }
 
+// GetStimulusResponse403Headers the declared response headers of an HTTP 403 response for GetStimulus
+type GetStimulusResponse403Headers struct {
+	XRequestId *string
+}
+
 // GetStimulusResponse404Headers the declared response headers of an HTTP 404 response for GetStimulus
 type GetStimulusResponse404Headers struct {
 	XRequestId *string
@@ -10472,6 +10931,8 @@ type GetStimulusResponse struct {
 	JSON200 *Stimulus
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -10482,6 +10943,8 @@ type GetStimulusResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetStimulusResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetStimulusResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetStimulusResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -10500,6 +10963,11 @@ func (r GetStimulusResponse) GetJSON200() *Stimulus {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r GetStimulusResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetStimulusResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -10562,6 +11030,11 @@ type PatchStimulusResponse401Headers struct {
 	XRequestId      *string
 }
 
+// PatchStimulusResponse403Headers the declared response headers of an HTTP 403 response for PatchStimulus
+type PatchStimulusResponse403Headers struct {
+	XRequestId *string
+}
+
 // PatchStimulusResponse404Headers the declared response headers of an HTTP 404 response for PatchStimulus
 type PatchStimulusResponse404Headers struct {
 	XRequestId *string
@@ -10608,6 +11081,8 @@ type PatchStimulusResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -10626,6 +11101,8 @@ type PatchStimulusResponse struct {
 	Headers400 *PatchStimulusResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *PatchStimulusResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *PatchStimulusResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *PatchStimulusResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -10655,6 +11132,11 @@ func (r PatchStimulusResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r PatchStimulusResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r PatchStimulusResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -10732,6 +11214,11 @@ type GetStimulusResultsResponse401Headers struct {
 	XRequestId      *string
 }
 
+// GetStimulusResultsResponse403Headers the declared response headers of an HTTP 403 response for GetStimulusResults
+type GetStimulusResultsResponse403Headers struct {
+	XRequestId *string
+}
+
 // GetStimulusResultsResponse404Headers the declared response headers of an HTTP 404 response for GetStimulusResults
 type GetStimulusResultsResponse404Headers struct {
 	XRequestId *string
@@ -10768,6 +11255,8 @@ type GetStimulusResultsResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -10782,6 +11271,8 @@ type GetStimulusResultsResponse struct {
 	Headers400 *GetStimulusResultsResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetStimulusResultsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetStimulusResultsResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetStimulusResultsResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -10807,6 +11298,11 @@ func (r GetStimulusResultsResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r GetStimulusResultsResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetStimulusResultsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -10879,6 +11375,11 @@ type ExportStimulusResultsCSVResponse401Headers struct {
 	XRequestId      *string
 }
 
+// ExportStimulusResultsCSVResponse403Headers the declared response headers of an HTTP 403 response for ExportStimulusResultsCSV
+type ExportStimulusResultsCSVResponse403Headers struct {
+	XRequestId *string
+}
+
 // ExportStimulusResultsCSVResponse404Headers the declared response headers of an HTTP 404 response for ExportStimulusResultsCSV
 type ExportStimulusResultsCSVResponse404Headers struct {
 	XRequestId *string
@@ -10913,6 +11414,8 @@ type ExportStimulusResultsCSVResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -10929,6 +11432,8 @@ type ExportStimulusResultsCSVResponse struct {
 	Headers400 *ExportStimulusResultsCSVResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ExportStimulusResultsCSVResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ExportStimulusResultsCSVResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *ExportStimulusResultsCSVResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -10949,6 +11454,11 @@ func (r ExportStimulusResultsCSVResponse) GetApplicationproblemJSON400() *BadReq
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ExportStimulusResultsCSVResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ExportStimulusResultsCSVResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -11011,6 +11521,11 @@ type RemoveRecordingResponse401Headers struct {
 	XRequestId      *string
 }
 
+// RemoveRecordingResponse403Headers the declared response headers of an HTTP 403 response for RemoveRecording
+type RemoveRecordingResponse403Headers struct {
+	XRequestId *string
+}
+
 // RemoveRecordingResponse404Headers the declared response headers of an HTTP 404 response for RemoveRecording
 type RemoveRecordingResponse404Headers struct {
 	XRequestId *string
@@ -11045,6 +11560,8 @@ type RemoveRecordingResponse struct {
 	JSON202 *Deleting
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -11057,6 +11574,8 @@ type RemoveRecordingResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RemoveRecordingResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RemoveRecordingResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *RemoveRecordingResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -11077,6 +11596,11 @@ func (r RemoveRecordingResponse) GetJSON202() *Deleting {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r RemoveRecordingResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RemoveRecordingResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -11139,6 +11663,11 @@ type GetRecordingResponse401Headers struct {
 	XRequestId      *string
 }
 
+// GetRecordingResponse403Headers the declared response headers of an HTTP 403 response for GetRecording
+type GetRecordingResponse403Headers struct {
+	XRequestId *string
+}
+
 // GetRecordingResponse404Headers the declared response headers of an HTTP 404 response for GetRecording
 type GetRecordingResponse404Headers struct {
 	XRequestId *string
@@ -11168,6 +11697,8 @@ type GetRecordingResponse struct {
 	JSON200 *Recording
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -11178,6 +11709,8 @@ type GetRecordingResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetRecordingResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetRecordingResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetRecordingResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -11196,6 +11729,11 @@ func (r GetRecordingResponse) GetJSON200() *Recording {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r GetRecordingResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetRecordingResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -11253,6 +11791,11 @@ type DeleteAnalysisResponse401Headers struct {
 	XRequestId      *string
 }
 
+// DeleteAnalysisResponse403Headers the declared response headers of an HTTP 403 response for DeleteAnalysis
+type DeleteAnalysisResponse403Headers struct {
+	XRequestId *string
+}
+
 // DeleteAnalysisResponse404Headers the declared response headers of an HTTP 404 response for DeleteAnalysis
 type DeleteAnalysisResponse404Headers struct {
 	XRequestId *string
@@ -11285,6 +11828,8 @@ type DeleteAnalysisResponse struct {
 	HTTPResponse *http.Response
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -11297,6 +11842,8 @@ type DeleteAnalysisResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteAnalysisResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *DeleteAnalysisResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *DeleteAnalysisResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -11312,6 +11859,11 @@ type DeleteAnalysisResponse struct {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r DeleteAnalysisResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteAnalysisResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -11374,6 +11926,11 @@ type GetAnalysisResponse401Headers struct {
 	XRequestId      *string
 }
 
+// GetAnalysisResponse403Headers the declared response headers of an HTTP 403 response for GetAnalysis
+type GetAnalysisResponse403Headers struct {
+	XRequestId *string
+}
+
 // GetAnalysisResponse404Headers the declared response headers of an HTTP 404 response for GetAnalysis
 type GetAnalysisResponse404Headers struct {
 	XRequestId *string
@@ -11408,6 +11965,8 @@ type GetAnalysisResponse struct {
 	JSON200 *Result
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -11420,6 +11979,8 @@ type GetAnalysisResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetAnalysisResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetAnalysisResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetAnalysisResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -11440,6 +12001,11 @@ func (r GetAnalysisResponse) GetJSON200() *Result {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r GetAnalysisResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetAnalysisResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -11507,6 +12073,11 @@ type ReanalyzeRecordingResponse401Headers struct {
 	XRequestId      *string
 }
 
+// ReanalyzeRecordingResponse403Headers the declared response headers of an HTTP 403 response for ReanalyzeRecording
+type ReanalyzeRecordingResponse403Headers struct {
+	XRequestId *string
+}
+
 // ReanalyzeRecordingResponse404Headers the declared response headers of an HTTP 404 response for ReanalyzeRecording
 type ReanalyzeRecordingResponse404Headers struct {
 	XRequestId *string
@@ -11553,6 +12124,8 @@ type ReanalyzeRecordingResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -11571,6 +12144,8 @@ type ReanalyzeRecordingResponse struct {
 	Headers400 *ReanalyzeRecordingResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ReanalyzeRecordingResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ReanalyzeRecordingResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *ReanalyzeRecordingResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -11600,6 +12175,11 @@ func (r ReanalyzeRecordingResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ReanalyzeRecordingResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ReanalyzeRecordingResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -11672,6 +12252,11 @@ type GetVideoLinkResponse401Headers struct {
 	XRequestId      *string
 }
 
+// GetVideoLinkResponse403Headers the declared response headers of an HTTP 403 response for GetVideoLink
+type GetVideoLinkResponse403Headers struct {
+	XRequestId *string
+}
+
 // GetVideoLinkResponse404Headers the declared response headers of an HTTP 404 response for GetVideoLink
 type GetVideoLinkResponse404Headers struct {
 	XRequestId *string
@@ -11711,6 +12296,8 @@ type GetVideoLinkResponse struct {
 	JSON200 *VideoLink
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -11725,6 +12312,8 @@ type GetVideoLinkResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetVideoLinkResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetVideoLinkResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetVideoLinkResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -11747,6 +12336,11 @@ func (r GetVideoLinkResponse) GetJSON200() *VideoLink {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r GetVideoLinkResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetVideoLinkResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -11819,6 +12413,11 @@ type ListWebhooksResponse401Headers struct {
 	XRequestId      *string
 }
 
+// ListWebhooksResponse403Headers the declared response headers of an HTTP 403 response for ListWebhooks
+type ListWebhooksResponse403Headers struct {
+	XRequestId *string
+}
+
 // ListWebhooksResponse429Headers the declared response headers of an HTTP 429 response for ListWebhooks
 type ListWebhooksResponse429Headers struct {
 	RetryAfter *int
@@ -11845,6 +12444,8 @@ type ListWebhooksResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -11855,6 +12456,8 @@ type ListWebhooksResponse struct {
 	Headers400 *ListWebhooksResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListWebhooksResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListWebhooksResponse403Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListWebhooksResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
@@ -11876,6 +12479,11 @@ func (r ListWebhooksResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ListWebhooksResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListWebhooksResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -11933,6 +12541,11 @@ type CreateWebhookResponse401Headers struct {
 	XRequestId      *string
 }
 
+// CreateWebhookResponse403Headers the declared response headers of an HTTP 403 response for CreateWebhook
+type CreateWebhookResponse403Headers struct {
+	XRequestId *string
+}
+
 // CreateWebhookResponse409Headers the declared response headers of an HTTP 409 response for CreateWebhook
 type CreateWebhookResponse409Headers struct {
 	XRequestId *string
@@ -11974,6 +12587,8 @@ type CreateWebhookResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
@@ -11990,6 +12605,8 @@ type CreateWebhookResponse struct {
 	Headers400 *CreateWebhookResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateWebhookResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateWebhookResponse403Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
 	Headers409 *CreateWebhookResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
@@ -12017,6 +12634,11 @@ func (r CreateWebhookResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r CreateWebhookResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateWebhookResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
@@ -12084,6 +12706,11 @@ type DeleteWebhookResponse401Headers struct {
 	XRequestId      *string
 }
 
+// DeleteWebhookResponse403Headers the declared response headers of an HTTP 403 response for DeleteWebhook
+type DeleteWebhookResponse403Headers struct {
+	XRequestId *string
+}
+
 // DeleteWebhookResponse404Headers the declared response headers of an HTTP 404 response for DeleteWebhook
 type DeleteWebhookResponse404Headers struct {
 	XRequestId *string
@@ -12111,6 +12738,8 @@ type DeleteWebhookResponse struct {
 	HTTPResponse *http.Response
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -12121,6 +12750,8 @@ type DeleteWebhookResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteWebhookResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *DeleteWebhookResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *DeleteWebhookResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -12134,6 +12765,11 @@ type DeleteWebhookResponse struct {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r DeleteWebhookResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteWebhookResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -12191,6 +12827,11 @@ type GetWebhookResponse401Headers struct {
 	XRequestId      *string
 }
 
+// GetWebhookResponse403Headers the declared response headers of an HTTP 403 response for GetWebhook
+type GetWebhookResponse403Headers struct {
+	XRequestId *string
+}
+
 // GetWebhookResponse404Headers the declared response headers of an HTTP 404 response for GetWebhook
 type GetWebhookResponse404Headers struct {
 	XRequestId *string
@@ -12220,6 +12861,8 @@ type GetWebhookResponse struct {
 	JSON200 *Webhook
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -12230,6 +12873,8 @@ type GetWebhookResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetWebhookResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetWebhookResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetWebhookResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -12248,6 +12893,11 @@ func (r GetWebhookResponse) GetJSON200() *Webhook {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r GetWebhookResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetWebhookResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -12305,6 +12955,11 @@ type PingWebhookResponse401Headers struct {
 	XRequestId      *string
 }
 
+// PingWebhookResponse403Headers the declared response headers of an HTTP 403 response for PingWebhook
+type PingWebhookResponse403Headers struct {
+	XRequestId *string
+}
+
 // PingWebhookResponse404Headers the declared response headers of an HTTP 404 response for PingWebhook
 type PingWebhookResponse404Headers struct {
 	XRequestId *string
@@ -12334,6 +12989,8 @@ type PingWebhookResponse struct {
 	JSON202 *PingQueued
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -12344,6 +13001,8 @@ type PingWebhookResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *PingWebhookResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *PingWebhookResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *PingWebhookResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -12362,6 +13021,11 @@ func (r PingWebhookResponse) GetJSON202() *PingQueued {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r PingWebhookResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r PingWebhookResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -12419,6 +13083,11 @@ type RotateWebhookSecretResponse401Headers struct {
 	XRequestId      *string
 }
 
+// RotateWebhookSecretResponse403Headers the declared response headers of an HTTP 403 response for RotateWebhookSecret
+type RotateWebhookSecretResponse403Headers struct {
+	XRequestId *string
+}
+
 // RotateWebhookSecretResponse404Headers the declared response headers of an HTTP 404 response for RotateWebhookSecret
 type RotateWebhookSecretResponse404Headers struct {
 	XRequestId *string
@@ -12453,6 +13122,8 @@ type RotateWebhookSecretResponse struct {
 	JSON200 *Webhook
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -12465,6 +13136,8 @@ type RotateWebhookSecretResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RotateWebhookSecretResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RotateWebhookSecretResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *RotateWebhookSecretResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -12485,6 +13158,11 @@ func (r RotateWebhookSecretResponse) GetJSON200() *Webhook {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r RotateWebhookSecretResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RotateWebhookSecretResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -12697,7 +13375,7 @@ func (r GetParticipantPageResponse) ContentType() string {
 
 // CreateClientWithBodyWithResponse Register a client
 //
-// The operator registers a client; the DPA acceptance (version, time) is recorded. The API key is shown this once: only its hash is stored.
+// The operator registers a client; the DPA acceptance (version, time) is recorded. The API key is shown this once: only its hash is stored. Role: operator.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12712,7 +13390,7 @@ func (c *ClientWithResponses) CreateClientWithBodyWithResponse(ctx context.Conte
 
 // CreateClientWithResponse Register a client
 //
-// The operator registers a client; the DPA acceptance (version, time) is recorded. The API key is shown this once: only its hash is stored.
+// The operator registers a client; the DPA acceptance (version, time) is recorded. The API key is shown this once: only its hash is stored. Role: operator.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12727,7 +13405,7 @@ func (c *ClientWithResponses) CreateClientWithResponse(ctx context.Context, body
 
 // EraseMeWithResponse Erase the calling client
 //
-// Erasure of everything of the client: its record and key at once (the key stops working), its projects, recordings, analyses and videos through the deletion queue. The deletion records stay.
+// Erasure of everything of the client: its record and key at once (the key stops working), its projects, recordings, analyses and videos through the deletion queue. The deletion records stay. Role: owner.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -12742,6 +13420,8 @@ func (c *ClientWithResponses) EraseMeWithResponse(ctx context.Context, reqEditor
 
 // GetMeWithResponse The calling client
 //
+// Role: viewer.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/clients/me (the `GetMe` operationId).
@@ -12755,7 +13435,7 @@ func (c *ClientWithResponses) GetMeWithResponse(ctx context.Context, reqEditors 
 
 // ListMyAuditWithResponse The calling client's deletion records
 //
-// One record per deleted video, newest first.
+// One record per deleted video, newest first. Role: viewer.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -12770,7 +13450,7 @@ func (c *ClientWithResponses) ListMyAuditWithResponse(ctx context.Context, param
 
 // RotateKeyWithResponse Rotate the API key
 //
-// A new key; the old one stops working. No request body is read.
+// A new key; the old one stops working. No request body is read. Role: owner.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -12785,7 +13465,7 @@ func (c *ClientWithResponses) RotateKeyWithResponse(ctx context.Context, reqEdit
 
 // EraseClientWithResponse Erase a client
 //
-// The operator erases a client, as DELETE /api/clients/me does.
+// The operator erases a client, as DELETE /api/clients/me does. Role: operator.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -12800,7 +13480,7 @@ func (c *ClientWithResponses) EraseClientWithResponse(ctx context.Context, id Cl
 
 // ListClientAuditWithResponse A client's deletion records
 //
-// Also after the client's erasure; a client id with no records answers an empty list.
+// Also after the client's erasure; a client id with no records answers an empty list. Role: operator.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -12845,7 +13525,7 @@ func (c *ClientWithResponses) GetApiReferenceScriptWithResponse(ctx context.Cont
 
 // RevokeInvitationWithResponse Withdraw an invitation
 //
-// By the invitation's id (not its token). Revoking a revoked invitation answers it again; a used one answers 409.
+// By the invitation's id (not its token). Revoking a revoked invitation answers it again; a used one answers 409. Role: researcher.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -12920,6 +13600,8 @@ func (c *ClientWithResponses) GetOpenApiDocumentWithResponse(ctx context.Context
 
 // ListProjectsWithResponse The client's projects
 //
+// Role: viewer.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/projects (the `ListProjects` operationId).
@@ -12933,7 +13615,7 @@ func (c *ClientWithResponses) ListProjectsWithResponse(ctx context.Context, para
 
 // CreateProjectWithBodyWithResponse Create a project
 //
-// An open project. Settings not given take the defaults; without `consentText` the project uses the default text (version `facet-default-1`). A prohibited use context (workplace, education: EU AI Act Art. 5(1)(f)) or a model set that is not installed answers 422.
+// An open project. Settings not given take the defaults; without `consentText` the project uses the default text (version `facet-default-1`). A prohibited use context (workplace, education: EU AI Act Art. 5(1)(f)) or a model set that is not installed answers 422. Role: researcher.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12948,7 +13630,7 @@ func (c *ClientWithResponses) CreateProjectWithBodyWithResponse(ctx context.Cont
 
 // CreateProjectWithResponse Create a project
 //
-// An open project. Settings not given take the defaults; without `consentText` the project uses the default text (version `facet-default-1`). A prohibited use context (workplace, education: EU AI Act Art. 5(1)(f)) or a model set that is not installed answers 422.
+// An open project. Settings not given take the defaults; without `consentText` the project uses the default text (version `facet-default-1`). A prohibited use context (workplace, education: EU AI Act Art. 5(1)(f)) or a model set that is not installed answers 422. Role: researcher.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12963,7 +13645,7 @@ func (c *ClientWithResponses) CreateProjectWithResponse(ctx context.Context, bod
 
 // RemoveProjectWithResponse Remove a project
 //
-// The project is gone at once (404 from then on); its invitations, recordings, analyses and videos follow through the deletion queue.
+// The project is gone at once (404 from then on); its invitations, recordings, analyses and videos follow through the deletion queue. Role: researcher.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -12978,6 +13660,8 @@ func (c *ClientWithResponses) RemoveProjectWithResponse(ctx context.Context, id 
 
 // GetProjectWithResponse A project
 //
+// Role: viewer.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/projects/{id} (the `GetProject` operationId).
@@ -12991,7 +13675,7 @@ func (c *ClientWithResponses) GetProjectWithResponse(ctx context.Context, id Pro
 
 // PatchProjectWithBodyWithResponse Change an open project
 //
-// Fields left out stay as they are. A new consent text gets a new `consentVersion`. A closed project answers 409.
+// Fields left out stay as they are. A new consent text gets a new `consentVersion`. A closed project answers 409. Role: researcher.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13006,7 +13690,7 @@ func (c *ClientWithResponses) PatchProjectWithBodyWithResponse(ctx context.Conte
 
 // PatchProjectWithResponse Change an open project
 //
-// Fields left out stay as they are. A new consent text gets a new `consentVersion`. A closed project answers 409.
+// Fields left out stay as they are. A new consent text gets a new `consentVersion`. A closed project answers 409. Role: researcher.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13021,7 +13705,7 @@ func (c *ClientWithResponses) PatchProjectWithResponse(ctx context.Context, id P
 
 // ListProjectAuditWithResponse A project's deletion records
 //
-// For an existing project, or a removed one of the caller's that has records; anything else is 404.
+// For an existing project, or a removed one of the caller's that has records; anything else is 404. Role: viewer.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13036,7 +13720,7 @@ func (c *ClientWithResponses) ListProjectAuditWithResponse(ctx context.Context, 
 
 // CloseProjectWithResponse Close a project
 //
-// No new uploads; every video is deleted at close + `deletionGraceS`. A project already closed answers 409. No request body is read.
+// No new uploads; every video is deleted at close + `deletionGraceS`. A project already closed answers 409. No request body is read. Role: researcher.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13051,7 +13735,7 @@ func (c *ClientWithResponses) CloseProjectWithResponse(ctx context.Context, id P
 
 // ExportProjectCSVWithResponse Export the project's timelines as CSV
 //
-// Streamed: the `facet analyze` CSV columns with `recording_id` first, one row per face per frame of the latest finished run of each recording, oldest recording first. A failure part way cuts the connection, so a truncated file never passes for a whole one.
+// Streamed: the `facet analyze` CSV columns with `recording_id` first, one row per face per frame of the latest finished run of each recording, oldest recording first. A failure part way cuts the connection, so a truncated file never passes for a whole one. Role: viewer.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13066,7 +13750,7 @@ func (c *ClientWithResponses) ExportProjectCSVWithResponse(ctx context.Context, 
 
 // ExportProjectJSONWithResponse Export the project's results as JSON
 //
-// Streamed: the project, and for each recording with a finished run (oldest first) the latest run's full `facet analyze` JSON, frames included. A failure part way cuts the connection.
+// Streamed: the project, and for each recording with a finished run (oldest first) the latest run's full `facet analyze` JSON, frames included. A failure part way cuts the connection. Role: viewer.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13081,6 +13765,8 @@ func (c *ClientWithResponses) ExportProjectJSONWithResponse(ctx context.Context,
 
 // ListInvitationsWithResponse The project's invitations
 //
+// Role: viewer.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/projects/{id}/invitations (the `ListInvitations` operationId).
@@ -13094,7 +13780,7 @@ func (c *ClientWithResponses) ListInvitationsWithResponse(ctx context.Context, i
 
 // CreateInvitationWithBodyWithResponse Invite a participant
 //
-// A one-time link; `url` is FACET_PUBLIC_BASE_URL + `/p/{token}`. The token is shown this once: the invitation's `id` is its sha256. A closed project answers 409; a project's invitations of the UTC day used up (5000 by default) answer 429 until the day ends.
+// A one-time link; `url` is FACET_PUBLIC_BASE_URL + `/p/{token}`. The token is shown this once: the invitation's `id` is its sha256. A closed project answers 409; a project's invitations of the UTC day used up (5000 by default) answer 429 until the day ends. Role: researcher.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13109,7 +13795,7 @@ func (c *ClientWithResponses) CreateInvitationWithBodyWithResponse(ctx context.C
 
 // CreateInvitationWithResponse Invite a participant
 //
-// A one-time link; `url` is FACET_PUBLIC_BASE_URL + `/p/{token}`. The token is shown this once: the invitation's `id` is its sha256. A closed project answers 409; a project's invitations of the UTC day used up (5000 by default) answer 429 until the day ends.
+// A one-time link; `url` is FACET_PUBLIC_BASE_URL + `/p/{token}`. The token is shown this once: the invitation's `id` is its sha256. A closed project answers 409; a project's invitations of the UTC day used up (5000 by default) answer 429 until the day ends. Role: researcher.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13124,7 +13810,7 @@ func (c *ClientWithResponses) CreateInvitationWithResponse(ctx context.Context, 
 
 // ListRecordingsWithResponse The project's recordings
 //
-// Removed recordings are left out, so a page may hold fewer than `limit` items while `continuationToken` is not null.
+// Removed recordings are left out, so a page may hold fewer than `limit` items while `continuationToken` is not null. Role: viewer.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13139,7 +13825,7 @@ func (c *ClientWithResponses) ListRecordingsWithResponse(ctx context.Context, id
 
 // CreateRecordingWithBodyWithResponse Open an upload slot on the client's own consent
 //
-// The client attests that it gathered consent itself (`consent.obtainedAt`, `consent.method`); without the attestation, 422. A closed project answers 409; the client's open upload slots at their limit (500 by default) answer 429 until the first open link expires.
+// The client attests that it gathered consent itself (`consent.obtainedAt`, `consent.method`); without the attestation, 422. A closed project answers 409; the client's open upload slots at their limit (500 by default) answer 429 until the first open link expires. Role: researcher.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13154,7 +13840,7 @@ func (c *ClientWithResponses) CreateRecordingWithBodyWithResponse(ctx context.Co
 
 // CreateRecordingWithResponse Open an upload slot on the client's own consent
 //
-// The client attests that it gathered consent itself (`consent.obtainedAt`, `consent.method`); without the attestation, 422. A closed project answers 409; the client's open upload slots at their limit (500 by default) answer 429 until the first open link expires.
+// The client attests that it gathered consent itself (`consent.obtainedAt`, `consent.method`); without the attestation, 422. A closed project answers 409; the client's open upload slots at their limit (500 by default) answer 429 until the first open link expires. Role: researcher.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13169,7 +13855,7 @@ func (c *ClientWithResponses) CreateRecordingWithResponse(ctx context.Context, i
 
 // ReopenProjectWithResponse Reopen a closed project
 //
-// Within the grace period the scheduled deletion is cancelled; after it, or for a project that is not closed, 409. No request body is read.
+// Within the grace period the scheduled deletion is cancelled; after it, or for a project that is not closed, 409. No request body is read. Role: researcher.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13184,7 +13870,7 @@ func (c *ClientWithResponses) ReopenProjectWithResponse(ctx context.Context, id 
 
 // GetProjectReportWithResponse The project's report page
 //
-// One self-contained HTML page (inline SVG, no scripts or fonts, images only as data: URIs; strict CSP) from the latest finished run of each recording: per recording the seven emotions and valence over time; for the project the mean of each emotion over time, dominant-emotion shares, mean valence, share of frames with a face, and age and gender distributions only from 5 recordings on. A stimulus study adds, per ready stimulus of its design in order, its thumbnail strip along its time axis, each emotion's and valence's mean over stimulus time with its 95 % band, N per bin and the segments, and with two stimuli or more the A/B chart of the first two (A minus B per emotion, whole and per segment, marked where the interval excludes 0). Streamed; a failure part way cuts the connection.
+// One self-contained HTML page (inline SVG, no scripts or fonts, images only as data: URIs; strict CSP) from the latest finished run of each recording: per recording the seven emotions and valence over time; for the project the mean of each emotion over time, dominant-emotion shares, mean valence, share of frames with a face, and age and gender distributions only from 5 recordings on. A stimulus study adds, per ready stimulus of its design in order, its thumbnail strip along its time axis, each emotion's and valence's mean over stimulus time with its 95 % band, N per bin and the segments, and with two stimuli or more the A/B chart of the first two (A minus B per emotion, whole and per segment, marked where the interval excludes 0). Streamed; a failure part way cuts the connection. Role: viewer.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13199,6 +13885,8 @@ func (c *ClientWithResponses) GetProjectReportWithResponse(ctx context.Context, 
 
 // ListStimuliWithResponse The project's stimuli
 //
+// Role: viewer.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/projects/{id}/stimuli (the `ListStimuli` operationId).
@@ -13212,7 +13900,7 @@ func (c *ClientWithResponses) ListStimuliWithResponse(ctx context.Context, id Pr
 
 // CreateStimulusWithBodyWithResponse Add a stimulus
 //
-// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open.
+// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open. Role: researcher.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13227,7 +13915,7 @@ func (c *ClientWithResponses) CreateStimulusWithBodyWithResponse(ctx context.Con
 
 // CreateStimulusWithResponse Add a stimulus
 //
-// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open.
+// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open. Role: researcher.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13242,7 +13930,7 @@ func (c *ClientWithResponses) CreateStimulusWithResponse(ctx context.Context, id
 
 // DeleteStimulusWithResponse Delete a stimulus
 //
-// Its file and thumbnails at once, with an audit entry for the file (`stimulusId`, reason `stimulus-removed`).
+// Its file and thumbnails at once, with an audit entry for the file (`stimulusId`, reason `stimulus-removed`). Role: researcher.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13257,6 +13945,8 @@ func (c *ClientWithResponses) DeleteStimulusWithResponse(ctx context.Context, id
 
 // GetStimulusWithResponse A stimulus
 //
+// Role: viewer.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/projects/{id}/stimuli/{stimulusId} (the `GetStimulus` operationId).
@@ -13269,6 +13959,8 @@ func (c *ClientWithResponses) GetStimulusWithResponse(ctx context.Context, id Pr
 }
 
 // PatchStimulusWithBodyWithResponse Rename a stimulus, set its segments
+//
+// Role: researcher.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13283,6 +13975,8 @@ func (c *ClientWithResponses) PatchStimulusWithBodyWithResponse(ctx context.Cont
 
 // PatchStimulusWithResponse Rename a stimulus, set its segments
 //
+// Role: researcher.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /api/projects/{id}/stimuli/{stimulusId} (the `PatchStimulus` operationId).
@@ -13296,7 +13990,7 @@ func (c *ClientWithResponses) PatchStimulusWithResponse(ctx context.Context, id 
 
 // GetStimulusResultsWithResponse A stimulus's results, second by second
 //
-// Per bin of stimulus time (`binS`, 0.1 to 60 s, default 0.5) and per segment: each emotion's and valence's mean over participants with a 95 % band and N, the share of participants per dominant emotion, the face-found and attention shares (a described face turned at most about 20 degrees). With `compare`, another ready stimulus of the project: A minus B per emotion, whole, per segment and per bin. 409 while a stimulus is not ready.
+// Per bin of stimulus time (`binS`, 0.1 to 60 s, default 0.5) and per segment: each emotion's and valence's mean over participants with a 95 % band and N, the share of participants per dominant emotion, the face-found and attention shares (a described face turned at most about 20 degrees). With `compare`, another ready stimulus of the project: A minus B per emotion, whole, per segment and per bin. 409 while a stimulus is not ready. Role: viewer.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13311,7 +14005,7 @@ func (c *ClientWithResponses) GetStimulusResultsWithResponse(ctx context.Context
 
 // ExportStimulusResultsCSVWithResponse A stimulus's results per bin, as CSV
 //
-// The bins of `getStimulusResults` as one CSV row each, in time order: `startS`, `endS`, `n` (participants with a described face), `nAll` (with any frame), then `<emotion>_mean`, `_lower` and `_upper` (the 95 % band) for the seven emotions and valence, `dominant_<emotion>` (the share of the N participants whose dominant emotion it is), and `faceShare_*` and `attentionShare_*` with their bands. A figure that is undefined (no participant, or one where a band needs two) is an empty cell, never 0. 409 while the stimulus is not ready.
+// The bins of `getStimulusResults` as one CSV row each, in time order: `startS`, `endS`, `n` (participants with a described face), `nAll` (with any frame), then `<emotion>_mean`, `_lower` and `_upper` (the 95 % band) for the seven emotions and valence, `dominant_<emotion>` (the share of the N participants whose dominant emotion it is), and `faceShare_*` and `attentionShare_*` with their bands. A figure that is undefined (no participant, or one where a band needs two) is an empty cell, never 0. 409 while the stimulus is not ready. Role: viewer.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13326,7 +14020,7 @@ func (c *ClientWithResponses) ExportStimulusResultsCSVWithResponse(ctx context.C
 
 // RemoveRecordingWithResponse Remove a recording
 //
-// The metadata goes at once (404 from then on), the video through the deletion queue.
+// The metadata goes at once (404 from then on), the video through the deletion queue. Role: researcher.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13341,6 +14035,8 @@ func (c *ClientWithResponses) RemoveRecordingWithResponse(ctx context.Context, i
 
 // GetRecordingWithResponse A recording, with its analysis runs
 //
+// Role: viewer.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/recordings/{id} (the `GetRecording` operationId).
@@ -13354,7 +14050,7 @@ func (c *ClientWithResponses) GetRecordingWithResponse(ctx context.Context, id R
 
 // DeleteAnalysisWithResponse Delete an analysis run
 //
-// The run and its timeline. A run still queued or running answers 409.
+// The run and its timeline. A run still queued or running answers 409. Role: researcher.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13369,7 +14065,7 @@ func (c *ClientWithResponses) DeleteAnalysisWithResponse(ctx context.Context, id
 
 // GetAnalysisWithResponse The full result of a finished run
 //
-// The `facet analyze` JSON, frames included, streamed. A run that is not done answers 409. A failure part way cuts the connection.
+// The `facet analyze` JSON, frames included, streamed. A run that is not done answers 409. A failure part way cuts the connection. Role: viewer.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13384,7 +14080,7 @@ func (c *ClientWithResponses) GetAnalysisWithResponse(ctx context.Context, id Re
 
 // ReanalyzeRecordingWithBodyWithResponse Queue a new analysis run
 //
-// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings.
+// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings. Role: researcher.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13399,7 +14095,7 @@ func (c *ClientWithResponses) ReanalyzeRecordingWithBodyWithResponse(ctx context
 
 // ReanalyzeRecordingWithResponse Queue a new analysis run
 //
-// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings.
+// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings. Role: researcher.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13414,7 +14110,7 @@ func (c *ClientWithResponses) ReanalyzeRecordingWithResponse(ctx context.Context
 
 // GetVideoLinkWithResponse A read link to the video
 //
-// Read-only, 15 minutes. The link forces `Content-Type: video/webm` or `video/mp4` (from the analysed codec) and `Content-Disposition: attachment`, whatever type the uploader declared. 409 when no video has been uploaded yet; 410 when it has been deleted.
+// Read-only, 15 minutes. The link forces `Content-Type: video/webm` or `video/mp4` (from the analysed codec) and `Content-Disposition: attachment`, whatever type the uploader declared. 409 when no video has been uploaded yet; 410 when it has been deleted. Role: viewer.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13429,6 +14125,8 @@ func (c *ClientWithResponses) GetVideoLinkWithResponse(ctx context.Context, id R
 
 // ListWebhooksWithResponse The client's webhooks
 //
+// Role: owner.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/webhooks (the `ListWebhooks` operationId).
@@ -13442,7 +14140,7 @@ func (c *ClientWithResponses) ListWebhooksWithResponse(ctx context.Context, para
 
 // CreateWebhookWithBodyWithResponse Register a webhook
 //
-// An endpoint that receives the events it names, for one project or all. The answer holds the signing `secret`, this once. At most 20 endpoints per client (409 beyond). A URL that is not https, names an address that is not public, or is malformed answers 400; a `projectId` that is not the client's answers 422.
+// An endpoint that receives the events it names, for one project or all. The answer holds the signing `secret`, this once. At most 20 endpoints per client (409 beyond). A URL that is not https, names an address that is not public, or is malformed answers 400; a `projectId` that is not the client's answers 422. Role: owner.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13457,7 +14155,7 @@ func (c *ClientWithResponses) CreateWebhookWithBodyWithResponse(ctx context.Cont
 
 // CreateWebhookWithResponse Register a webhook
 //
-// An endpoint that receives the events it names, for one project or all. The answer holds the signing `secret`, this once. At most 20 endpoints per client (409 beyond). A URL that is not https, names an address that is not public, or is malformed answers 400; a `projectId` that is not the client's answers 422.
+// An endpoint that receives the events it names, for one project or all. The answer holds the signing `secret`, this once. At most 20 endpoints per client (409 beyond). A URL that is not https, names an address that is not public, or is malformed answers 400; a `projectId` that is not the client's answers 422. Role: owner.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13472,7 +14170,7 @@ func (c *ClientWithResponses) CreateWebhookWithResponse(ctx context.Context, bod
 
 // DeleteWebhookWithResponse Delete a webhook
 //
-// Deliveries still queued for it are dropped.
+// Deliveries still queued for it are dropped. Role: owner.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13487,6 +14185,8 @@ func (c *ClientWithResponses) DeleteWebhookWithResponse(ctx context.Context, id 
 
 // GetWebhookWithResponse A webhook and its last attempts
 //
+// Role: owner.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/webhooks/{id} (the `GetWebhook` operationId).
@@ -13500,7 +14200,7 @@ func (c *ClientWithResponses) GetWebhookWithResponse(ctx context.Context, id Web
 
 // PingWebhookWithResponse Send a test event
 //
-// Queues a `ping` delivery (not retried). A disabled endpoint is pinged too, and one that answers 2xx is enabled again. Its attempt shows in `GET /api/webhooks/{id}`.
+// Queues a `ping` delivery (not retried). A disabled endpoint is pinged too, and one that answers 2xx is enabled again. Its attempt shows in `GET /api/webhooks/{id}`. Role: owner.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13515,7 +14215,7 @@ func (c *ClientWithResponses) PingWebhookWithResponse(ctx context.Context, id We
 
 // RotateWebhookSecretWithResponse Rotate a webhook's secret
 //
-// A new secret, shown this once. For 24 hours deliveries carry two signatures, one under each secret, so a receiver can switch without losing one.
+// A new secret, shown this once. For 24 hours deliveries carry two signatures, one under each secret, so a receiver can switch without losing one. Role: owner.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13591,6 +14291,13 @@ func ParseCreateClientResponse(rsp *http.Response) (*CreateClientResponse, error
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest TooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -13649,6 +14356,16 @@ func ParseCreateClientResponse(rsp *http.Response) (*CreateClientResponse, error
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateClientResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 413:
 		var headers CreateClientResponse413Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -13736,6 +14453,13 @@ func ParseEraseMeResponse(rsp *http.Response) (*EraseMeResponse, error) {
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -13777,6 +14501,16 @@ func ParseEraseMeResponse(rsp *http.Response) (*EraseMeResponse, error) {
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers EraseMeResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 429:
 		var headers EraseMeResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -13854,6 +14588,13 @@ func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -13895,6 +14636,16 @@ func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetMeResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 429:
 		var headers GetMeResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -13979,6 +14730,13 @@ func ParseListMyAuditResponse(rsp *http.Response) (*ListMyAuditResponse, error) 
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -14030,6 +14788,16 @@ func ParseListMyAuditResponse(rsp *http.Response) (*ListMyAuditResponse, error) 
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListMyAuditResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 429:
 		var headers ListMyAuditResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -14107,6 +14875,13 @@ func ParseRotateKeyResponse(rsp *http.Response) (*RotateKeyResponse, error) {
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -14155,6 +14930,16 @@ func ParseRotateKeyResponse(rsp *http.Response) (*RotateKeyResponse, error) {
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RotateKeyResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 409:
 		var headers RotateKeyResponse409Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -14242,6 +15027,13 @@ func ParseEraseClientResponse(rsp *http.Response) (*EraseClientResponse, error) 
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -14290,6 +15082,16 @@ func ParseEraseClientResponse(rsp *http.Response) (*EraseClientResponse, error) 
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers EraseClientResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers EraseClientResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -14384,6 +15186,13 @@ func ParseListClientAuditResponse(rsp *http.Response) (*ListClientAuditResponse,
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -14442,6 +15251,16 @@ func ParseListClientAuditResponse(rsp *http.Response) (*ListClientAuditResponse,
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListClientAuditResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ListClientAuditResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -14665,6 +15484,13 @@ func ParseRevokeInvitationResponse(rsp *http.Response) (*RevokeInvitationRespons
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -14720,6 +15546,16 @@ func ParseRevokeInvitationResponse(rsp *http.Response) (*RevokeInvitationRespons
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RevokeInvitationResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers RevokeInvitationResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -15226,6 +16062,13 @@ func ParseListProjectsResponse(rsp *http.Response) (*ListProjectsResponse, error
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15277,6 +16120,16 @@ func ParseListProjectsResponse(rsp *http.Response) (*ListProjectsResponse, error
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListProjectsResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 429:
 		var headers ListProjectsResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -15361,6 +16214,13 @@ func ParseCreateProjectResponse(rsp *http.Response) (*CreateProjectResponse, err
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest TooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15426,6 +16286,16 @@ func ParseCreateProjectResponse(rsp *http.Response) (*CreateProjectResponse, err
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateProjectResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 413:
 		var headers CreateProjectResponse413Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -15523,6 +16393,13 @@ func ParseRemoveProjectResponse(rsp *http.Response) (*RemoveProjectResponse, err
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15571,6 +16448,16 @@ func ParseRemoveProjectResponse(rsp *http.Response) (*RemoveProjectResponse, err
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RemoveProjectResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers RemoveProjectResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -15658,6 +16545,13 @@ func ParseGetProjectResponse(rsp *http.Response) (*GetProjectResponse, error) {
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15706,6 +16600,16 @@ func ParseGetProjectResponse(rsp *http.Response) (*GetProjectResponse, error) {
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetProjectResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetProjectResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -15800,6 +16704,13 @@ func ParsePatchProjectResponse(rsp *http.Response) (*PatchProjectResponse, error
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15879,6 +16790,16 @@ func ParsePatchProjectResponse(rsp *http.Response) (*PatchProjectResponse, error
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers PatchProjectResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers PatchProjectResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -16003,6 +16924,13 @@ func ParseListProjectAuditResponse(rsp *http.Response) (*ListProjectAuditRespons
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16061,6 +16989,16 @@ func ParseListProjectAuditResponse(rsp *http.Response) (*ListProjectAuditRespons
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListProjectAuditResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ListProjectAuditResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -16148,6 +17086,13 @@ func ParseCloseProjectResponse(rsp *http.Response) (*CloseProjectResponse, error
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16203,6 +17148,16 @@ func ParseCloseProjectResponse(rsp *http.Response) (*CloseProjectResponse, error
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CloseProjectResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers CloseProjectResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -16293,6 +17248,13 @@ func ParseExportProjectCSVResponse(rsp *http.Response) (*ExportProjectCSVRespons
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16351,6 +17313,16 @@ func ParseExportProjectCSVResponse(rsp *http.Response) (*ExportProjectCSVRespons
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ExportProjectCSVResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ExportProjectCSVResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -16438,6 +17410,13 @@ func ParseExportProjectJSONResponse(rsp *http.Response) (*ExportProjectJSONRespo
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16496,6 +17475,16 @@ func ParseExportProjectJSONResponse(rsp *http.Response) (*ExportProjectJSONRespo
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ExportProjectJSONResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ExportProjectJSONResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -16590,6 +17579,13 @@ func ParseListInvitationsResponse(rsp *http.Response) (*ListInvitationsResponse,
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16648,6 +17644,16 @@ func ParseListInvitationsResponse(rsp *http.Response) (*ListInvitationsResponse,
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListInvitationsResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ListInvitationsResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -16742,6 +17748,13 @@ func ParseCreateInvitationResponse(rsp *http.Response) (*CreateInvitationRespons
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16814,6 +17827,16 @@ func ParseCreateInvitationResponse(rsp *http.Response) (*CreateInvitationRespons
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateInvitationResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers CreateInvitationResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -16928,6 +17951,13 @@ func ParseListRecordingsResponse(rsp *http.Response) (*ListRecordingsResponse, e
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16986,6 +18016,16 @@ func ParseListRecordingsResponse(rsp *http.Response) (*ListRecordingsResponse, e
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListRecordingsResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ListRecordingsResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -17080,6 +18120,13 @@ func ParseCreateRecordingResponse(rsp *http.Response) (*CreateRecordingResponse,
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17159,6 +18206,16 @@ func ParseCreateRecordingResponse(rsp *http.Response) (*CreateRecordingResponse,
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateRecordingResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers CreateRecordingResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -17276,6 +18333,13 @@ func ParseReopenProjectResponse(rsp *http.Response) (*ReopenProjectResponse, err
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17331,6 +18395,16 @@ func ParseReopenProjectResponse(rsp *http.Response) (*ReopenProjectResponse, err
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ReopenProjectResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ReopenProjectResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -17421,6 +18495,13 @@ func ParseGetProjectReportResponse(rsp *http.Response) (*GetProjectReportRespons
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17479,6 +18560,16 @@ func ParseGetProjectReportResponse(rsp *http.Response) (*GetProjectReportRespons
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetProjectReportResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetProjectReportResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -17573,6 +18664,13 @@ func ParseListStimuliResponse(rsp *http.Response) (*ListStimuliResponse, error) 
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17631,6 +18729,16 @@ func ParseListStimuliResponse(rsp *http.Response) (*ListStimuliResponse, error) 
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListStimuliResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ListStimuliResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -17725,6 +18833,13 @@ func ParseCreateStimulusResponse(rsp *http.Response) (*CreateStimulusResponse, e
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17797,6 +18912,16 @@ func ParseCreateStimulusResponse(rsp *http.Response) (*CreateStimulusResponse, e
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateStimulusResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers CreateStimulusResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -17900,6 +19025,13 @@ func ParseDeleteStimulusResponse(rsp *http.Response) (*DeleteStimulusResponse, e
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17948,6 +19080,16 @@ func ParseDeleteStimulusResponse(rsp *http.Response) (*DeleteStimulusResponse, e
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers DeleteStimulusResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers DeleteStimulusResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -18035,6 +19177,13 @@ func ParseGetStimulusResponse(rsp *http.Response) (*GetStimulusResponse, error) 
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -18083,6 +19232,16 @@ func ParseGetStimulusResponse(rsp *http.Response) (*GetStimulusResponse, error) 
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetStimulusResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetStimulusResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -18177,6 +19336,13 @@ func ParsePatchStimulusResponse(rsp *http.Response) (*PatchStimulusResponse, err
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -18256,6 +19422,16 @@ func ParsePatchStimulusResponse(rsp *http.Response) (*PatchStimulusResponse, err
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers PatchStimulusResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers PatchStimulusResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -18380,6 +19556,13 @@ func ParseGetStimulusResultsResponse(rsp *http.Response) (*GetStimulusResultsRes
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -18445,6 +19628,16 @@ func ParseGetStimulusResultsResponse(rsp *http.Response) (*GetStimulusResultsRes
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetStimulusResultsResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetStimulusResultsResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -18542,6 +19735,13 @@ func ParseExportStimulusResultsCSVResponse(rsp *http.Response) (*ExportStimulusR
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -18617,6 +19817,16 @@ func ParseExportStimulusResultsCSVResponse(rsp *http.Response) (*ExportStimulusR
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ExportStimulusResultsCSVResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ExportStimulusResultsCSVResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -18714,6 +19924,13 @@ func ParseRemoveRecordingResponse(rsp *http.Response) (*RemoveRecordingResponse,
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -18769,6 +19986,16 @@ func ParseRemoveRecordingResponse(rsp *http.Response) (*RemoveRecordingResponse,
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RemoveRecordingResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers RemoveRecordingResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -18866,6 +20093,13 @@ func ParseGetRecordingResponse(rsp *http.Response) (*GetRecordingResponse, error
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -18914,6 +20148,16 @@ func ParseGetRecordingResponse(rsp *http.Response) (*GetRecordingResponse, error
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetRecordingResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetRecordingResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -18997,6 +20241,13 @@ func ParseDeleteAnalysisResponse(rsp *http.Response) (*DeleteAnalysisResponse, e
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -19052,6 +20303,16 @@ func ParseDeleteAnalysisResponse(rsp *http.Response) (*DeleteAnalysisResponse, e
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers DeleteAnalysisResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers DeleteAnalysisResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -19149,6 +20410,13 @@ func ParseGetAnalysisResponse(rsp *http.Response) (*GetAnalysisResponse, error) 
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -19204,6 +20472,16 @@ func ParseGetAnalysisResponse(rsp *http.Response) (*GetAnalysisResponse, error) 
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetAnalysisResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetAnalysisResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -19308,6 +20586,13 @@ func ParseReanalyzeRecordingResponse(rsp *http.Response) (*ReanalyzeRecordingRes
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -19387,6 +20672,16 @@ func ParseReanalyzeRecordingResponse(rsp *http.Response) (*ReanalyzeRecordingRes
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ReanalyzeRecordingResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ReanalyzeRecordingResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -19504,6 +20799,13 @@ func ParseGetVideoLinkResponse(rsp *http.Response) (*GetVideoLinkResponse, error
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -19566,6 +20868,16 @@ func ParseGetVideoLinkResponse(rsp *http.Response) (*GetVideoLinkResponse, error
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetVideoLinkResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetVideoLinkResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -19680,6 +20992,13 @@ func ParseListWebhooksResponse(rsp *http.Response) (*ListWebhooksResponse, error
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -19731,6 +21050,16 @@ func ParseListWebhooksResponse(rsp *http.Response) (*ListWebhooksResponse, error
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListWebhooksResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 429:
 		var headers ListWebhooksResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -19815,6 +21144,13 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -19887,6 +21223,16 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateWebhookResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 409:
 		var headers CreateWebhookResponse409Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -19990,6 +21336,13 @@ func ParseDeleteWebhookResponse(rsp *http.Response) (*DeleteWebhookResponse, err
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20038,6 +21391,16 @@ func ParseDeleteWebhookResponse(rsp *http.Response) (*DeleteWebhookResponse, err
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers DeleteWebhookResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers DeleteWebhookResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -20125,6 +21488,13 @@ func ParseGetWebhookResponse(rsp *http.Response) (*GetWebhookResponse, error) {
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20173,6 +21543,16 @@ func ParseGetWebhookResponse(rsp *http.Response) (*GetWebhookResponse, error) {
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetWebhookResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetWebhookResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -20260,6 +21640,13 @@ func ParsePingWebhookResponse(rsp *http.Response) (*PingWebhookResponse, error) 
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20308,6 +21695,16 @@ func ParsePingWebhookResponse(rsp *http.Response) (*PingWebhookResponse, error) 
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers PingWebhookResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers PingWebhookResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -20395,6 +21792,13 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20450,6 +21854,16 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RotateWebhookSecretResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers RotateWebhookSecretResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
