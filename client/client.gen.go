@@ -3820,6 +3820,20 @@ type ClientInterface interface {
 	// Corresponds with POST /api/webhooks/{id}/secret (the `RotateWebhookSecret` operationId).
 	RotateWebhookSecret(ctx context.Context, id WebhookIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetPortal The portal
+	//
+	// The portal's HTML shell: one page for every path of the portal, whose script shows the page the path names (`/app/` the projects, or the sign-in when no one is signed in; `/app/signin`, `/app/signup`, `/app/projects/new`, `/app/projects/{id}`, `/app/projects/{id}/stimuli/{stimulusId}`, `/app/recordings/{id}`, `/app/deletions`, `/app/account`, `/app/operator`). It calls only this API, with the session cookie and `X-CSRF-Token`. Open it in a browser.
+	//
+	// Corresponds with GET /app/ (the `GetPortal` operationId).
+	GetPortal(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetPortalPath A page or file of the portal
+	//
+	// A path without a dot answers the HTML shell of `GET /app/`, whose script shows that page; `assets/<name>` one of the portal's files (scripts, styles, icons); anything else 404.
+	//
+	// Corresponds with GET /app/{path} (the `GetPortalPath` operationId).
+	GetPortalPath(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetParticipantAsset The participant page's script, style and icon
 	//
 	// Corresponds with GET /p/assets/{name} (the `GetParticipantAsset` operationId).
@@ -5441,6 +5455,40 @@ func (c *Client) PingWebhook(ctx context.Context, id WebhookIdParameter, reqEdit
 // Corresponds with POST /api/webhooks/{id}/secret (the `RotateWebhookSecret` operationId).
 func (c *Client) RotateWebhookSecret(ctx context.Context, id WebhookIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRotateWebhookSecretRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetPortal The portal
+//
+// The portal's HTML shell: one page for every path of the portal, whose script shows the page the path names (`/app/` the projects, or the sign-in when no one is signed in; `/app/signin`, `/app/signup`, `/app/projects/new`, `/app/projects/{id}`, `/app/projects/{id}/stimuli/{stimulusId}`, `/app/recordings/{id}`, `/app/deletions`, `/app/account`, `/app/operator`). It calls only this API, with the session cookie and `X-CSRF-Token`. Open it in a browser.
+//
+// Corresponds with GET /app/ (the `GetPortal` operationId).
+func (c *Client) GetPortal(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetPortalRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetPortalPath A page or file of the portal
+//
+// A path without a dot answers the HTML shell of `GET /app/`, whose script shows that page; `assets/<name>` one of the portal's files (scripts, styles, icons); anything else 404.
+//
+// Corresponds with GET /app/{path} (the `GetPortalPath` operationId).
+func (c *Client) GetPortalPath(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetPortalPathRequest(c.Server, path)
 	if err != nil {
 		return nil, err
 	}
@@ -8414,6 +8462,67 @@ func NewRotateWebhookSecretRequest(server string, id WebhookIdParameter) (*http.
 	return req, nil
 }
 
+// NewGetPortalRequest constructs an http.Request for the GetPortal method
+func NewGetPortalRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/app/")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetPortalPathRequest constructs an http.Request for the GetPortalPath method
+func NewGetPortalPathRequest(server string, path string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "path", path, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/app/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetParticipantAssetRequest constructs an http.Request for the GetParticipantAsset method
 func NewGetParticipantAssetRequest(server string, name string) (*http.Request, error) {
 	var err error
@@ -9335,6 +9444,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/webhooks/{id}/secret (the `RotateWebhookSecret` operationId).
 	RotateWebhookSecretWithResponse(ctx context.Context, id WebhookIdParameter, reqEditors ...RequestEditorFn) (*RotateWebhookSecretResponse, error)
+
+	// GetPortalWithResponse The portal
+	//
+	// The portal's HTML shell: one page for every path of the portal, whose script shows the page the path names (`/app/` the projects, or the sign-in when no one is signed in; `/app/signin`, `/app/signup`, `/app/projects/new`, `/app/projects/{id}`, `/app/projects/{id}/stimuli/{stimulusId}`, `/app/recordings/{id}`, `/app/deletions`, `/app/account`, `/app/operator`). It calls only this API, with the session cookie and `X-CSRF-Token`. Open it in a browser.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /app/ (the `GetPortal` operationId).
+	GetPortalWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetPortalResponse, error)
+
+	// GetPortalPathWithResponse A page or file of the portal
+	//
+	// A path without a dot answers the HTML shell of `GET /app/`, whose script shows that page; `assets/<name>` one of the portal's files (scripts, styles, icons); anything else 404.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /app/{path} (the `GetPortalPath` operationId).
+	GetPortalPathWithResponse(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*GetPortalPathResponse, error)
 
 	// GetParticipantAssetWithResponse The participant page's script, style and icon
 	//
@@ -18719,6 +18846,102 @@ func (r RotateWebhookSecretResponse) ContentType() string {
 	return ""
 }
 
+// GetPortalResponse200Headers the declared response headers of an HTTP 200 response for GetPortal
+type GetPortalResponse200Headers struct {
+	ContentSecurityPolicy *string
+}
+
+type GetPortalResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetPortalResponse200Headers
+}
+
+// GetBody returns the raw response body bytes
+func (r GetPortalResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetPortalResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetPortalResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetPortalResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetPortalPathResponse200Headers the declared response headers of an HTTP 200 response for GetPortalPath
+type GetPortalPathResponse200Headers struct {
+	ContentSecurityPolicy *string
+}
+
+// GetPortalPathResponse404Headers the declared response headers of an HTTP 404 response for GetPortalPath
+type GetPortalPathResponse404Headers struct {
+	XRequestId *string
+}
+
+type GetPortalPathResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetPortalPathResponse200Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetPortalPathResponse404Headers
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetPortalPathResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r GetPortalPathResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetPortalPathResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetPortalPathResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetPortalPathResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetParticipantAssetResponse200Headers the declared response headers of an HTTP 200 response for GetParticipantAsset
 type GetParticipantAssetResponse200Headers struct {
 	CacheControl *string
@@ -20221,6 +20444,36 @@ func (c *ClientWithResponses) RotateWebhookSecretWithResponse(ctx context.Contex
 		return nil, err
 	}
 	return ParseRotateWebhookSecretResponse(rsp)
+}
+
+// GetPortalWithResponse The portal
+//
+// The portal's HTML shell: one page for every path of the portal, whose script shows the page the path names (`/app/` the projects, or the sign-in when no one is signed in; `/app/signin`, `/app/signup`, `/app/projects/new`, `/app/projects/{id}`, `/app/projects/{id}/stimuli/{stimulusId}`, `/app/recordings/{id}`, `/app/deletions`, `/app/account`, `/app/operator`). It calls only this API, with the session cookie and `X-CSRF-Token`. Open it in a browser.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /app/ (the `GetPortal` operationId).
+func (c *ClientWithResponses) GetPortalWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetPortalResponse, error) {
+	rsp, err := c.GetPortal(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetPortalResponse(rsp)
+}
+
+// GetPortalPathWithResponse A page or file of the portal
+//
+// A path without a dot answers the HTML shell of `GET /app/`, whose script shows that page; `assets/<name>` one of the portal's files (scripts, styles, icons); anything else 404.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /app/{path} (the `GetPortalPath` operationId).
+func (c *ClientWithResponses) GetPortalPathWithResponse(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*GetPortalPathResponse, error) {
+	rsp, err := c.GetPortalPath(ctx, path, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetPortalPathResponse(rsp)
 }
 
 // GetParticipantAssetWithResponse The participant page's script, style and icon
@@ -31419,6 +31672,84 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 			headers.XRequestId = &value
 		}
 		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetPortalResponse parses an HTTP response from a GetPortalWithResponse call
+func ParseGetPortalResponse(rsp *http.Response) (*GetPortalResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetPortalResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetPortalResponse200Headers
+		if values := rsp.Header.Values("Content-Security-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Security-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentSecurityPolicy = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetPortalPathResponse parses an HTTP response from a GetPortalPathWithResponse call
+func ParseGetPortalPathResponse(rsp *http.Response) (*GetPortalPathResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetPortalPathResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetPortalPathResponse200Headers
+		if values := rsp.Header.Values("Content-Security-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Security-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentSecurityPolicy = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetPortalPathResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
 	}
 
 	return response, nil
