@@ -81,6 +81,27 @@ func (e AuditEntryType) Valid() bool {
 	}
 }
 
+// Defines values for ClientRole.
+const (
+	ClientRoleOwner      ClientRole = "owner"
+	ClientRoleResearcher ClientRole = "researcher"
+	ClientRoleViewer     ClientRole = "viewer"
+)
+
+// Valid indicates whether the value is a known member of the ClientRole enum.
+func (e ClientRole) Valid() bool {
+	switch e {
+	case ClientRoleOwner:
+		return true
+	case ClientRoleResearcher:
+		return true
+	case ClientRoleViewer:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for DeletingStatus.
 const (
 	DeletingStatusDeleting DeletingStatus = "deleting"
@@ -359,7 +380,9 @@ func (e PrivacyMode) Valid() bool {
 
 // Defines values for ProblemCode.
 const (
+	ProblemCodeCodeRequired     ProblemCode = "code_required"
 	ProblemCodeConflict         ProblemCode = "conflict"
+	ProblemCodeForbidden        ProblemCode = "forbidden"
 	ProblemCodeGone             ProblemCode = "gone"
 	ProblemCodeInternal         ProblemCode = "internal"
 	ProblemCodeInvalid          ProblemCode = "invalid"
@@ -375,7 +398,11 @@ const (
 // Valid indicates whether the value is a known member of the ProblemCode enum.
 func (e ProblemCode) Valid() bool {
 	switch e {
+	case ProblemCodeCodeRequired:
+		return true
 	case ProblemCodeConflict:
+		return true
+	case ProblemCodeForbidden:
 		return true
 	case ProblemCodeGone:
 		return true
@@ -406,6 +433,7 @@ func (e ProblemCode) Valid() bool {
 const (
 	ProblemStatusN400 ProblemStatus = 400
 	ProblemStatusN401 ProblemStatus = 401
+	ProblemStatusN403 ProblemStatus = 403
 	ProblemStatusN404 ProblemStatus = 404
 	ProblemStatusN405 ProblemStatus = 405
 	ProblemStatusN409 ProblemStatus = 409
@@ -423,6 +451,8 @@ func (e ProblemStatus) Valid() bool {
 	case ProblemStatusN400:
 		return true
 	case ProblemStatusN401:
+		return true
+	case ProblemStatusN403:
 		return true
 	case ProblemStatusN404:
 		return true
@@ -451,12 +481,14 @@ func (e ProblemStatus) Valid() bool {
 const (
 	ProblemTitleConflictWithTheResourcesState ProblemTitle = "Conflict with the resource's state"
 	ProblemTitleContentTooLarge               ProblemTitle = "Content too large"
+	ProblemTitleForbidden                     ProblemTitle = "Forbidden"
 	ProblemTitleGone                          ProblemTitle = "Gone"
 	ProblemTitleInternalError                 ProblemTitle = "Internal error"
 	ProblemTitleInvalidRequest                ProblemTitle = "Invalid request"
 	ProblemTitleMethodNotAllowed              ProblemTitle = "Method not allowed"
 	ProblemTitleNotFound                      ProblemTitle = "Not found"
 	ProblemTitleRefusedOnSubstance            ProblemTitle = "Refused on substance"
+	ProblemTitleSecondFactorRequired          ProblemTitle = "Second factor required"
 	ProblemTitleServiceUnavailable            ProblemTitle = "Service unavailable"
 	ProblemTitleTooManyRequests               ProblemTitle = "Too many requests"
 	ProblemTitleUnauthorized                  ProblemTitle = "Unauthorized"
@@ -469,6 +501,8 @@ func (e ProblemTitle) Valid() bool {
 		return true
 	case ProblemTitleContentTooLarge:
 		return true
+	case ProblemTitleForbidden:
+		return true
 	case ProblemTitleGone:
 		return true
 	case ProblemTitleInternalError:
@@ -480,6 +514,8 @@ func (e ProblemTitle) Valid() bool {
 	case ProblemTitleNotFound:
 		return true
 	case ProblemTitleRefusedOnSubstance:
+		return true
+	case ProblemTitleSecondFactorRequired:
 		return true
 	case ProblemTitleServiceUnavailable:
 		return true
@@ -494,7 +530,9 @@ func (e ProblemTitle) Valid() bool {
 
 // Defines values for ProblemType.
 const (
+	ProblemTypeHttpsgithubComhumaninsightfacetblobmainREADMEMdProblemCodeRequired     ProblemType = "https://github.com/humaninsight/facet/blob/main/README.md#problem-code-required"
 	ProblemTypeHttpsgithubComhumaninsightfacetblobmainREADMEMdProblemConflict         ProblemType = "https://github.com/humaninsight/facet/blob/main/README.md#problem-conflict"
+	ProblemTypeHttpsgithubComhumaninsightfacetblobmainREADMEMdProblemForbidden        ProblemType = "https://github.com/humaninsight/facet/blob/main/README.md#problem-forbidden"
 	ProblemTypeHttpsgithubComhumaninsightfacetblobmainREADMEMdProblemGone             ProblemType = "https://github.com/humaninsight/facet/blob/main/README.md#problem-gone"
 	ProblemTypeHttpsgithubComhumaninsightfacetblobmainREADMEMdProblemInternal         ProblemType = "https://github.com/humaninsight/facet/blob/main/README.md#problem-internal"
 	ProblemTypeHttpsgithubComhumaninsightfacetblobmainREADMEMdProblemInvalid          ProblemType = "https://github.com/humaninsight/facet/blob/main/README.md#problem-invalid"
@@ -510,7 +548,11 @@ const (
 // Valid indicates whether the value is a known member of the ProblemType enum.
 func (e ProblemType) Valid() bool {
 	switch e {
+	case ProblemTypeHttpsgithubComhumaninsightfacetblobmainREADMEMdProblemCodeRequired:
+		return true
 	case ProblemTypeHttpsgithubComhumaninsightfacetblobmainREADMEMdProblemConflict:
+		return true
+	case ProblemTypeHttpsgithubComhumaninsightfacetblobmainREADMEMdProblemForbidden:
 		return true
 	case ProblemTypeHttpsgithubComhumaninsightfacetblobmainREADMEMdProblemGone:
 		return true
@@ -639,6 +681,96 @@ const (
 func (e ResultWarnings) Valid() bool {
 	switch e {
 	case ResultWarningsTruncated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for Role.
+const (
+	RoleOperator   Role = "operator"
+	RoleOwner      Role = "owner"
+	RoleResearcher Role = "researcher"
+	RoleViewer     Role = "viewer"
+)
+
+// Valid indicates whether the value is a known member of the Role enum.
+func (e Role) Valid() bool {
+	switch e {
+	case RoleOperator:
+		return true
+	case RoleOwner:
+		return true
+	case RoleResearcher:
+		return true
+	case RoleViewer:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SecurityEventAction.
+const (
+	SecurityEventActionClientErased    SecurityEventAction = "client-erased"
+	SecurityEventActionKeyCreated      SecurityEventAction = "key-created"
+	SecurityEventActionKeyRevoked      SecurityEventAction = "key-revoked"
+	SecurityEventActionMemberInvited   SecurityEventAction = "member-invited"
+	SecurityEventActionMemberJoined    SecurityEventAction = "member-joined"
+	SecurityEventActionMemberRemoved   SecurityEventAction = "member-removed"
+	SecurityEventActionPasswordChanged SecurityEventAction = "password-changed"
+	SecurityEventActionRoleChanged     SecurityEventAction = "role-changed"
+	SecurityEventActionSignInFailed    SecurityEventAction = "sign-in-failed"
+	SecurityEventActionSignedIn        SecurityEventAction = "signed-in"
+	SecurityEventActionSignedOut       SecurityEventAction = "signed-out"
+	SecurityEventActionTotpDisabled    SecurityEventAction = "totp-disabled"
+	SecurityEventActionTotpEnabled     SecurityEventAction = "totp-enabled"
+)
+
+// Valid indicates whether the value is a known member of the SecurityEventAction enum.
+func (e SecurityEventAction) Valid() bool {
+	switch e {
+	case SecurityEventActionClientErased:
+		return true
+	case SecurityEventActionKeyCreated:
+		return true
+	case SecurityEventActionKeyRevoked:
+		return true
+	case SecurityEventActionMemberInvited:
+		return true
+	case SecurityEventActionMemberJoined:
+		return true
+	case SecurityEventActionMemberRemoved:
+		return true
+	case SecurityEventActionPasswordChanged:
+		return true
+	case SecurityEventActionRoleChanged:
+		return true
+	case SecurityEventActionSignInFailed:
+		return true
+	case SecurityEventActionSignedIn:
+		return true
+	case SecurityEventActionSignedOut:
+		return true
+	case SecurityEventActionTotpDisabled:
+		return true
+	case SecurityEventActionTotpEnabled:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SecurityEventType.
+const (
+	SecurityEventTypeSecurity SecurityEventType = "security"
+)
+
+// Valid indicates whether the value is a known member of the SecurityEventType enum.
+func (e SecurityEventType) Valid() bool {
+	switch e {
+	case SecurityEventTypeSecurity:
 		return true
 	default:
 		return false
@@ -849,6 +981,42 @@ func (e WebhookStatus) Valid() bool {
 	}
 }
 
+// Defines values for AuditType.
+const (
+	AuditTypeDeletion AuditType = "deletion"
+	AuditTypeSecurity AuditType = "security"
+)
+
+// Valid indicates whether the value is a known member of the AuditType enum.
+func (e AuditType) Valid() bool {
+	switch e {
+	case AuditTypeDeletion:
+		return true
+	case AuditTypeSecurity:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListMyAuditParamsType.
+const (
+	ListMyAuditParamsTypeDeletion ListMyAuditParamsType = "deletion"
+	ListMyAuditParamsTypeSecurity ListMyAuditParamsType = "security"
+)
+
+// Valid indicates whether the value is a known member of the ListMyAuditParamsType enum.
+func (e ListMyAuditParamsType) Valid() bool {
+	switch e {
+	case ListMyAuditParamsTypeDeletion:
+		return true
+	case ListMyAuditParamsTypeSecurity:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for EventPingParamsUserAgent.
 const (
 	EventPingParamsUserAgentFacetWebhooks1 EventPingParamsUserAgent = "facet-webhooks/1"
@@ -937,6 +1105,53 @@ func (e EventRecordingFailedParamsUserAgent) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// Account A person who signs in.
+type Account struct {
+	// ClientId The account's client; null for an operator.
+	ClientId *ClientId `json:"clientId"`
+
+	// Company The client's company; "" for an operator.
+	Company string              `json:"company"`
+	Email   openapi_types.Email `json:"email"`
+	Id      AccountId           `json:"id"`
+	Name    string              `json:"name"`
+
+	// Role `viewer` reads; `researcher` also runs projects, invitations, recordings, stimuli, reports and exports; `owner` also manages the team, the API keys, the webhooks, the company's details and the erasure; `operator` runs the service and belongs to no client.
+	Role Role `json:"role"`
+
+	// Totp Whether signing in needs a second factor's code.
+	Totp bool `json:"totp"`
+}
+
+// AccountId defines model for AccountId.
+type AccountId = string
+
+// AccountSession A signed-in browser of the account.
+type AccountSession struct {
+	// CreatedAt The sign-in.
+	CreatedAt Timestamp `json:"createdAt"`
+
+	// Current This request's session.
+	Current bool `json:"current"`
+
+	// ExpiresAt RFC 3339, UTC.
+	ExpiresAt Timestamp `json:"expiresAt"`
+	Id        SessionId `json:"id"`
+
+	// LastSeenAt RFC 3339, UTC.
+	LastSeenAt Timestamp `json:"lastSeenAt"`
+
+	// UserAgent The browser's `User-Agent` at sign-in, to tell sessions apart.
+	UserAgent string `json:"userAgent"`
+}
+
+// AccountSessionList defines model for AccountSessionList.
+type AccountSessionList struct {
+	// ContinuationToken Pass it back as `?continuationToken=` for the next page; null on the last page.
+	ContinuationToken *ContinuationToken `json:"continuationToken"`
+	Items             []AccountSession   `json:"items"`
 }
 
 // Analysis One analysis run: camelCase, but its `settings` and `summary` keep the snake_case shape of the result.
@@ -1041,6 +1256,20 @@ type ClientProfile struct {
 	Id            ClientId  `json:"id"`
 }
 
+// ClientAuditList defines model for ClientAuditList.
+type ClientAuditList struct {
+	// ContinuationToken Pass it back as `?continuationToken=` for the next page; null on the last page.
+	ContinuationToken *ContinuationToken `json:"continuationToken"`
+
+	// Items Deletion records (`type` deletion) or security events (`type` security), as `?type=` asked.
+	Items []ClientAuditList_Items_Item `json:"items"`
+}
+
+// ClientAuditList_Items_Item defines model for ClientAuditList.items.Item.
+type ClientAuditList_Items_Item struct {
+	union json.RawMessage
+}
+
 // ClientConsent The client's attestation that it gathered consent itself.
 type ClientConsent struct {
 	// Method How consent was gathered, e.g. signed-form.
@@ -1059,10 +1288,32 @@ type ClientCreated struct {
 	// CreatedAt RFC 3339, UTC.
 	CreatedAt Timestamp `json:"createdAt"`
 	Id        ClientId  `json:"id"`
+
+	// OwnerInvitation Only with `owner`: the invitation e-mailed to the first owner.
+	OwnerInvitation *TeamInvite `json:"ownerInvitation,omitempty"`
 }
 
 // ClientId defines model for ClientId.
 type ClientId = string
+
+// ClientList defines model for ClientList.
+type ClientList struct {
+	// ContinuationToken Pass it back as `?continuationToken=` for the next page; null on the last page.
+	ContinuationToken *ContinuationToken `json:"continuationToken"`
+	Items             []ClientProfile    `json:"items"`
+}
+
+// ClientPatch Fields left out stay as they are; `contact` and `demographics` are replaced whole. Text fields refuse control and formatting characters and count their limits in characters.
+type ClientPatch struct {
+	Company *string  `json:"company,omitempty"`
+	Contact *Contact `json:"contact,omitempty"`
+
+	// Demographics About the client company, not participants.
+	Demographics *Demographics `json:"demographics,omitempty"`
+}
+
+// ClientRole A role in a client's team (see `Role`).
+type ClientRole string
 
 // ConsentInput defines model for ConsentInput.
 type ConsentInput struct {
@@ -1166,6 +1417,9 @@ type Emotions struct {
 	Sad      float64 `json:"sad"`
 	Surprise float64 `json:"surprise"`
 }
+
+// Empty An empty object: the operation takes no field.
+type Empty = map[string]interface{}
 
 // Estimate The mean across participants (each participant's own mean first) with its SD and 95 % confidence interval (Student's t, N-1 df), clipped to the figure's range. Null where undefined: all with no participant, sd/lower/upper with one.
 type Estimate struct {
@@ -1373,11 +1627,76 @@ type InvitationList struct {
 	Items             []Invitation       `json:"items"`
 }
 
+// Invitee Who an invitation is e-mailed to.
+type Invitee struct {
+	Email openapi_types.Email `json:"email"`
+}
+
+// Key One of the client's API keys, without the key.
+type Key struct {
+	// CreatedAt RFC 3339, UTC.
+	CreatedAt Timestamp `json:"createdAt"`
+	Id        KeyId     `json:"id"`
+	Name      string    `json:"name"`
+
+	// Prefix The key's first characters, to tell it apart; the key itself is never shown again.
+	Prefix string `json:"prefix"`
+}
+
+// KeyCreated A new API key, shown this once: only its hash is stored.
+type KeyCreated struct {
+	// ApiKey Shown once; send it as `Authorization: Bearer <apiKey>`.
+	ApiKey ApiKey `json:"apiKey"`
+
+	// CreatedAt RFC 3339, UTC.
+	CreatedAt Timestamp `json:"createdAt"`
+	Id        KeyId     `json:"id"`
+	Name      string    `json:"name"`
+	Prefix    string    `json:"prefix"`
+}
+
+// KeyId defines model for KeyId.
+type KeyId = string
+
+// KeyList defines model for KeyList.
+type KeyList struct {
+	// ContinuationToken Pass it back as `?continuationToken=` for the next page; null on the last page.
+	ContinuationToken *ContinuationToken `json:"continuationToken"`
+	Items             []Key              `json:"items"`
+}
+
+// Member An account of the client's team.
+type Member struct {
+	// CreatedAt RFC 3339, UTC.
+	CreatedAt Timestamp           `json:"createdAt"`
+	Email     openapi_types.Email `json:"email"`
+	Id        AccountId           `json:"id"`
+	Name      string              `json:"name"`
+
+	// Role A role in a client's team (see `Role`).
+	Role ClientRole `json:"role"`
+
+	// Totp Whether the member signs in with a second factor.
+	Totp bool `json:"totp"`
+}
+
+// MemberPatch defines model for MemberPatch.
+type MemberPatch struct {
+	// Role A role in a client's team (see `Role`).
+	Role ClientRole `json:"role"`
+}
+
 // ModelRef defines model for ModelRef.
 type ModelRef struct {
 	Name   string `json:"name"`
 	Role   string `json:"role"`
 	Sha256 string `json:"sha256"`
+}
+
+// NewAccount The account a sign-up link makes; its e-mail and role are the invitation's.
+type NewAccount struct {
+	Name     string `json:"name"`
+	Password string `json:"password"`
 }
 
 // ClientRegistration Text fields refuse control and formatting characters and count their limits in characters.
@@ -1390,6 +1709,9 @@ type ClientRegistration struct {
 
 	// DpaVersion The version of the data processing agreement the client accepted.
 	DpaVersion string `json:"dpaVersion"`
+
+	// Owner The client's first owner: a sign-up link is e-mailed to this address (`ownerInvitation` in the answer).
+	Owner *Invitee `json:"owner,omitempty"`
 }
 
 // NewInvitation defines model for NewInvitation.
@@ -1412,9 +1734,8 @@ type NewInvitation struct {
 
 // NewKey defines model for NewKey.
 type NewKey struct {
-	// ApiKey Shown once; send it as `Authorization: Bearer <apiKey>`.
-	ApiKey ApiKey   `json:"apiKey"`
-	Id     ClientId `json:"id"`
+	// Name To tell keys apart: the integration that uses it, say.
+	Name *string `json:"name,omitempty"`
 }
 
 // NewProject defines model for NewProject.
@@ -1456,6 +1777,14 @@ type NewStimulus struct {
 // NewStimulusKind defines model for NewStimulus.Kind.
 type NewStimulusKind string
 
+// NewTeamInvite defines model for NewTeamInvite.
+type NewTeamInvite struct {
+	Email openapi_types.Email `json:"email"`
+
+	// Role A role in a client's team (see `Role`).
+	Role ClientRole `json:"role"`
+}
+
 // NewWebhook defines model for NewWebhook.
 type NewWebhook struct {
 	Events []EventType `json:"events"`
@@ -1470,6 +1799,18 @@ type NewWebhook struct {
 // ParticipantRef A pseudonymous code (letters, digits and . _ : -, at most 64): names and e-mail addresses are refused.
 type ParticipantRef = string
 
+// PasswordChange defines model for PasswordChange.
+type PasswordChange struct {
+	CurrentPassword string `json:"currentPassword"`
+	NewPassword     string `json:"newPassword"`
+}
+
+// PasswordConfirmation defines model for PasswordConfirmation.
+type PasswordConfirmation struct {
+	// Password The account's password.
+	Password string `json:"password"`
+}
+
 // PingQueued defines model for PingQueued.
 type PingQueued struct {
 	EventId string `json:"eventId"`
@@ -1480,7 +1821,7 @@ type PrivacyMode string
 
 // Problem The body of every error answer of the API: RFC 9457 problem details, media type `application/problem+json`. `type` is a stable URI per `code`, each documented in README's "Problem types"; `title` is fixed per type; `detail` says what went wrong this time in the API's terms (field names, never internals or personal data); `requestId` is the id in the service's log and in the `X-Request-Id` header.
 type Problem struct {
-	// Code invalid 400, unauthorized 401, not_found 404, method_not_allowed 405, conflict 409, gone 410, too_large 413, unprocessable 422, too_many_requests 429, internal 500, unavailable 503.
+	// Code invalid 400, unauthorized 401, code_required 401, forbidden 403, not_found 404, method_not_allowed 405, conflict 409, gone 410, too_large 413, unprocessable 422, too_many_requests 429, internal 500, unavailable 503.
 	Code ProblemCode `json:"code"`
 
 	// Detail Safe to show: no personal data, no internals.
@@ -1491,7 +1832,7 @@ type Problem struct {
 	Type      ProblemType   `json:"type"`
 }
 
-// ProblemCode invalid 400, unauthorized 401, not_found 404, method_not_allowed 405, conflict 409, gone 410, too_large 413, unprocessable 422, too_many_requests 429, internal 500, unavailable 503.
+// ProblemCode invalid 400, unauthorized 401, code_required 401, forbidden 403, not_found 404, method_not_allowed 405, conflict 409, gone 410, too_large 413, unprocessable 422, too_many_requests 429, internal 500, unavailable 503.
 type ProblemCode string
 
 // ProblemStatus defines model for Problem.Status.
@@ -1509,6 +1850,9 @@ type Project struct {
 	ClosedAt       *Timestamp `json:"closedAt,omitempty"`
 	ConsentText    string     `json:"consentText"`
 	ConsentVersion string     `json:"consentVersion"`
+
+	// Counts Only in `GET /api/projects/{id}`: the project's recordings per status, counted when asked.
+	Counts *RecordingCounts `json:"counts,omitempty"`
 
 	// CreatedAt RFC 3339, UTC.
 	CreatedAt Timestamp `json:"createdAt"`
@@ -1604,6 +1948,16 @@ type PublicInvitation struct {
 	RetentionDays int         `json:"retentionDays"`
 }
 
+// PublicTeamInvite What a sign-up link is for, as its page shows it.
+type PublicTeamInvite struct {
+	// Company The client's company; "" for an operator's invitation.
+	Company string              `json:"company"`
+	Email   openapi_types.Email `json:"email"`
+
+	// Role `viewer` reads; `researcher` also runs projects, invitations, recordings, stimuli, reports and exports; `owner` also manages the team, the API keys, the webhooks, the company's details and the erasure; `operator` runs the service and belongs to no client.
+	Role Role `json:"role"`
+}
+
 // ReanalyzeRequest defines model for ReanalyzeRequest.
 type ReanalyzeRequest struct {
 	// Settings Settings a re-analysis may change; those left out are the project's.
@@ -1648,6 +2002,16 @@ type RecordingConsentSource string
 
 // RecordingStatus defines model for Recording.Status.
 type RecordingStatus string
+
+// RecordingCounts Recordings per status.
+type RecordingCounts struct {
+	Analyzed       int `json:"analyzed"`
+	Analyzing      int `json:"analyzing"`
+	AwaitingUpload int `json:"awaiting-upload"`
+	Expired        int `json:"expired"`
+	Failed         int `json:"failed"`
+	Uploaded       int `json:"uploaded"`
+}
 
 // RecordingId defines model for RecordingId.
 type RecordingId = string
@@ -1730,6 +2094,33 @@ type ResultSettings struct {
 	SmoothS float64 `json:"smooth_s"`
 }
 
+// Role `viewer` reads; `researcher` also runs projects, invitations, recordings, stimuli, reports and exports; `owner` also manages the team, the API keys, the webhooks, the company's details and the erasure; `operator` runs the service and belongs to no client.
+type Role string
+
+// SecurityEvent One entry of the client's security log: who did what, to what, when. No password, code, token or key.
+type SecurityEvent struct {
+	// AccountId The account that acted (for `sign-in-failed`, whose sign-in failed).
+	AccountId string              `json:"accountId"`
+	Action    SecurityEventAction `json:"action"`
+
+	// At RFC 3339, UTC.
+	At Timestamp `json:"at"`
+	Id string    `json:"id"`
+
+	// Role The role given, for invitations, joins and role changes.
+	Role *Role `json:"role,omitempty"`
+
+	// TargetId What the action was done to: the member, invitation, key or client.
+	TargetId *string           `json:"targetId,omitempty"`
+	Type     SecurityEventType `json:"type"`
+}
+
+// SecurityEventAction defines model for SecurityEvent.Action.
+type SecurityEventAction string
+
+// SecurityEventType defines model for SecurityEvent.Type.
+type SecurityEventType string
+
 // Segment A named part of a stimulus (a scene, the brand's reveal), in seconds of the stimulus's own time.
 type Segment struct {
 	FromS float64 `json:"fromS"`
@@ -1776,6 +2167,21 @@ type SegmentFigures struct {
 	Valence Estimate `json:"valence"`
 }
 
+// SessionId defines model for SessionId.
+type SessionId = string
+
+// SessionInfo The signed-in session: its account and its CSRF token. The session itself travels in the cookie.
+type SessionInfo struct {
+	// Account A person who signs in.
+	Account Account `json:"account"`
+
+	// CsrfToken Send it as `X-CSRF-Token` with every request of this session that is not GET or HEAD.
+	CsrfToken string `json:"csrfToken"`
+
+	// ExpiresAt When the session ends; sign in again after it.
+	ExpiresAt Timestamp `json:"expiresAt"`
+}
+
 // SettingsPatch Project settings to change; those left out stay as they are (for a new project: the defaults).
 type SettingsPatch struct {
 	// DeletionGraceS Delay between close and deletion. Default 0.
@@ -1798,6 +2204,14 @@ type SettingsPatch struct {
 
 	// SmoothS Emotion smoothing window in seconds; 0 = raw per-frame scores. Default 0.5.
 	SmoothS *float64 `json:"smoothS,omitempty"`
+}
+
+// SignIn defines model for SignIn.
+type SignIn struct {
+	// Code The authenticator app's current code, for an account with a second factor (`totp`).
+	Code     *string             `json:"code,omitempty"`
+	Email    openapi_types.Email `json:"email"`
+	Password string              `json:"password"`
 }
 
 // Stimulus What participants watch. `awaiting-upload` until its file arrives through the upload link; `processing` while it is probed; then `ready` (with `media`) or `refused` (with `refusal`: not playable in current browsers, not of its kind, larger than 512 MiB).
@@ -1991,8 +2405,53 @@ type Summary struct {
 // SummaryGenderLabel defines model for Summary.Gender.Label.
 type SummaryGenderLabel string
 
+// Team defines model for Team.
+type Team struct {
+	// ContinuationToken Pass it back as `?continuationToken=` for the next page; null on the last page.
+	ContinuationToken *ContinuationToken `json:"continuationToken"`
+
+	// Invitations Invitations not used yet.
+	Invitations []TeamInvite `json:"invitations"`
+	Items       []Member     `json:"items"`
+}
+
+// TeamInvite An invitation to make an account, e-mailed as a one-time link (`<FACET_PUBLIC_BASE_URL>/app/signup#<token>`). Its token is in the e-mail only, never in an answer.
+type TeamInvite struct {
+	// ClientId The client the account will belong to; null for an operator's invitation.
+	ClientId *ClientId `json:"clientId"`
+
+	// CreatedAt RFC 3339, UTC.
+	CreatedAt Timestamp           `json:"createdAt"`
+	Email     openapi_types.Email `json:"email"`
+
+	// ExpiresAt The link works until then, once.
+	ExpiresAt Timestamp    `json:"expiresAt"`
+	Id        TeamInviteId `json:"id"`
+
+	// Role `viewer` reads; `researcher` also runs projects, invitations, recordings, stimuli, reports and exports; `owner` also manages the team, the API keys, the webhooks, the company's details and the erasure; `operator` runs the service and belongs to no client.
+	Role Role `json:"role"`
+}
+
+// TeamInviteId defines model for TeamInviteId.
+type TeamInviteId = string
+
 // Timestamp RFC 3339, UTC.
 type Timestamp = time.Time
+
+// TotpCode defines model for TotpCode.
+type TotpCode struct {
+	// Code The authenticator app's current code.
+	Code string `json:"code"`
+}
+
+// TotpSetup A pending second factor (TOTP, RFC 6238), until `PUT /api/account/totp` confirms a code made with it.
+type TotpSetup struct {
+	// Secret The shared secret, base32, for typing into an authenticator app.
+	Secret string `json:"secret"`
+
+	// Uri The same as an `otpauth://totp/...` URI, for a QR code.
+	Uri string `json:"uri"`
+}
 
 // UploadSlot Where and until when a recording may be uploaded: a link for one server-chosen blob, create permission only, 2 hours.
 type UploadSlot struct {
@@ -2102,6 +2561,9 @@ type WebhookList struct {
 // AnalysisIdParameter defines model for AnalysisId.
 type AnalysisIdParameter = string
 
+// AuditType defines model for AuditType.
+type AuditType string
+
 // ClientIdParameter defines model for ClientId.
 type ClientIdParameter = string
 
@@ -2114,14 +2576,26 @@ type InvitationId = string
 // InvitationToken defines model for InvitationToken.
 type InvitationToken = string
 
+// KeyIdParameter defines model for KeyId.
+type KeyIdParameter = KeyId
+
 // Limit defines model for Limit.
 type Limit = int
+
+// MemberId defines model for MemberId.
+type MemberId = AccountId
 
 // ProjectIdParameter defines model for ProjectId.
 type ProjectIdParameter = string
 
 // RecordingIdParameter defines model for RecordingId.
 type RecordingIdParameter = string
+
+// SessionIdParameter defines model for SessionId.
+type SessionIdParameter = SessionId
+
+// SignUpToken defines model for SignUpToken.
+type SignUpToken = string
 
 // StimulusIdParameter defines model for StimulusId.
 type StimulusIdParameter = StimulusId
@@ -2138,6 +2612,9 @@ type BadRequest = Problem
 // Conflict The body of every error answer of the API: RFC 9457 problem details, media type `application/problem+json`. `type` is a stable URI per `code`, each documented in README's "Problem types"; `title` is fixed per type; `detail` says what went wrong this time in the API's terms (field names, never internals or personal data); `requestId` is the id in the service's log and in the `X-Request-Id` header.
 type Conflict = Problem
 
+// Forbidden The body of every error answer of the API: RFC 9457 problem details, media type `application/problem+json`. `type` is a stable URI per `code`, each documented in README's "Problem types"; `title` is fixed per type; `detail` says what went wrong this time in the API's terms (field names, never internals or personal data); `requestId` is the id in the service's log and in the `X-Request-Id` header.
+type Forbidden = Problem
+
 // Gone The body of every error answer of the API: RFC 9457 problem details, media type `application/problem+json`. `type` is a stable URI per `code`, each documented in README's "Problem types"; `title` is fixed per type; `detail` says what went wrong this time in the API's terms (field names, never internals or personal data); `requestId` is the id in the service's log and in the `X-Request-Id` header.
 type Gone = Problem
 
@@ -2146,6 +2623,9 @@ type InternalError = Problem
 
 // NotFound The body of every error answer of the API: RFC 9457 problem details, media type `application/problem+json`. `type` is a stable URI per `code`, each documented in README's "Problem types"; `title` is fixed per type; `detail` says what went wrong this time in the API's terms (field names, never internals or personal data); `requestId` is the id in the service's log and in the `X-Request-Id` header.
 type NotFound = Problem
+
+// SignInRefused The body of every error answer of the API: RFC 9457 problem details, media type `application/problem+json`. `type` is a stable URI per `code`, each documented in README's "Problem types"; `title` is fixed per type; `detail` says what went wrong this time in the API's terms (field names, never internals or personal data); `requestId` is the id in the service's log and in the `X-Request-Id` header.
+type SignInRefused = Problem
 
 // TooLarge The body of every error answer of the API: RFC 9457 problem details, media type `application/problem+json`. `type` is a stable URI per `code`, each documented in README's "Problem types"; `title` is fixed per type; `detail` says what went wrong this time in the API's terms (field names, never internals or personal data); `requestId` is the id in the service's log and in the `X-Request-Id` header.
 type TooLarge = Problem
@@ -2162,14 +2642,29 @@ type Unavailable = Problem
 // Unprocessable The body of every error answer of the API: RFC 9457 problem details, media type `application/problem+json`. `type` is a stable URI per `code`, each documented in README's "Problem types"; `title` is fixed per type; `detail` says what went wrong this time in the API's terms (field names, never internals or personal data); `requestId` is the id in the service's log and in the `X-Request-Id` header.
 type Unprocessable = Problem
 
-// ListMyAuditParams defines parameters for ListMyAudit.
-type ListMyAuditParams struct {
+// ListClientsParams defines parameters for ListClients.
+type ListClientsParams struct {
 	// Limit Items per page; outside 1..500, 400.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 
 	// ContinuationToken The previous page's `continuationToken`; a token the API did not give out answers 400.
 	ContinuationToken *ContinuationTokenParameter `form:"continuationToken,omitempty" json:"continuationToken,omitempty"`
 }
+
+// ListMyAuditParams defines parameters for ListMyAudit.
+type ListMyAuditParams struct {
+	// Type `deletion` (the default): the deletion records (role viewer); `security`: the security log (role owner).
+	Type *ListMyAuditParamsType `form:"type,omitempty" json:"type,omitempty"`
+
+	// Limit Items per page; outside 1..500, 400.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// ContinuationToken The previous page's `continuationToken`; a token the API did not give out answers 400.
+	ContinuationToken *ContinuationTokenParameter `form:"continuationToken,omitempty" json:"continuationToken,omitempty"`
+}
+
+// ListMyAuditParamsType defines parameters for ListMyAudit.
+type ListMyAuditParamsType string
 
 // ListClientAuditParams defines parameters for ListClientAudit.
 type ListClientAuditParams struct {
@@ -2321,11 +2816,35 @@ type EventRecordingFailedParams struct {
 // EventRecordingFailedParamsUserAgent defines parameters for EventRecordingFailed.
 type EventRecordingFailedParamsUserAgent string
 
+// ChangePasswordJSONRequestBody defines body for ChangePassword for application/json ContentType.
+type ChangePasswordJSONRequestBody = PasswordChange
+
+// DisableTotpJSONRequestBody defines body for DisableTotp for application/json ContentType.
+type DisableTotpJSONRequestBody = PasswordConfirmation
+
+// StartTotpJSONRequestBody defines body for StartTotp for application/json ContentType.
+type StartTotpJSONRequestBody = Empty
+
+// EnableTotpJSONRequestBody defines body for EnableTotp for application/json ContentType.
+type EnableTotpJSONRequestBody = TotpCode
+
 // CreateClientJSONRequestBody defines body for CreateClient for application/json ContentType.
 type CreateClientJSONRequestBody = ClientRegistration
 
+// PatchMeJSONRequestBody defines body for PatchMe for application/json ContentType.
+type PatchMeJSONRequestBody = ClientPatch
+
+// CreateKeyJSONRequestBody defines body for CreateKey for application/json ContentType.
+type CreateKeyJSONRequestBody = NewKey
+
+// InviteClientOwnerJSONRequestBody defines body for InviteClientOwner for application/json ContentType.
+type InviteClientOwnerJSONRequestBody = Invitee
+
 // GiveConsentJSONRequestBody defines body for GiveConsent for application/json ContentType.
 type GiveConsentJSONRequestBody = ConsentInput
+
+// InviteOperatorJSONRequestBody defines body for InviteOperator for application/json ContentType.
+type InviteOperatorJSONRequestBody = Invitee
 
 // CreateProjectJSONRequestBody defines body for CreateProject for application/json ContentType.
 type CreateProjectJSONRequestBody = NewProject
@@ -2347,6 +2866,18 @@ type PatchStimulusJSONRequestBody = StimulusPatch
 
 // ReanalyzeRecordingJSONRequestBody defines body for ReanalyzeRecording for application/json ContentType.
 type ReanalyzeRecordingJSONRequestBody = ReanalyzeRequest
+
+// SignInJSONRequestBody defines body for SignIn for application/json ContentType.
+type SignInJSONRequestBody = SignIn
+
+// SignUpJSONRequestBody defines body for SignUp for application/json ContentType.
+type SignUpJSONRequestBody = NewAccount
+
+// InviteMemberJSONRequestBody defines body for InviteMember for application/json ContentType.
+type InviteMemberJSONRequestBody = NewTeamInvite
+
+// ChangeMemberRoleJSONRequestBody defines body for ChangeMemberRole for application/json ContentType.
+type ChangeMemberRoleJSONRequestBody = MemberPatch
 
 // CreateWebhookJSONRequestBody defines body for CreateWebhook for application/json ContentType.
 type CreateWebhookJSONRequestBody = NewWebhook
@@ -2435,6 +2966,68 @@ func (a UploadSlot_Headers) MarshalJSON() ([]byte, error) {
 	return json.Marshal(object)
 }
 
+// AsAuditEntry returns the union data inside the ClientAuditList_Items_Item as a AuditEntry
+func (t ClientAuditList_Items_Item) AsAuditEntry() (AuditEntry, error) {
+	var body AuditEntry
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromAuditEntry overwrites any union data inside the ClientAuditList_Items_Item as the provided AuditEntry
+func (t *ClientAuditList_Items_Item) FromAuditEntry(v AuditEntry) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeAuditEntry performs a merge with any union data inside the ClientAuditList_Items_Item, using the provided AuditEntry
+func (t *ClientAuditList_Items_Item) MergeAuditEntry(v AuditEntry) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsSecurityEvent returns the union data inside the ClientAuditList_Items_Item as a SecurityEvent
+func (t ClientAuditList_Items_Item) AsSecurityEvent() (SecurityEvent, error) {
+	var body SecurityEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromSecurityEvent overwrites any union data inside the ClientAuditList_Items_Item as the provided SecurityEvent
+func (t *ClientAuditList_Items_Item) FromSecurityEvent(v SecurityEvent) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeSecurityEvent performs a merge with any union data inside the ClientAuditList_Items_Item, using the provided SecurityEvent
+func (t *ClientAuditList_Items_Item) MergeSecurityEvent(v SecurityEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t ClientAuditList_Items_Item) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *ClientAuditList_Items_Item) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
 
@@ -2509,9 +3102,102 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
+	// ChangePasswordWithBody Change the password
+	//
+	// Every other session of the account ends; this one goes on. A wrong `currentPassword` answers 422. Role: any signed-in account.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/account/password (the `ChangePassword` operationId).
+	ChangePasswordWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ChangePassword Change the password
+	//
+	// Every other session of the account ends; this one goes on. A wrong `currentPassword` answers 422. Role: any signed-in account.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/account/password (the `ChangePassword` operationId).
+	ChangePassword(ctx context.Context, body ChangePasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListAccountSessions The account's sessions
+	//
+	// Every open session of the signed-in account, newest first, in one page (`continuationToken` null); `current` marks this request's. Role: any signed-in account.
+	//
+	// Corresponds with GET /api/account/sessions (the `ListAccountSessions` operationId).
+	ListAccountSessions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// EndAccountSession End one of the account's sessions
+	//
+	// Signs that browser out (this request's own session too, as signing out does). Another account's session answers 404, as an unknown id does. Role: any signed-in account.
+	//
+	// Corresponds with DELETE /api/account/sessions/{id} (the `EndAccountSession` operationId).
+	EndAccountSession(ctx context.Context, id SessionIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DisableTotpWithBody Turn the second factor off
+	//
+	// Needs the account's password; a wrong one answers 422. Role: any signed-in account.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with DELETE /api/account/totp (the `DisableTotp` operationId).
+	DisableTotpWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DisableTotp Turn the second factor off
+	//
+	// Needs the account's password; a wrong one answers 422. Role: any signed-in account.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with DELETE /api/account/totp (the `DisableTotp` operationId).
+	DisableTotp(ctx context.Context, body DisableTotpJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// StartTotpWithBody Set up a second factor
+	//
+	// A new TOTP secret and its `otpauth://` URI for an authenticator app. It is pending, and signing in does not ask for a code, until `PUT /api/account/totp` confirms a code made with it; a new setup replaces a pending one. An account whose second factor is on answers 409: turn it off first. Role: any signed-in account.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/account/totp (the `StartTotp` operationId).
+	StartTotpWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// StartTotp Set up a second factor
+	//
+	// A new TOTP secret and its `otpauth://` URI for an authenticator app. It is pending, and signing in does not ask for a code, until `PUT /api/account/totp` confirms a code made with it; a new setup replaces a pending one. An account whose second factor is on answers 409: turn it off first. Role: any signed-in account.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/account/totp (the `StartTotp` operationId).
+	StartTotp(ctx context.Context, body StartTotpJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// EnableTotpWithBody Turn the second factor on
+	//
+	// Confirms the pending secret with the authenticator app's current code; from then on, signing in needs a `code`. A wrong code answers 422; no pending secret, 409. Role: any signed-in account.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /api/account/totp (the `EnableTotp` operationId).
+	EnableTotpWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// EnableTotp Turn the second factor on
+	//
+	// Confirms the pending secret with the authenticator app's current code; from then on, signing in needs a `code`. A wrong code answers 422; no pending secret, 409. Role: any signed-in account.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /api/account/totp (the `EnableTotp` operationId).
+	EnableTotp(ctx context.Context, body EnableTotpJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListClients The clients
+	//
+	// Every client, newest first. Role: operator.
+	//
+	// Corresponds with GET /api/clients (the `ListClients` operationId).
+	ListClients(ctx context.Context, params *ListClientsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// CreateClientWithBody Register a client
 	//
-	// The operator registers a client; the DPA acceptance (version, time) is recorded. The API key is shown this once: only its hash is stored.
+	// The operator registers a client; the DPA acceptance (version, time) is recorded. The API key is shown this once: only its hash is stored. With `owner`, the first owner's sign-up link is e-mailed to that address; an e-mail that has an account already answers 409. Role: operator.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2520,7 +3206,7 @@ type ClientInterface interface {
 
 	// CreateClient Register a client
 	//
-	// The operator registers a client; the DPA acceptance (version, time) is recorded. The API key is shown this once: only its hash is stored.
+	// The operator registers a client; the DPA acceptance (version, time) is recorded. The API key is shown this once: only its hash is stored. With `owner`, the first owner's sign-up link is e-mailed to that address; an e-mail that has an account already answers 409. Role: operator.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2529,43 +3215,106 @@ type ClientInterface interface {
 
 	// EraseMe Erase the calling client
 	//
-	// Erasure of everything of the client: its record and key at once (the key stops working), its projects, recordings, analyses and videos through the deletion queue. The deletion records stay.
+	// Erasure of everything of the client: its record and key at once (the key stops working), its projects, recordings, analyses and videos through the deletion queue. The deletion records stay. Role: owner.
 	//
 	// Corresponds with DELETE /api/clients/me (the `EraseMe` operationId).
 	EraseMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetMe The calling client
 	//
+	// Role: viewer.
+	//
 	// Corresponds with GET /api/clients/me (the `GetMe` operationId).
 	GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ListMyAudit The calling client's deletion records
+	// PatchMeWithBody Change the client's details
 	//
-	// One record per deleted video, newest first.
+	// The company's name, contact and demographics; the DPA acceptance stays. Fields left out stay as they are. Role: owner.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /api/clients/me (the `PatchMe` operationId).
+	PatchMeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PatchMe Change the client's details
+	//
+	// The company's name, contact and demographics; the DPA acceptance stays. Fields left out stay as they are. Role: owner.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /api/clients/me (the `PatchMe` operationId).
+	PatchMe(ctx context.Context, body PatchMeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListMyAudit The calling client's deletion records or security log
+	//
+	// `type=deletion` (the default): one record per deleted video, newest first. `type=security`: the security log, newest first: sign-ins, failed ones and sign-outs, password and second-factor changes, the team's invitations, joins, role changes and removals, API keys made and revoked, and the client's erasure. Role: viewer for `type=deletion`, owner for `type=security`.
 	//
 	// Corresponds with GET /api/clients/me/audit (the `ListMyAudit` operationId).
 	ListMyAudit(ctx context.Context, params *ListMyAuditParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// RotateKey Rotate the API key
+	// ListKeys The client's API keys
 	//
-	// A new key; the old one stops working. No request body is read.
+	// Every key that works, newest first, in one page (`continuationToken` null): its id, name and first characters, never the key. Role: owner.
 	//
-	// Corresponds with POST /api/clients/me/keys (the `RotateKey` operationId).
-	RotateKey(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /api/clients/me/keys (the `ListKeys` operationId).
+	ListKeys(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateKeyWithBody Create an API key
+	//
+	// A new key beside the others, which keep working (`DELETE /api/clients/me/keys/{id}` revokes one). The key is shown this once: only its hash is stored. Role: owner.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/clients/me/keys (the `CreateKey` operationId).
+	CreateKeyWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateKey Create an API key
+	//
+	// A new key beside the others, which keep working (`DELETE /api/clients/me/keys/{id}` revokes one). The key is shown this once: only its hash is stored. Role: owner.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/clients/me/keys (the `CreateKey` operationId).
+	CreateKey(ctx context.Context, body CreateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RevokeKey Revoke an API key
+	//
+	// The key stops working at once, even for the request that revokes it. Role: owner.
+	//
+	// Corresponds with DELETE /api/clients/me/keys/{id} (the `RevokeKey` operationId).
+	RevokeKey(ctx context.Context, id KeyIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// EraseClient Erase a client
 	//
-	// The operator erases a client, as DELETE /api/clients/me does.
+	// The operator erases a client, as DELETE /api/clients/me does. Role: operator.
 	//
 	// Corresponds with DELETE /api/clients/{id} (the `EraseClient` operationId).
 	EraseClient(ctx context.Context, id ClientIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListClientAudit A client's deletion records
 	//
-	// Also after the client's erasure; a client id with no records answers an empty list.
+	// Also after the client's erasure; a client id with no records answers an empty list. Role: operator.
 	//
 	// Corresponds with GET /api/clients/{id}/audit (the `ListClientAudit` operationId).
 	ListClientAudit(ctx context.Context, id ClientIdParameter, params *ListClientAuditParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// InviteClientOwnerWithBody Invite an owner to a client
+	//
+	// E-mails a sign-up link for a new owner of the client (`role` owner). An unknown client answers 404; an e-mail that has an account already, 409. Role: operator.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/clients/{id}/invitations (the `InviteClientOwner` operationId).
+	InviteClientOwnerWithBody(ctx context.Context, id ClientIdParameter, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// InviteClientOwner Invite an owner to a client
+	//
+	// E-mails a sign-up link for a new owner of the client (`role` owner). An unknown client answers 404; an e-mail that has an account already, 409. Role: operator.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/clients/{id}/invitations (the `InviteClientOwner` operationId).
+	InviteClientOwner(ctx context.Context, id ClientIdParameter, body InviteClientOwnerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiReference The API reference
 	//
@@ -2583,7 +3332,7 @@ type ClientInterface interface {
 
 	// RevokeInvitation Withdraw an invitation
 	//
-	// By the invitation's id (not its token). Revoking a revoked invitation answers it again; a used one answers 409.
+	// By the invitation's id (not its token). Revoking a revoked invitation answers it again; a used one answers 409. Role: researcher.
 	//
 	// Corresponds with DELETE /api/invitations/{key} (the `RevokeInvitation` operationId).
 	RevokeInvitation(ctx context.Context, key InvitationId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2620,14 +3369,34 @@ type ClientInterface interface {
 	// Corresponds with GET /api/openapi.json (the `GetOpenApiDocument` operationId).
 	GetOpenApiDocument(ctx context.Context, params *GetOpenApiDocumentParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// InviteOperatorWithBody Invite an operator
+	//
+	// E-mails a sign-up link for a new operator account (`role` operator, no client). An e-mail that has an account already answers 409. Role: operator.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/operators/invitations (the `InviteOperator` operationId).
+	InviteOperatorWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// InviteOperator Invite an operator
+	//
+	// E-mails a sign-up link for a new operator account (`role` operator, no client). An e-mail that has an account already answers 409. Role: operator.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/operators/invitations (the `InviteOperator` operationId).
+	InviteOperator(ctx context.Context, body InviteOperatorJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListProjects The client's projects
+	//
+	// Role: viewer.
 	//
 	// Corresponds with GET /api/projects (the `ListProjects` operationId).
 	ListProjects(ctx context.Context, params *ListProjectsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateProjectWithBody Create a project
 	//
-	// An open project. Settings not given take the defaults; without `consentText` the project uses the default text (version `facet-default-1`). A prohibited use context (workplace, education: EU AI Act Art. 5(1)(f)) or a model set that is not installed answers 422.
+	// An open project. Settings not given take the defaults; without `consentText` the project uses the default text (version `facet-default-1`). A prohibited use context (workplace, education: EU AI Act Art. 5(1)(f)) or a model set that is not installed answers 422. Role: researcher.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2636,7 +3405,7 @@ type ClientInterface interface {
 
 	// CreateProject Create a project
 	//
-	// An open project. Settings not given take the defaults; without `consentText` the project uses the default text (version `facet-default-1`). A prohibited use context (workplace, education: EU AI Act Art. 5(1)(f)) or a model set that is not installed answers 422.
+	// An open project. Settings not given take the defaults; without `consentText` the project uses the default text (version `facet-default-1`). A prohibited use context (workplace, education: EU AI Act Art. 5(1)(f)) or a model set that is not installed answers 422. Role: researcher.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2645,19 +3414,21 @@ type ClientInterface interface {
 
 	// RemoveProject Remove a project
 	//
-	// The project is gone at once (404 from then on); its invitations, recordings, analyses and videos follow through the deletion queue.
+	// The project is gone at once (404 from then on); its invitations, recordings, analyses and videos follow through the deletion queue. Role: researcher.
 	//
 	// Corresponds with DELETE /api/projects/{id} (the `RemoveProject` operationId).
 	RemoveProject(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetProject A project
 	//
+	// With `counts`: the project's recordings per status. Role: viewer.
+	//
 	// Corresponds with GET /api/projects/{id} (the `GetProject` operationId).
 	GetProject(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PatchProjectWithBody Change an open project
 	//
-	// Fields left out stay as they are. A new consent text gets a new `consentVersion`. A closed project answers 409.
+	// Fields left out stay as they are. A new consent text gets a new `consentVersion`. A closed project answers 409. Role: researcher.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2666,7 +3437,7 @@ type ClientInterface interface {
 
 	// PatchProject Change an open project
 	//
-	// Fields left out stay as they are. A new consent text gets a new `consentVersion`. A closed project answers 409.
+	// Fields left out stay as they are. A new consent text gets a new `consentVersion`. A closed project answers 409. Role: researcher.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2675,40 +3446,42 @@ type ClientInterface interface {
 
 	// ListProjectAudit A project's deletion records
 	//
-	// For an existing project, or a removed one of the caller's that has records; anything else is 404.
+	// For an existing project, or a removed one of the caller's that has records; anything else is 404. Role: viewer.
 	//
 	// Corresponds with GET /api/projects/{id}/audit (the `ListProjectAudit` operationId).
 	ListProjectAudit(ctx context.Context, id ProjectIdParameter, params *ListProjectAuditParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CloseProject Close a project
 	//
-	// No new uploads; every video is deleted at close + `deletionGraceS`. A project already closed answers 409. No request body is read.
+	// No new uploads; every video is deleted at close + `deletionGraceS`. A project already closed answers 409. No request body is read. Role: researcher.
 	//
 	// Corresponds with POST /api/projects/{id}/close (the `CloseProject` operationId).
 	CloseProject(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ExportProjectCSV Export the project's timelines as CSV
 	//
-	// Streamed: the `facet analyze` CSV columns with `recording_id` first, one row per face per frame of the latest finished run of each recording, oldest recording first. A failure part way cuts the connection, so a truncated file never passes for a whole one.
+	// Streamed: the `facet analyze` CSV columns with `recording_id` first, one row per face per frame of the latest finished run of each recording, oldest recording first. A failure part way cuts the connection, so a truncated file never passes for a whole one. Role: viewer.
 	//
 	// Corresponds with GET /api/projects/{id}/export.csv (the `ExportProjectCSV` operationId).
 	ExportProjectCSV(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ExportProjectJSON Export the project's results as JSON
 	//
-	// Streamed: the project, and for each recording with a finished run (oldest first) the latest run's full `facet analyze` JSON, frames included. A failure part way cuts the connection.
+	// Streamed: the project, and for each recording with a finished run (oldest first) the latest run's full `facet analyze` JSON, frames included. A failure part way cuts the connection. Role: viewer.
 	//
 	// Corresponds with GET /api/projects/{id}/export.json (the `ExportProjectJSON` operationId).
 	ExportProjectJSON(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListInvitations The project's invitations
 	//
+	// Role: viewer.
+	//
 	// Corresponds with GET /api/projects/{id}/invitations (the `ListInvitations` operationId).
 	ListInvitations(ctx context.Context, id ProjectIdParameter, params *ListInvitationsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateInvitationWithBody Invite a participant
 	//
-	// A one-time link; `url` is FACET_PUBLIC_BASE_URL + `/p/{token}`. The token is shown this once: the invitation's `id` is its sha256. A closed project answers 409; a project's invitations of the UTC day used up (5000 by default) answer 429 until the day ends.
+	// A one-time link; `url` is FACET_PUBLIC_BASE_URL + `/p/{token}`. The token is shown this once: the invitation's `id` is its sha256. A closed project answers 409; a project's invitations of the UTC day used up (5000 by default) answer 429 until the day ends. Role: researcher.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2717,7 +3490,7 @@ type ClientInterface interface {
 
 	// CreateInvitation Invite a participant
 	//
-	// A one-time link; `url` is FACET_PUBLIC_BASE_URL + `/p/{token}`. The token is shown this once: the invitation's `id` is its sha256. A closed project answers 409; a project's invitations of the UTC day used up (5000 by default) answer 429 until the day ends.
+	// A one-time link; `url` is FACET_PUBLIC_BASE_URL + `/p/{token}`. The token is shown this once: the invitation's `id` is its sha256. A closed project answers 409; a project's invitations of the UTC day used up (5000 by default) answer 429 until the day ends. Role: researcher.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2726,14 +3499,14 @@ type ClientInterface interface {
 
 	// ListRecordings The project's recordings
 	//
-	// Removed recordings are left out, so a page may hold fewer than `limit` items while `continuationToken` is not null.
+	// Removed recordings are left out, so a page may hold fewer than `limit` items while `continuationToken` is not null. Role: viewer.
 	//
 	// Corresponds with GET /api/projects/{id}/recordings (the `ListRecordings` operationId).
 	ListRecordings(ctx context.Context, id ProjectIdParameter, params *ListRecordingsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateRecordingWithBody Open an upload slot on the client's own consent
 	//
-	// The client attests that it gathered consent itself (`consent.obtainedAt`, `consent.method`); without the attestation, 422. A closed project answers 409; the client's open upload slots at their limit (500 by default) answer 429 until the first open link expires.
+	// The client attests that it gathered consent itself (`consent.obtainedAt`, `consent.method`); without the attestation, 422. A closed project answers 409; the client's open upload slots at their limit (500 by default) answer 429 until the first open link expires. Role: researcher.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2742,7 +3515,7 @@ type ClientInterface interface {
 
 	// CreateRecording Open an upload slot on the client's own consent
 	//
-	// The client attests that it gathered consent itself (`consent.obtainedAt`, `consent.method`); without the attestation, 422. A closed project answers 409; the client's open upload slots at their limit (500 by default) answer 429 until the first open link expires.
+	// The client attests that it gathered consent itself (`consent.obtainedAt`, `consent.method`); without the attestation, 422. A closed project answers 409; the client's open upload slots at their limit (500 by default) answer 429 until the first open link expires. Role: researcher.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2751,26 +3524,28 @@ type ClientInterface interface {
 
 	// ReopenProject Reopen a closed project
 	//
-	// Within the grace period the scheduled deletion is cancelled; after it, or for a project that is not closed, 409. No request body is read.
+	// Within the grace period the scheduled deletion is cancelled; after it, or for a project that is not closed, 409. No request body is read. Role: researcher.
 	//
 	// Corresponds with POST /api/projects/{id}/reopen (the `ReopenProject` operationId).
 	ReopenProject(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetProjectReport The project's report page
 	//
-	// One self-contained HTML page (inline SVG, no scripts or fonts, images only as data: URIs; strict CSP) from the latest finished run of each recording: per recording the seven emotions and valence over time; for the project the mean of each emotion over time, dominant-emotion shares, mean valence, share of frames with a face, and age and gender distributions only from 5 recordings on. A stimulus study adds, per ready stimulus of its design in order, its thumbnail strip along its time axis, each emotion's and valence's mean over stimulus time with its 95 % band, N per bin and the segments, and with two stimuli or more the A/B chart of the first two (A minus B per emotion, whole and per segment, marked where the interval excludes 0). Streamed; a failure part way cuts the connection.
+	// One self-contained HTML page (inline SVG, no scripts or fonts, images only as data: URIs; strict CSP) from the latest finished run of each recording: per recording the seven emotions and valence over time; for the project the mean of each emotion over time, dominant-emotion shares, mean valence, share of frames with a face, and age and gender distributions only from 5 recordings on. A stimulus study adds, per ready stimulus of its design in order, its thumbnail strip along its time axis, each emotion's and valence's mean over stimulus time with its 95 % band, N per bin and the segments, and with two stimuli or more the A/B chart of the first two (A minus B per emotion, whole and per segment, marked where the interval excludes 0). Streamed; a failure part way cuts the connection. Role: viewer.
 	//
 	// Corresponds with GET /api/projects/{id}/report (the `GetProjectReport` operationId).
 	GetProjectReport(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListStimuli The project's stimuli
 	//
+	// Role: viewer.
+	//
 	// Corresponds with GET /api/projects/{id}/stimuli (the `ListStimuli` operationId).
 	ListStimuli(ctx context.Context, id ProjectIdParameter, params *ListStimuliParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateStimulusWithBody Add a stimulus
 	//
-	// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open.
+	// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open. Role: researcher.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2779,7 +3554,7 @@ type ClientInterface interface {
 
 	// CreateStimulus Add a stimulus
 	//
-	// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open.
+	// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open. Role: researcher.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2788,17 +3563,21 @@ type ClientInterface interface {
 
 	// DeleteStimulus Delete a stimulus
 	//
-	// Its file and thumbnails at once, with an audit entry for the file (`stimulusId`, reason `stimulus-removed`).
+	// Its file and thumbnails at once, with an audit entry for the file (`stimulusId`, reason `stimulus-removed`). Role: researcher.
 	//
 	// Corresponds with DELETE /api/projects/{id}/stimuli/{stimulusId} (the `DeleteStimulus` operationId).
 	DeleteStimulus(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetStimulus A stimulus
 	//
+	// Role: viewer.
+	//
 	// Corresponds with GET /api/projects/{id}/stimuli/{stimulusId} (the `GetStimulus` operationId).
 	GetStimulus(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PatchStimulusWithBody Rename a stimulus, set its segments
+	//
+	// Role: researcher.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2807,6 +3586,8 @@ type ClientInterface interface {
 
 	// PatchStimulus Rename a stimulus, set its segments
 	//
+	// Role: researcher.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with PATCH /api/projects/{id}/stimuli/{stimulusId} (the `PatchStimulus` operationId).
@@ -2814,47 +3595,49 @@ type ClientInterface interface {
 
 	// GetStimulusResults A stimulus's results, second by second
 	//
-	// Per bin of stimulus time (`binS`, 0.1 to 60 s, default 0.5) and per segment: each emotion's and valence's mean over participants with a 95 % band and N, the share of participants per dominant emotion, the face-found and attention shares (a described face turned at most about 20 degrees). With `compare`, another ready stimulus of the project: A minus B per emotion, whole, per segment and per bin. 409 while a stimulus is not ready.
+	// Per bin of stimulus time (`binS`, 0.1 to 60 s, default 0.5) and per segment: each emotion's and valence's mean over participants with a 95 % band and N, the share of participants per dominant emotion, the face-found and attention shares (a described face turned at most about 20 degrees). With `compare`, another ready stimulus of the project: A minus B per emotion, whole, per segment and per bin. 409 while a stimulus is not ready. Role: viewer.
 	//
 	// Corresponds with GET /api/projects/{id}/stimuli/{stimulusId}/results (the `GetStimulusResults` operationId).
 	GetStimulusResults(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, params *GetStimulusResultsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ExportStimulusResultsCSV A stimulus's results per bin, as CSV
 	//
-	// The bins of `getStimulusResults` as one CSV row each, in time order: `startS`, `endS`, `n` (participants with a described face), `nAll` (with any frame), then `<emotion>_mean`, `_lower` and `_upper` (the 95 % band) for the seven emotions and valence, `dominant_<emotion>` (the share of the N participants whose dominant emotion it is), and `faceShare_*` and `attentionShare_*` with their bands. A figure that is undefined (no participant, or one where a band needs two) is an empty cell, never 0. 409 while the stimulus is not ready.
+	// The bins of `getStimulusResults` as one CSV row each, in time order: `startS`, `endS`, `n` (participants with a described face), `nAll` (with any frame), then `<emotion>_mean`, `_lower` and `_upper` (the 95 % band) for the seven emotions and valence, `dominant_<emotion>` (the share of the N participants whose dominant emotion it is), and `faceShare_*` and `attentionShare_*` with their bands. A figure that is undefined (no participant, or one where a band needs two) is an empty cell, never 0. 409 while the stimulus is not ready. Role: viewer.
 	//
 	// Corresponds with GET /api/projects/{id}/stimuli/{stimulusId}/results.csv (the `ExportStimulusResultsCSV` operationId).
 	ExportStimulusResultsCSV(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, params *ExportStimulusResultsCSVParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RemoveRecording Remove a recording
 	//
-	// The metadata goes at once (404 from then on), the video through the deletion queue.
+	// The metadata goes at once (404 from then on), the video through the deletion queue. Role: researcher.
 	//
 	// Corresponds with DELETE /api/recordings/{id} (the `RemoveRecording` operationId).
 	RemoveRecording(ctx context.Context, id RecordingIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetRecording A recording, with its analysis runs
 	//
+	// Role: viewer.
+	//
 	// Corresponds with GET /api/recordings/{id} (the `GetRecording` operationId).
 	GetRecording(ctx context.Context, id RecordingIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteAnalysis Delete an analysis run
 	//
-	// The run and its timeline. A run still queued or running answers 409.
+	// The run and its timeline. A run still queued or running answers 409. Role: researcher.
 	//
 	// Corresponds with DELETE /api/recordings/{id}/analyses/{analysisId} (the `DeleteAnalysis` operationId).
 	DeleteAnalysis(ctx context.Context, id RecordingIdParameter, analysisId AnalysisIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetAnalysis The full result of a finished run
 	//
-	// The `facet analyze` JSON, frames included, streamed. A run that is not done answers 409. A failure part way cuts the connection.
+	// The `facet analyze` JSON, frames included, streamed. A run that is not done answers 409. A failure part way cuts the connection. Role: viewer.
 	//
 	// Corresponds with GET /api/recordings/{id}/analyses/{analysisId} (the `GetAnalysis` operationId).
 	GetAnalysis(ctx context.Context, id RecordingIdParameter, analysisId AnalysisIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ReanalyzeRecordingWithBody Queue a new analysis run
 	//
-	// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings.
+	// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings. Role: researcher.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2863,7 +3646,7 @@ type ClientInterface interface {
 
 	// ReanalyzeRecording Queue a new analysis run
 	//
-	// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings.
+	// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings. Role: researcher.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2872,19 +3655,128 @@ type ClientInterface interface {
 
 	// GetVideoLink A read link to the video
 	//
-	// Read-only, 15 minutes. The link forces `Content-Type: video/webm` or `video/mp4` (from the analysed codec) and `Content-Disposition: attachment`, whatever type the uploader declared. 409 when no video has been uploaded yet; 410 when it has been deleted.
+	// Read-only, 15 minutes. The link forces `Content-Type: video/webm` or `video/mp4` (from the analysed codec) and `Content-Disposition: attachment`, whatever type the uploader declared. 409 when no video has been uploaded yet; 410 when it has been deleted. Role: viewer.
 	//
 	// Corresponds with GET /api/recordings/{id}/video (the `GetVideoLink` operationId).
 	GetVideoLink(ctx context.Context, id RecordingIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// SignOut Sign out
+	//
+	// Ends this session; the answer clears the cookie. Role: any signed-in account.
+	//
+	// Corresponds with DELETE /api/session (the `SignOut` operationId).
+	SignOut(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSession The signed-in session
+	//
+	// The session's account and its `csrfToken`, for a page that was reloaded. Role: any signed-in account.
+	//
+	// Corresponds with GET /api/session (the `GetSession` operationId).
+	GetSession(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SignInWithBody Sign in
+	//
+	// Checks the e-mail and password (and `code`, for an account with a second factor) and starts a session: the answer sets the session cookie and gives the `csrfToken` to send as `X-CSRF-Token` with every request that is not GET or HEAD. A wrong e-mail or password answers 401 `unauthorized`, the same for an unknown e-mail; the right ones without the `code` that an account with a second factor needs answer 401 `code_required`. Failed sign-ins are counted per account and per source: past the limit, 429 until `Retry-After`, even with the right password.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/session (the `SignIn` operationId).
+	SignInWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SignIn Sign in
+	//
+	// Checks the e-mail and password (and `code`, for an account with a second factor) and starts a session: the answer sets the session cookie and gives the `csrfToken` to send as `X-CSRF-Token` with every request that is not GET or HEAD. A wrong e-mail or password answers 401 `unauthorized`, the same for an unknown e-mail; the right ones without the `code` that an account with a second factor needs answer 401 `code_required`. Failed sign-ins are counted per account and per source: past the limit, 429 until `Retry-After`, even with the right password.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/session (the `SignIn` operationId).
+	SignIn(ctx context.Context, body SignInJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSignUp An e-mailed sign-up link
+	//
+	// What the link is for, shown before the account is made: the invited e-mail, the role and the client's company ("" for an operator's invitation). An unknown token answers 404, one used or expired 410.
+	//
+	// Corresponds with GET /api/signup/{token} (the `GetSignUp` operationId).
+	GetSignUp(ctx context.Context, token SignUpToken, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SignUpWithBody Sign up with an e-mailed link
+	//
+	// Makes the invited account, with the invitation's e-mail and role, and signs it in: the answer sets the session cookie as `POST /api/session` does. The link works once: used or expired, it answers 410; unknown, 404. An e-mail that has an account already answers 409.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/signup/{token} (the `SignUp` operationId).
+	SignUpWithBody(ctx context.Context, token SignUpToken, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SignUp Sign up with an e-mailed link
+	//
+	// Makes the invited account, with the invitation's e-mail and role, and signs it in: the answer sets the session cookie as `POST /api/session` does. The link works once: used or expired, it answers 410; unknown, 404. An e-mail that has an account already answers 409.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/signup/{token} (the `SignUp` operationId).
+	SignUp(ctx context.Context, token SignUpToken, body SignUpJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetTeam The team
+	//
+	// The client's accounts and the invitations not used yet, in one page (`continuationToken` null). Role: viewer.
+	//
+	// Corresponds with GET /api/team (the `GetTeam` operationId).
+	GetTeam(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// InviteMemberWithBody Invite someone to the team
+	//
+	// E-mails a one-time sign-up link (`<FACET_PUBLIC_BASE_URL>/app/signup#<token>`) for an account of the client with this role; the token is in the e-mail only. An e-mail that has an account already answers 409. Role: owner.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/team/invitations (the `InviteMember` operationId).
+	InviteMemberWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// InviteMember Invite someone to the team
+	//
+	// E-mails a one-time sign-up link (`<FACET_PUBLIC_BASE_URL>/app/signup#<token>`) for an account of the client with this role; the token is in the e-mail only. An e-mail that has an account already answers 409. Role: owner.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/team/invitations (the `InviteMember` operationId).
+	InviteMember(ctx context.Context, body InviteMemberJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RemoveMember Remove a member
+	//
+	// The account's sessions end and it can no longer sign in. The team's last owner answers 409. Role: owner.
+	//
+	// Corresponds with DELETE /api/team/{id} (the `RemoveMember` operationId).
+	RemoveMember(ctx context.Context, id MemberId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ChangeMemberRoleWithBody Change a member's role
+	//
+	// A change that would leave the team without an owner answers 409. Role: owner.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /api/team/{id} (the `ChangeMemberRole` operationId).
+	ChangeMemberRoleWithBody(ctx context.Context, id MemberId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ChangeMemberRole Change a member's role
+	//
+	// A change that would leave the team without an owner answers 409. Role: owner.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /api/team/{id} (the `ChangeMemberRole` operationId).
+	ChangeMemberRole(ctx context.Context, id MemberId, body ChangeMemberRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListWebhooks The client's webhooks
+	//
+	// Role: owner.
 	//
 	// Corresponds with GET /api/webhooks (the `ListWebhooks` operationId).
 	ListWebhooks(ctx context.Context, params *ListWebhooksParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateWebhookWithBody Register a webhook
 	//
-	// An endpoint that receives the events it names, for one project or all. The answer holds the signing `secret`, this once. At most 20 endpoints per client (409 beyond). A URL that is not https, names an address that is not public, or is malformed answers 400; a `projectId` that is not the client's answers 422.
+	// An endpoint that receives the events it names, for one project or all. The answer holds the signing `secret`, this once. At most 20 endpoints per client (409 beyond). A URL that is not https, names an address that is not public, or is malformed answers 400; a `projectId` that is not the client's answers 422. Role: owner.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2893,7 +3785,7 @@ type ClientInterface interface {
 
 	// CreateWebhook Register a webhook
 	//
-	// An endpoint that receives the events it names, for one project or all. The answer holds the signing `secret`, this once. At most 20 endpoints per client (409 beyond). A URL that is not https, names an address that is not public, or is malformed answers 400; a `projectId` that is not the client's answers 422.
+	// An endpoint that receives the events it names, for one project or all. The answer holds the signing `secret`, this once. At most 20 endpoints per client (409 beyond). A URL that is not https, names an address that is not public, or is malformed answers 400; a `projectId` that is not the client's answers 422. Role: owner.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2902,29 +3794,45 @@ type ClientInterface interface {
 
 	// DeleteWebhook Delete a webhook
 	//
-	// Deliveries still queued for it are dropped.
+	// Deliveries still queued for it are dropped. Role: owner.
 	//
 	// Corresponds with DELETE /api/webhooks/{id} (the `DeleteWebhook` operationId).
 	DeleteWebhook(ctx context.Context, id WebhookIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetWebhook A webhook and its last attempts
 	//
+	// Role: owner.
+	//
 	// Corresponds with GET /api/webhooks/{id} (the `GetWebhook` operationId).
 	GetWebhook(ctx context.Context, id WebhookIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PingWebhook Send a test event
 	//
-	// Queues a `ping` delivery (not retried). A disabled endpoint is pinged too, and one that answers 2xx is enabled again. Its attempt shows in `GET /api/webhooks/{id}`.
+	// Queues a `ping` delivery (not retried). A disabled endpoint is pinged too, and one that answers 2xx is enabled again. Its attempt shows in `GET /api/webhooks/{id}`. Role: owner.
 	//
 	// Corresponds with POST /api/webhooks/{id}/ping (the `PingWebhook` operationId).
 	PingWebhook(ctx context.Context, id WebhookIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RotateWebhookSecret Rotate a webhook's secret
 	//
-	// A new secret, shown this once. For 24 hours deliveries carry two signatures, one under each secret, so a receiver can switch without losing one.
+	// A new secret, shown this once. For 24 hours deliveries carry two signatures, one under each secret, so a receiver can switch without losing one. Role: owner.
 	//
 	// Corresponds with POST /api/webhooks/{id}/secret (the `RotateWebhookSecret` operationId).
 	RotateWebhookSecret(ctx context.Context, id WebhookIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetPortal The portal
+	//
+	// The portal's HTML shell: one page for every path of the portal, whose script shows the page the path names (`/app/` the projects, or the sign-in when no one is signed in; `/app/signin`, `/app/signup`, `/app/projects/new`, `/app/projects/{id}`, `/app/projects/{id}/stimuli/{stimulusId}`, `/app/recordings/{id}`, `/app/deletions`, `/app/account`, `/app/operator`). It calls only this API, with the session cookie and `X-CSRF-Token`. Open it in a browser.
+	//
+	// Corresponds with GET /app/ (the `GetPortal` operationId).
+	GetPortal(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetPortalPath A page or file of the portal
+	//
+	// A path without a dot answers the HTML shell of `GET /app/`, whose script shows that page; `assets/<name>` one of the portal's files (scripts, styles, icons); anything else 404.
+	//
+	// Corresponds with GET /app/{path} (the `GetPortalPath` operationId).
+	GetPortalPath(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetParticipantAsset The participant page's script, style and icon
 	//
@@ -2939,9 +3847,212 @@ type ClientInterface interface {
 	GetParticipantPage(ctx context.Context, token string, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
+// ChangePasswordWithBody Change the password
+//
+// Every other session of the account ends; this one goes on. A wrong `currentPassword` answers 422. Role: any signed-in account.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/account/password (the `ChangePassword` operationId).
+func (c *Client) ChangePasswordWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewChangePasswordRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ChangePassword Change the password
+//
+// Every other session of the account ends; this one goes on. A wrong `currentPassword` answers 422. Role: any signed-in account.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/account/password (the `ChangePassword` operationId).
+func (c *Client) ChangePassword(ctx context.Context, body ChangePasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewChangePasswordRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListAccountSessions The account's sessions
+//
+// Every open session of the signed-in account, newest first, in one page (`continuationToken` null); `current` marks this request's. Role: any signed-in account.
+//
+// Corresponds with GET /api/account/sessions (the `ListAccountSessions` operationId).
+func (c *Client) ListAccountSessions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListAccountSessionsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// EndAccountSession End one of the account's sessions
+//
+// Signs that browser out (this request's own session too, as signing out does). Another account's session answers 404, as an unknown id does. Role: any signed-in account.
+//
+// Corresponds with DELETE /api/account/sessions/{id} (the `EndAccountSession` operationId).
+func (c *Client) EndAccountSession(ctx context.Context, id SessionIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEndAccountSessionRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DisableTotpWithBody Turn the second factor off
+//
+// Needs the account's password; a wrong one answers 422. Role: any signed-in account.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with DELETE /api/account/totp (the `DisableTotp` operationId).
+func (c *Client) DisableTotpWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDisableTotpRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DisableTotp Turn the second factor off
+//
+// Needs the account's password; a wrong one answers 422. Role: any signed-in account.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with DELETE /api/account/totp (the `DisableTotp` operationId).
+func (c *Client) DisableTotp(ctx context.Context, body DisableTotpJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDisableTotpRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// StartTotpWithBody Set up a second factor
+//
+// A new TOTP secret and its `otpauth://` URI for an authenticator app. It is pending, and signing in does not ask for a code, until `PUT /api/account/totp` confirms a code made with it; a new setup replaces a pending one. An account whose second factor is on answers 409: turn it off first. Role: any signed-in account.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/account/totp (the `StartTotp` operationId).
+func (c *Client) StartTotpWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStartTotpRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// StartTotp Set up a second factor
+//
+// A new TOTP secret and its `otpauth://` URI for an authenticator app. It is pending, and signing in does not ask for a code, until `PUT /api/account/totp` confirms a code made with it; a new setup replaces a pending one. An account whose second factor is on answers 409: turn it off first. Role: any signed-in account.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/account/totp (the `StartTotp` operationId).
+func (c *Client) StartTotp(ctx context.Context, body StartTotpJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStartTotpRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// EnableTotpWithBody Turn the second factor on
+//
+// Confirms the pending secret with the authenticator app's current code; from then on, signing in needs a `code`. A wrong code answers 422; no pending secret, 409. Role: any signed-in account.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /api/account/totp (the `EnableTotp` operationId).
+func (c *Client) EnableTotpWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEnableTotpRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// EnableTotp Turn the second factor on
+//
+// Confirms the pending secret with the authenticator app's current code; from then on, signing in needs a `code`. A wrong code answers 422; no pending secret, 409. Role: any signed-in account.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /api/account/totp (the `EnableTotp` operationId).
+func (c *Client) EnableTotp(ctx context.Context, body EnableTotpJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEnableTotpRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListClients The clients
+//
+// Every client, newest first. Role: operator.
+//
+// Corresponds with GET /api/clients (the `ListClients` operationId).
+func (c *Client) ListClients(ctx context.Context, params *ListClientsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListClientsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // CreateClientWithBody Register a client
 //
-// The operator registers a client; the DPA acceptance (version, time) is recorded. The API key is shown this once: only its hash is stored.
+// The operator registers a client; the DPA acceptance (version, time) is recorded. The API key is shown this once: only its hash is stored. With `owner`, the first owner's sign-up link is e-mailed to that address; an e-mail that has an account already answers 409. Role: operator.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2960,7 +4071,7 @@ func (c *Client) CreateClientWithBody(ctx context.Context, contentType string, b
 
 // CreateClient Register a client
 //
-// The operator registers a client; the DPA acceptance (version, time) is recorded. The API key is shown this once: only its hash is stored.
+// The operator registers a client; the DPA acceptance (version, time) is recorded. The API key is shown this once: only its hash is stored. With `owner`, the first owner's sign-up link is e-mailed to that address; an e-mail that has an account already answers 409. Role: operator.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2979,7 +4090,7 @@ func (c *Client) CreateClient(ctx context.Context, body CreateClientJSONRequestB
 
 // EraseMe Erase the calling client
 //
-// Erasure of everything of the client: its record and key at once (the key stops working), its projects, recordings, analyses and videos through the deletion queue. The deletion records stay.
+// Erasure of everything of the client: its record and key at once (the key stops working), its projects, recordings, analyses and videos through the deletion queue. The deletion records stay. Role: owner.
 //
 // Corresponds with DELETE /api/clients/me (the `EraseMe` operationId).
 func (c *Client) EraseMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2996,6 +4107,8 @@ func (c *Client) EraseMe(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 
 // GetMe The calling client
 //
+// Role: viewer.
+//
 // Corresponds with GET /api/clients/me (the `GetMe` operationId).
 func (c *Client) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetMeRequest(c.Server)
@@ -3009,9 +4122,47 @@ func (c *Client) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*htt
 	return c.Client.Do(req)
 }
 
-// ListMyAudit The calling client's deletion records
+// PatchMeWithBody Change the client's details
 //
-// One record per deleted video, newest first.
+// The company's name, contact and demographics; the DPA acceptance stays. Fields left out stay as they are. Role: owner.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /api/clients/me (the `PatchMe` operationId).
+func (c *Client) PatchMeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchMeRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PatchMe Change the client's details
+//
+// The company's name, contact and demographics; the DPA acceptance stays. Fields left out stay as they are. Role: owner.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /api/clients/me (the `PatchMe` operationId).
+func (c *Client) PatchMe(ctx context.Context, body PatchMeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchMeRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListMyAudit The calling client's deletion records or security log
+//
+// `type=deletion` (the default): one record per deleted video, newest first. `type=security`: the security log, newest first: sign-ins, failed ones and sign-outs, password and second-factor changes, the team's invitations, joins, role changes and removals, API keys made and revoked, and the client's erasure. Role: viewer for `type=deletion`, owner for `type=security`.
 //
 // Corresponds with GET /api/clients/me/audit (the `ListMyAudit` operationId).
 func (c *Client) ListMyAudit(ctx context.Context, params *ListMyAuditParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3026,13 +4177,68 @@ func (c *Client) ListMyAudit(ctx context.Context, params *ListMyAuditParams, req
 	return c.Client.Do(req)
 }
 
-// RotateKey Rotate the API key
+// ListKeys The client's API keys
 //
-// A new key; the old one stops working. No request body is read.
+// Every key that works, newest first, in one page (`continuationToken` null): its id, name and first characters, never the key. Role: owner.
 //
-// Corresponds with POST /api/clients/me/keys (the `RotateKey` operationId).
-func (c *Client) RotateKey(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewRotateKeyRequest(c.Server)
+// Corresponds with GET /api/clients/me/keys (the `ListKeys` operationId).
+func (c *Client) ListKeys(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListKeysRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateKeyWithBody Create an API key
+//
+// A new key beside the others, which keep working (`DELETE /api/clients/me/keys/{id}` revokes one). The key is shown this once: only its hash is stored. Role: owner.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/clients/me/keys (the `CreateKey` operationId).
+func (c *Client) CreateKeyWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateKeyRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateKey Create an API key
+//
+// A new key beside the others, which keep working (`DELETE /api/clients/me/keys/{id}` revokes one). The key is shown this once: only its hash is stored. Role: owner.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/clients/me/keys (the `CreateKey` operationId).
+func (c *Client) CreateKey(ctx context.Context, body CreateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateKeyRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RevokeKey Revoke an API key
+//
+// The key stops working at once, even for the request that revokes it. Role: owner.
+//
+// Corresponds with DELETE /api/clients/me/keys/{id} (the `RevokeKey` operationId).
+func (c *Client) RevokeKey(ctx context.Context, id KeyIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRevokeKeyRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -3045,7 +4251,7 @@ func (c *Client) RotateKey(ctx context.Context, reqEditors ...RequestEditorFn) (
 
 // EraseClient Erase a client
 //
-// The operator erases a client, as DELETE /api/clients/me does.
+// The operator erases a client, as DELETE /api/clients/me does. Role: operator.
 //
 // Corresponds with DELETE /api/clients/{id} (the `EraseClient` operationId).
 func (c *Client) EraseClient(ctx context.Context, id ClientIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3062,11 +4268,49 @@ func (c *Client) EraseClient(ctx context.Context, id ClientIdParameter, reqEdito
 
 // ListClientAudit A client's deletion records
 //
-// Also after the client's erasure; a client id with no records answers an empty list.
+// Also after the client's erasure; a client id with no records answers an empty list. Role: operator.
 //
 // Corresponds with GET /api/clients/{id}/audit (the `ListClientAudit` operationId).
 func (c *Client) ListClientAudit(ctx context.Context, id ClientIdParameter, params *ListClientAuditParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListClientAuditRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// InviteClientOwnerWithBody Invite an owner to a client
+//
+// E-mails a sign-up link for a new owner of the client (`role` owner). An unknown client answers 404; an e-mail that has an account already, 409. Role: operator.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/clients/{id}/invitations (the `InviteClientOwner` operationId).
+func (c *Client) InviteClientOwnerWithBody(ctx context.Context, id ClientIdParameter, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewInviteClientOwnerRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// InviteClientOwner Invite an owner to a client
+//
+// E-mails a sign-up link for a new owner of the client (`role` owner). An unknown client answers 404; an e-mail that has an account already, 409. Role: operator.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/clients/{id}/invitations (the `InviteClientOwner` operationId).
+func (c *Client) InviteClientOwner(ctx context.Context, id ClientIdParameter, body InviteClientOwnerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewInviteClientOwnerRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3113,7 +4357,7 @@ func (c *Client) GetApiReferenceScript(ctx context.Context, name string, params 
 
 // RevokeInvitation Withdraw an invitation
 //
-// By the invitation's id (not its token). Revoking a revoked invitation answers it again; a used one answers 409.
+// By the invitation's id (not its token). Revoking a revoked invitation answers it again; a used one answers 409. Role: researcher.
 //
 // Corresponds with DELETE /api/invitations/{key} (the `RevokeInvitation` operationId).
 func (c *Client) RevokeInvitation(ctx context.Context, key InvitationId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3200,7 +4444,47 @@ func (c *Client) GetOpenApiDocument(ctx context.Context, params *GetOpenApiDocum
 	return c.Client.Do(req)
 }
 
+// InviteOperatorWithBody Invite an operator
+//
+// E-mails a sign-up link for a new operator account (`role` operator, no client). An e-mail that has an account already answers 409. Role: operator.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/operators/invitations (the `InviteOperator` operationId).
+func (c *Client) InviteOperatorWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewInviteOperatorRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// InviteOperator Invite an operator
+//
+// E-mails a sign-up link for a new operator account (`role` operator, no client). An e-mail that has an account already answers 409. Role: operator.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/operators/invitations (the `InviteOperator` operationId).
+func (c *Client) InviteOperator(ctx context.Context, body InviteOperatorJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewInviteOperatorRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListProjects The client's projects
+//
+// Role: viewer.
 //
 // Corresponds with GET /api/projects (the `ListProjects` operationId).
 func (c *Client) ListProjects(ctx context.Context, params *ListProjectsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3217,7 +4501,7 @@ func (c *Client) ListProjects(ctx context.Context, params *ListProjectsParams, r
 
 // CreateProjectWithBody Create a project
 //
-// An open project. Settings not given take the defaults; without `consentText` the project uses the default text (version `facet-default-1`). A prohibited use context (workplace, education: EU AI Act Art. 5(1)(f)) or a model set that is not installed answers 422.
+// An open project. Settings not given take the defaults; without `consentText` the project uses the default text (version `facet-default-1`). A prohibited use context (workplace, education: EU AI Act Art. 5(1)(f)) or a model set that is not installed answers 422. Role: researcher.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3236,7 +4520,7 @@ func (c *Client) CreateProjectWithBody(ctx context.Context, contentType string, 
 
 // CreateProject Create a project
 //
-// An open project. Settings not given take the defaults; without `consentText` the project uses the default text (version `facet-default-1`). A prohibited use context (workplace, education: EU AI Act Art. 5(1)(f)) or a model set that is not installed answers 422.
+// An open project. Settings not given take the defaults; without `consentText` the project uses the default text (version `facet-default-1`). A prohibited use context (workplace, education: EU AI Act Art. 5(1)(f)) or a model set that is not installed answers 422. Role: researcher.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3255,7 +4539,7 @@ func (c *Client) CreateProject(ctx context.Context, body CreateProjectJSONReques
 
 // RemoveProject Remove a project
 //
-// The project is gone at once (404 from then on); its invitations, recordings, analyses and videos follow through the deletion queue.
+// The project is gone at once (404 from then on); its invitations, recordings, analyses and videos follow through the deletion queue. Role: researcher.
 //
 // Corresponds with DELETE /api/projects/{id} (the `RemoveProject` operationId).
 func (c *Client) RemoveProject(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3272,6 +4556,8 @@ func (c *Client) RemoveProject(ctx context.Context, id ProjectIdParameter, reqEd
 
 // GetProject A project
 //
+// With `counts`: the project's recordings per status. Role: viewer.
+//
 // Corresponds with GET /api/projects/{id} (the `GetProject` operationId).
 func (c *Client) GetProject(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetProjectRequest(c.Server, id)
@@ -3287,7 +4573,7 @@ func (c *Client) GetProject(ctx context.Context, id ProjectIdParameter, reqEdito
 
 // PatchProjectWithBody Change an open project
 //
-// Fields left out stay as they are. A new consent text gets a new `consentVersion`. A closed project answers 409.
+// Fields left out stay as they are. A new consent text gets a new `consentVersion`. A closed project answers 409. Role: researcher.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3306,7 +4592,7 @@ func (c *Client) PatchProjectWithBody(ctx context.Context, id ProjectIdParameter
 
 // PatchProject Change an open project
 //
-// Fields left out stay as they are. A new consent text gets a new `consentVersion`. A closed project answers 409.
+// Fields left out stay as they are. A new consent text gets a new `consentVersion`. A closed project answers 409. Role: researcher.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3325,7 +4611,7 @@ func (c *Client) PatchProject(ctx context.Context, id ProjectIdParameter, body P
 
 // ListProjectAudit A project's deletion records
 //
-// For an existing project, or a removed one of the caller's that has records; anything else is 404.
+// For an existing project, or a removed one of the caller's that has records; anything else is 404. Role: viewer.
 //
 // Corresponds with GET /api/projects/{id}/audit (the `ListProjectAudit` operationId).
 func (c *Client) ListProjectAudit(ctx context.Context, id ProjectIdParameter, params *ListProjectAuditParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3342,7 +4628,7 @@ func (c *Client) ListProjectAudit(ctx context.Context, id ProjectIdParameter, pa
 
 // CloseProject Close a project
 //
-// No new uploads; every video is deleted at close + `deletionGraceS`. A project already closed answers 409. No request body is read.
+// No new uploads; every video is deleted at close + `deletionGraceS`. A project already closed answers 409. No request body is read. Role: researcher.
 //
 // Corresponds with POST /api/projects/{id}/close (the `CloseProject` operationId).
 func (c *Client) CloseProject(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3359,7 +4645,7 @@ func (c *Client) CloseProject(ctx context.Context, id ProjectIdParameter, reqEdi
 
 // ExportProjectCSV Export the project's timelines as CSV
 //
-// Streamed: the `facet analyze` CSV columns with `recording_id` first, one row per face per frame of the latest finished run of each recording, oldest recording first. A failure part way cuts the connection, so a truncated file never passes for a whole one.
+// Streamed: the `facet analyze` CSV columns with `recording_id` first, one row per face per frame of the latest finished run of each recording, oldest recording first. A failure part way cuts the connection, so a truncated file never passes for a whole one. Role: viewer.
 //
 // Corresponds with GET /api/projects/{id}/export.csv (the `ExportProjectCSV` operationId).
 func (c *Client) ExportProjectCSV(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3376,7 +4662,7 @@ func (c *Client) ExportProjectCSV(ctx context.Context, id ProjectIdParameter, re
 
 // ExportProjectJSON Export the project's results as JSON
 //
-// Streamed: the project, and for each recording with a finished run (oldest first) the latest run's full `facet analyze` JSON, frames included. A failure part way cuts the connection.
+// Streamed: the project, and for each recording with a finished run (oldest first) the latest run's full `facet analyze` JSON, frames included. A failure part way cuts the connection. Role: viewer.
 //
 // Corresponds with GET /api/projects/{id}/export.json (the `ExportProjectJSON` operationId).
 func (c *Client) ExportProjectJSON(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3393,6 +4679,8 @@ func (c *Client) ExportProjectJSON(ctx context.Context, id ProjectIdParameter, r
 
 // ListInvitations The project's invitations
 //
+// Role: viewer.
+//
 // Corresponds with GET /api/projects/{id}/invitations (the `ListInvitations` operationId).
 func (c *Client) ListInvitations(ctx context.Context, id ProjectIdParameter, params *ListInvitationsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListInvitationsRequest(c.Server, id, params)
@@ -3408,7 +4696,7 @@ func (c *Client) ListInvitations(ctx context.Context, id ProjectIdParameter, par
 
 // CreateInvitationWithBody Invite a participant
 //
-// A one-time link; `url` is FACET_PUBLIC_BASE_URL + `/p/{token}`. The token is shown this once: the invitation's `id` is its sha256. A closed project answers 409; a project's invitations of the UTC day used up (5000 by default) answer 429 until the day ends.
+// A one-time link; `url` is FACET_PUBLIC_BASE_URL + `/p/{token}`. The token is shown this once: the invitation's `id` is its sha256. A closed project answers 409; a project's invitations of the UTC day used up (5000 by default) answer 429 until the day ends. Role: researcher.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3427,7 +4715,7 @@ func (c *Client) CreateInvitationWithBody(ctx context.Context, id ProjectIdParam
 
 // CreateInvitation Invite a participant
 //
-// A one-time link; `url` is FACET_PUBLIC_BASE_URL + `/p/{token}`. The token is shown this once: the invitation's `id` is its sha256. A closed project answers 409; a project's invitations of the UTC day used up (5000 by default) answer 429 until the day ends.
+// A one-time link; `url` is FACET_PUBLIC_BASE_URL + `/p/{token}`. The token is shown this once: the invitation's `id` is its sha256. A closed project answers 409; a project's invitations of the UTC day used up (5000 by default) answer 429 until the day ends. Role: researcher.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3446,7 +4734,7 @@ func (c *Client) CreateInvitation(ctx context.Context, id ProjectIdParameter, bo
 
 // ListRecordings The project's recordings
 //
-// Removed recordings are left out, so a page may hold fewer than `limit` items while `continuationToken` is not null.
+// Removed recordings are left out, so a page may hold fewer than `limit` items while `continuationToken` is not null. Role: viewer.
 //
 // Corresponds with GET /api/projects/{id}/recordings (the `ListRecordings` operationId).
 func (c *Client) ListRecordings(ctx context.Context, id ProjectIdParameter, params *ListRecordingsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3463,7 +4751,7 @@ func (c *Client) ListRecordings(ctx context.Context, id ProjectIdParameter, para
 
 // CreateRecordingWithBody Open an upload slot on the client's own consent
 //
-// The client attests that it gathered consent itself (`consent.obtainedAt`, `consent.method`); without the attestation, 422. A closed project answers 409; the client's open upload slots at their limit (500 by default) answer 429 until the first open link expires.
+// The client attests that it gathered consent itself (`consent.obtainedAt`, `consent.method`); without the attestation, 422. A closed project answers 409; the client's open upload slots at their limit (500 by default) answer 429 until the first open link expires. Role: researcher.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3482,7 +4770,7 @@ func (c *Client) CreateRecordingWithBody(ctx context.Context, id ProjectIdParame
 
 // CreateRecording Open an upload slot on the client's own consent
 //
-// The client attests that it gathered consent itself (`consent.obtainedAt`, `consent.method`); without the attestation, 422. A closed project answers 409; the client's open upload slots at their limit (500 by default) answer 429 until the first open link expires.
+// The client attests that it gathered consent itself (`consent.obtainedAt`, `consent.method`); without the attestation, 422. A closed project answers 409; the client's open upload slots at their limit (500 by default) answer 429 until the first open link expires. Role: researcher.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3501,7 +4789,7 @@ func (c *Client) CreateRecording(ctx context.Context, id ProjectIdParameter, bod
 
 // ReopenProject Reopen a closed project
 //
-// Within the grace period the scheduled deletion is cancelled; after it, or for a project that is not closed, 409. No request body is read.
+// Within the grace period the scheduled deletion is cancelled; after it, or for a project that is not closed, 409. No request body is read. Role: researcher.
 //
 // Corresponds with POST /api/projects/{id}/reopen (the `ReopenProject` operationId).
 func (c *Client) ReopenProject(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3518,7 +4806,7 @@ func (c *Client) ReopenProject(ctx context.Context, id ProjectIdParameter, reqEd
 
 // GetProjectReport The project's report page
 //
-// One self-contained HTML page (inline SVG, no scripts or fonts, images only as data: URIs; strict CSP) from the latest finished run of each recording: per recording the seven emotions and valence over time; for the project the mean of each emotion over time, dominant-emotion shares, mean valence, share of frames with a face, and age and gender distributions only from 5 recordings on. A stimulus study adds, per ready stimulus of its design in order, its thumbnail strip along its time axis, each emotion's and valence's mean over stimulus time with its 95 % band, N per bin and the segments, and with two stimuli or more the A/B chart of the first two (A minus B per emotion, whole and per segment, marked where the interval excludes 0). Streamed; a failure part way cuts the connection.
+// One self-contained HTML page (inline SVG, no scripts or fonts, images only as data: URIs; strict CSP) from the latest finished run of each recording: per recording the seven emotions and valence over time; for the project the mean of each emotion over time, dominant-emotion shares, mean valence, share of frames with a face, and age and gender distributions only from 5 recordings on. A stimulus study adds, per ready stimulus of its design in order, its thumbnail strip along its time axis, each emotion's and valence's mean over stimulus time with its 95 % band, N per bin and the segments, and with two stimuli or more the A/B chart of the first two (A minus B per emotion, whole and per segment, marked where the interval excludes 0). Streamed; a failure part way cuts the connection. Role: viewer.
 //
 // Corresponds with GET /api/projects/{id}/report (the `GetProjectReport` operationId).
 func (c *Client) GetProjectReport(ctx context.Context, id ProjectIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3535,6 +4823,8 @@ func (c *Client) GetProjectReport(ctx context.Context, id ProjectIdParameter, re
 
 // ListStimuli The project's stimuli
 //
+// Role: viewer.
+//
 // Corresponds with GET /api/projects/{id}/stimuli (the `ListStimuli` operationId).
 func (c *Client) ListStimuli(ctx context.Context, id ProjectIdParameter, params *ListStimuliParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListStimuliRequest(c.Server, id, params)
@@ -3550,7 +4840,7 @@ func (c *Client) ListStimuli(ctx context.Context, id ProjectIdParameter, params 
 
 // CreateStimulusWithBody Add a stimulus
 //
-// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open.
+// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open. Role: researcher.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3569,7 +4859,7 @@ func (c *Client) CreateStimulusWithBody(ctx context.Context, id ProjectIdParamet
 
 // CreateStimulus Add a stimulus
 //
-// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open.
+// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open. Role: researcher.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3588,7 +4878,7 @@ func (c *Client) CreateStimulus(ctx context.Context, id ProjectIdParameter, body
 
 // DeleteStimulus Delete a stimulus
 //
-// Its file and thumbnails at once, with an audit entry for the file (`stimulusId`, reason `stimulus-removed`).
+// Its file and thumbnails at once, with an audit entry for the file (`stimulusId`, reason `stimulus-removed`). Role: researcher.
 //
 // Corresponds with DELETE /api/projects/{id}/stimuli/{stimulusId} (the `DeleteStimulus` operationId).
 func (c *Client) DeleteStimulus(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3605,6 +4895,8 @@ func (c *Client) DeleteStimulus(ctx context.Context, id ProjectIdParameter, stim
 
 // GetStimulus A stimulus
 //
+// Role: viewer.
+//
 // Corresponds with GET /api/projects/{id}/stimuli/{stimulusId} (the `GetStimulus` operationId).
 func (c *Client) GetStimulus(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetStimulusRequest(c.Server, id, stimulusId)
@@ -3619,6 +4911,8 @@ func (c *Client) GetStimulus(ctx context.Context, id ProjectIdParameter, stimulu
 }
 
 // PatchStimulusWithBody Rename a stimulus, set its segments
+//
+// Role: researcher.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3637,6 +4931,8 @@ func (c *Client) PatchStimulusWithBody(ctx context.Context, id ProjectIdParamete
 
 // PatchStimulus Rename a stimulus, set its segments
 //
+// Role: researcher.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with PATCH /api/projects/{id}/stimuli/{stimulusId} (the `PatchStimulus` operationId).
@@ -3654,7 +4950,7 @@ func (c *Client) PatchStimulus(ctx context.Context, id ProjectIdParameter, stimu
 
 // GetStimulusResults A stimulus's results, second by second
 //
-// Per bin of stimulus time (`binS`, 0.1 to 60 s, default 0.5) and per segment: each emotion's and valence's mean over participants with a 95 % band and N, the share of participants per dominant emotion, the face-found and attention shares (a described face turned at most about 20 degrees). With `compare`, another ready stimulus of the project: A minus B per emotion, whole, per segment and per bin. 409 while a stimulus is not ready.
+// Per bin of stimulus time (`binS`, 0.1 to 60 s, default 0.5) and per segment: each emotion's and valence's mean over participants with a 95 % band and N, the share of participants per dominant emotion, the face-found and attention shares (a described face turned at most about 20 degrees). With `compare`, another ready stimulus of the project: A minus B per emotion, whole, per segment and per bin. 409 while a stimulus is not ready. Role: viewer.
 //
 // Corresponds with GET /api/projects/{id}/stimuli/{stimulusId}/results (the `GetStimulusResults` operationId).
 func (c *Client) GetStimulusResults(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, params *GetStimulusResultsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3671,7 +4967,7 @@ func (c *Client) GetStimulusResults(ctx context.Context, id ProjectIdParameter, 
 
 // ExportStimulusResultsCSV A stimulus's results per bin, as CSV
 //
-// The bins of `getStimulusResults` as one CSV row each, in time order: `startS`, `endS`, `n` (participants with a described face), `nAll` (with any frame), then `<emotion>_mean`, `_lower` and `_upper` (the 95 % band) for the seven emotions and valence, `dominant_<emotion>` (the share of the N participants whose dominant emotion it is), and `faceShare_*` and `attentionShare_*` with their bands. A figure that is undefined (no participant, or one where a band needs two) is an empty cell, never 0. 409 while the stimulus is not ready.
+// The bins of `getStimulusResults` as one CSV row each, in time order: `startS`, `endS`, `n` (participants with a described face), `nAll` (with any frame), then `<emotion>_mean`, `_lower` and `_upper` (the 95 % band) for the seven emotions and valence, `dominant_<emotion>` (the share of the N participants whose dominant emotion it is), and `faceShare_*` and `attentionShare_*` with their bands. A figure that is undefined (no participant, or one where a band needs two) is an empty cell, never 0. 409 while the stimulus is not ready. Role: viewer.
 //
 // Corresponds with GET /api/projects/{id}/stimuli/{stimulusId}/results.csv (the `ExportStimulusResultsCSV` operationId).
 func (c *Client) ExportStimulusResultsCSV(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, params *ExportStimulusResultsCSVParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3688,7 +4984,7 @@ func (c *Client) ExportStimulusResultsCSV(ctx context.Context, id ProjectIdParam
 
 // RemoveRecording Remove a recording
 //
-// The metadata goes at once (404 from then on), the video through the deletion queue.
+// The metadata goes at once (404 from then on), the video through the deletion queue. Role: researcher.
 //
 // Corresponds with DELETE /api/recordings/{id} (the `RemoveRecording` operationId).
 func (c *Client) RemoveRecording(ctx context.Context, id RecordingIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3705,6 +5001,8 @@ func (c *Client) RemoveRecording(ctx context.Context, id RecordingIdParameter, r
 
 // GetRecording A recording, with its analysis runs
 //
+// Role: viewer.
+//
 // Corresponds with GET /api/recordings/{id} (the `GetRecording` operationId).
 func (c *Client) GetRecording(ctx context.Context, id RecordingIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetRecordingRequest(c.Server, id)
@@ -3720,7 +5018,7 @@ func (c *Client) GetRecording(ctx context.Context, id RecordingIdParameter, reqE
 
 // DeleteAnalysis Delete an analysis run
 //
-// The run and its timeline. A run still queued or running answers 409.
+// The run and its timeline. A run still queued or running answers 409. Role: researcher.
 //
 // Corresponds with DELETE /api/recordings/{id}/analyses/{analysisId} (the `DeleteAnalysis` operationId).
 func (c *Client) DeleteAnalysis(ctx context.Context, id RecordingIdParameter, analysisId AnalysisIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3737,7 +5035,7 @@ func (c *Client) DeleteAnalysis(ctx context.Context, id RecordingIdParameter, an
 
 // GetAnalysis The full result of a finished run
 //
-// The `facet analyze` JSON, frames included, streamed. A run that is not done answers 409. A failure part way cuts the connection.
+// The `facet analyze` JSON, frames included, streamed. A run that is not done answers 409. A failure part way cuts the connection. Role: viewer.
 //
 // Corresponds with GET /api/recordings/{id}/analyses/{analysisId} (the `GetAnalysis` operationId).
 func (c *Client) GetAnalysis(ctx context.Context, id RecordingIdParameter, analysisId AnalysisIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3754,7 +5052,7 @@ func (c *Client) GetAnalysis(ctx context.Context, id RecordingIdParameter, analy
 
 // ReanalyzeRecordingWithBody Queue a new analysis run
 //
-// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings.
+// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings. Role: researcher.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3773,7 +5071,7 @@ func (c *Client) ReanalyzeRecordingWithBody(ctx context.Context, id RecordingIdP
 
 // ReanalyzeRecording Queue a new analysis run
 //
-// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings.
+// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings. Role: researcher.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3792,7 +5090,7 @@ func (c *Client) ReanalyzeRecording(ctx context.Context, id RecordingIdParameter
 
 // GetVideoLink A read link to the video
 //
-// Read-only, 15 minutes. The link forces `Content-Type: video/webm` or `video/mp4` (from the analysed codec) and `Content-Disposition: attachment`, whatever type the uploader declared. 409 when no video has been uploaded yet; 410 when it has been deleted.
+// Read-only, 15 minutes. The link forces `Content-Type: video/webm` or `video/mp4` (from the analysed codec) and `Content-Disposition: attachment`, whatever type the uploader declared. 409 when no video has been uploaded yet; 410 when it has been deleted. Role: viewer.
 //
 // Corresponds with GET /api/recordings/{id}/video (the `GetVideoLink` operationId).
 func (c *Client) GetVideoLink(ctx context.Context, id RecordingIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3807,7 +5105,246 @@ func (c *Client) GetVideoLink(ctx context.Context, id RecordingIdParameter, reqE
 	return c.Client.Do(req)
 }
 
+// SignOut Sign out
+//
+// Ends this session; the answer clears the cookie. Role: any signed-in account.
+//
+// Corresponds with DELETE /api/session (the `SignOut` operationId).
+func (c *Client) SignOut(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignOutRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSession The signed-in session
+//
+// The session's account and its `csrfToken`, for a page that was reloaded. Role: any signed-in account.
+//
+// Corresponds with GET /api/session (the `GetSession` operationId).
+func (c *Client) GetSession(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSessionRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SignInWithBody Sign in
+//
+// Checks the e-mail and password (and `code`, for an account with a second factor) and starts a session: the answer sets the session cookie and gives the `csrfToken` to send as `X-CSRF-Token` with every request that is not GET or HEAD. A wrong e-mail or password answers 401 `unauthorized`, the same for an unknown e-mail; the right ones without the `code` that an account with a second factor needs answer 401 `code_required`. Failed sign-ins are counted per account and per source: past the limit, 429 until `Retry-After`, even with the right password.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/session (the `SignIn` operationId).
+func (c *Client) SignInWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignInRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SignIn Sign in
+//
+// Checks the e-mail and password (and `code`, for an account with a second factor) and starts a session: the answer sets the session cookie and gives the `csrfToken` to send as `X-CSRF-Token` with every request that is not GET or HEAD. A wrong e-mail or password answers 401 `unauthorized`, the same for an unknown e-mail; the right ones without the `code` that an account with a second factor needs answer 401 `code_required`. Failed sign-ins are counted per account and per source: past the limit, 429 until `Retry-After`, even with the right password.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/session (the `SignIn` operationId).
+func (c *Client) SignIn(ctx context.Context, body SignInJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignInRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSignUp An e-mailed sign-up link
+//
+// What the link is for, shown before the account is made: the invited e-mail, the role and the client's company ("" for an operator's invitation). An unknown token answers 404, one used or expired 410.
+//
+// Corresponds with GET /api/signup/{token} (the `GetSignUp` operationId).
+func (c *Client) GetSignUp(ctx context.Context, token SignUpToken, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSignUpRequest(c.Server, token)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SignUpWithBody Sign up with an e-mailed link
+//
+// Makes the invited account, with the invitation's e-mail and role, and signs it in: the answer sets the session cookie as `POST /api/session` does. The link works once: used or expired, it answers 410; unknown, 404. An e-mail that has an account already answers 409.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/signup/{token} (the `SignUp` operationId).
+func (c *Client) SignUpWithBody(ctx context.Context, token SignUpToken, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignUpRequestWithBody(c.Server, token, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SignUp Sign up with an e-mailed link
+//
+// Makes the invited account, with the invitation's e-mail and role, and signs it in: the answer sets the session cookie as `POST /api/session` does. The link works once: used or expired, it answers 410; unknown, 404. An e-mail that has an account already answers 409.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/signup/{token} (the `SignUp` operationId).
+func (c *Client) SignUp(ctx context.Context, token SignUpToken, body SignUpJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignUpRequest(c.Server, token, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetTeam The team
+//
+// The client's accounts and the invitations not used yet, in one page (`continuationToken` null). Role: viewer.
+//
+// Corresponds with GET /api/team (the `GetTeam` operationId).
+func (c *Client) GetTeam(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetTeamRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// InviteMemberWithBody Invite someone to the team
+//
+// E-mails a one-time sign-up link (`<FACET_PUBLIC_BASE_URL>/app/signup#<token>`) for an account of the client with this role; the token is in the e-mail only. An e-mail that has an account already answers 409. Role: owner.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/team/invitations (the `InviteMember` operationId).
+func (c *Client) InviteMemberWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewInviteMemberRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// InviteMember Invite someone to the team
+//
+// E-mails a one-time sign-up link (`<FACET_PUBLIC_BASE_URL>/app/signup#<token>`) for an account of the client with this role; the token is in the e-mail only. An e-mail that has an account already answers 409. Role: owner.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/team/invitations (the `InviteMember` operationId).
+func (c *Client) InviteMember(ctx context.Context, body InviteMemberJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewInviteMemberRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RemoveMember Remove a member
+//
+// The account's sessions end and it can no longer sign in. The team's last owner answers 409. Role: owner.
+//
+// Corresponds with DELETE /api/team/{id} (the `RemoveMember` operationId).
+func (c *Client) RemoveMember(ctx context.Context, id MemberId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRemoveMemberRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ChangeMemberRoleWithBody Change a member's role
+//
+// A change that would leave the team without an owner answers 409. Role: owner.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /api/team/{id} (the `ChangeMemberRole` operationId).
+func (c *Client) ChangeMemberRoleWithBody(ctx context.Context, id MemberId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewChangeMemberRoleRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ChangeMemberRole Change a member's role
+//
+// A change that would leave the team without an owner answers 409. Role: owner.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /api/team/{id} (the `ChangeMemberRole` operationId).
+func (c *Client) ChangeMemberRole(ctx context.Context, id MemberId, body ChangeMemberRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewChangeMemberRoleRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListWebhooks The client's webhooks
+//
+// Role: owner.
 //
 // Corresponds with GET /api/webhooks (the `ListWebhooks` operationId).
 func (c *Client) ListWebhooks(ctx context.Context, params *ListWebhooksParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3824,7 +5361,7 @@ func (c *Client) ListWebhooks(ctx context.Context, params *ListWebhooksParams, r
 
 // CreateWebhookWithBody Register a webhook
 //
-// An endpoint that receives the events it names, for one project or all. The answer holds the signing `secret`, this once. At most 20 endpoints per client (409 beyond). A URL that is not https, names an address that is not public, or is malformed answers 400; a `projectId` that is not the client's answers 422.
+// An endpoint that receives the events it names, for one project or all. The answer holds the signing `secret`, this once. At most 20 endpoints per client (409 beyond). A URL that is not https, names an address that is not public, or is malformed answers 400; a `projectId` that is not the client's answers 422. Role: owner.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3843,7 +5380,7 @@ func (c *Client) CreateWebhookWithBody(ctx context.Context, contentType string, 
 
 // CreateWebhook Register a webhook
 //
-// An endpoint that receives the events it names, for one project or all. The answer holds the signing `secret`, this once. At most 20 endpoints per client (409 beyond). A URL that is not https, names an address that is not public, or is malformed answers 400; a `projectId` that is not the client's answers 422.
+// An endpoint that receives the events it names, for one project or all. The answer holds the signing `secret`, this once. At most 20 endpoints per client (409 beyond). A URL that is not https, names an address that is not public, or is malformed answers 400; a `projectId` that is not the client's answers 422. Role: owner.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3862,7 +5399,7 @@ func (c *Client) CreateWebhook(ctx context.Context, body CreateWebhookJSONReques
 
 // DeleteWebhook Delete a webhook
 //
-// Deliveries still queued for it are dropped.
+// Deliveries still queued for it are dropped. Role: owner.
 //
 // Corresponds with DELETE /api/webhooks/{id} (the `DeleteWebhook` operationId).
 func (c *Client) DeleteWebhook(ctx context.Context, id WebhookIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3879,6 +5416,8 @@ func (c *Client) DeleteWebhook(ctx context.Context, id WebhookIdParameter, reqEd
 
 // GetWebhook A webhook and its last attempts
 //
+// Role: owner.
+//
 // Corresponds with GET /api/webhooks/{id} (the `GetWebhook` operationId).
 func (c *Client) GetWebhook(ctx context.Context, id WebhookIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetWebhookRequest(c.Server, id)
@@ -3894,7 +5433,7 @@ func (c *Client) GetWebhook(ctx context.Context, id WebhookIdParameter, reqEdito
 
 // PingWebhook Send a test event
 //
-// Queues a `ping` delivery (not retried). A disabled endpoint is pinged too, and one that answers 2xx is enabled again. Its attempt shows in `GET /api/webhooks/{id}`.
+// Queues a `ping` delivery (not retried). A disabled endpoint is pinged too, and one that answers 2xx is enabled again. Its attempt shows in `GET /api/webhooks/{id}`. Role: owner.
 //
 // Corresponds with POST /api/webhooks/{id}/ping (the `PingWebhook` operationId).
 func (c *Client) PingWebhook(ctx context.Context, id WebhookIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3911,11 +5450,45 @@ func (c *Client) PingWebhook(ctx context.Context, id WebhookIdParameter, reqEdit
 
 // RotateWebhookSecret Rotate a webhook's secret
 //
-// A new secret, shown this once. For 24 hours deliveries carry two signatures, one under each secret, so a receiver can switch without losing one.
+// A new secret, shown this once. For 24 hours deliveries carry two signatures, one under each secret, so a receiver can switch without losing one. Role: owner.
 //
 // Corresponds with POST /api/webhooks/{id}/secret (the `RotateWebhookSecret` operationId).
 func (c *Client) RotateWebhookSecret(ctx context.Context, id WebhookIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRotateWebhookSecretRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetPortal The portal
+//
+// The portal's HTML shell: one page for every path of the portal, whose script shows the page the path names (`/app/` the projects, or the sign-in when no one is signed in; `/app/signin`, `/app/signup`, `/app/projects/new`, `/app/projects/{id}`, `/app/projects/{id}/stimuli/{stimulusId}`, `/app/recordings/{id}`, `/app/deletions`, `/app/account`, `/app/operator`). It calls only this API, with the session cookie and `X-CSRF-Token`. Open it in a browser.
+//
+// Corresponds with GET /app/ (the `GetPortal` operationId).
+func (c *Client) GetPortal(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetPortalRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetPortalPath A page or file of the portal
+//
+// A path without a dot answers the HTML shell of `GET /app/`, whose script shows that page; `assets/<name>` one of the portal's files (scripts, styles, icons); anything else 404.
+//
+// Corresponds with GET /app/{path} (the `GetPortalPath` operationId).
+func (c *Client) GetPortalPath(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetPortalPathRequest(c.Server, path)
 	if err != nil {
 		return nil, err
 	}
@@ -3956,6 +5529,293 @@ func (c *Client) GetParticipantPage(ctx context.Context, token string, reqEditor
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewChangePasswordRequest calls the generic ChangePassword builder with application/json body
+func NewChangePasswordRequest(server string, body ChangePasswordJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewChangePasswordRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewChangePasswordRequestWithBody constructs an http.Request for the ChangePassword method, with any body, and a specified content type
+func NewChangePasswordRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/account/password")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListAccountSessionsRequest constructs an http.Request for the ListAccountSessions method
+func NewListAccountSessionsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/account/sessions")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewEndAccountSessionRequest constructs an http.Request for the EndAccountSession method
+func NewEndAccountSessionRequest(server string, id SessionIdParameter) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/account/sessions/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDisableTotpRequest calls the generic DisableTotp builder with application/json body
+func NewDisableTotpRequest(server string, body DisableTotpJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDisableTotpRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewDisableTotpRequestWithBody constructs an http.Request for the DisableTotp method, with any body, and a specified content type
+func NewDisableTotpRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/account/totp")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewStartTotpRequest calls the generic StartTotp builder with application/json body
+func NewStartTotpRequest(server string, body StartTotpJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewStartTotpRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewStartTotpRequestWithBody constructs an http.Request for the StartTotp method, with any body, and a specified content type
+func NewStartTotpRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/account/totp")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewEnableTotpRequest calls the generic EnableTotp builder with application/json body
+func NewEnableTotpRequest(server string, body EnableTotpJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewEnableTotpRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewEnableTotpRequestWithBody constructs an http.Request for the EnableTotp method, with any body, and a specified content type
+func NewEnableTotpRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/account/totp")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListClientsRequest constructs an http.Request for the ListClients method
+func NewListClientsRequest(server string, params *ListClientsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/clients")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ContinuationToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "continuationToken", *params.ContinuationToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
 }
 
 // NewCreateClientRequest calls the generic CreateClient builder with application/json body
@@ -4052,6 +5912,46 @@ func NewGetMeRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewPatchMeRequest calls the generic PatchMe builder with application/json body
+func NewPatchMeRequest(server string, body PatchMeJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPatchMeRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewPatchMeRequestWithBody constructs an http.Request for the PatchMe method, with any body, and a specified content type
+func NewPatchMeRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/clients/me")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewListMyAuditRequest constructs an http.Request for the ListMyAudit method
 func NewListMyAuditRequest(server string, params *ListMyAuditParams) (*http.Request, error) {
 	var err error
@@ -4079,6 +5979,18 @@ func NewListMyAuditRequest(server string, params *ListMyAuditParams) (*http.Requ
 		// styled parameters, preserving literal commas as delimiters
 		// per the OpenAPI spec (e.g. "color=blue,black,brown").
 		var rawQueryFragments []string
+
+		if params.Type != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "type", *params.Type, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
 
 		if params.Limit != nil {
 
@@ -4118,8 +6030,8 @@ func NewListMyAuditRequest(server string, params *ListMyAuditParams) (*http.Requ
 	return req, nil
 }
 
-// NewRotateKeyRequest constructs an http.Request for the RotateKey method
-func NewRotateKeyRequest(server string) (*http.Request, error) {
+// NewListKeysRequest constructs an http.Request for the ListKeys method
+func NewListKeysRequest(server string) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -4137,7 +6049,81 @@ func NewRotateKeyRequest(server string) (*http.Request, error) {
 		return nil, err
 	}
 
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateKeyRequest calls the generic CreateKey builder with application/json body
+func NewCreateKeyRequest(server string, body CreateKeyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateKeyRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateKeyRequestWithBody constructs an http.Request for the CreateKey method, with any body, and a specified content type
+func NewCreateKeyRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/clients/me/keys")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRevokeKeyRequest constructs an http.Request for the RevokeKey method
+func NewRevokeKeyRequest(server string, id KeyIdParameter) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/clients/me/keys/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -4248,6 +6234,53 @@ func NewListClientAuditRequest(server string, id ClientIdParameter, params *List
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewInviteClientOwnerRequest calls the generic InviteClientOwner builder with application/json body
+func NewInviteClientOwnerRequest(server string, id ClientIdParameter, body InviteClientOwnerJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewInviteClientOwnerRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewInviteClientOwnerRequestWithBody constructs an http.Request for the InviteClientOwner method, with any body, and a specified content type
+func NewInviteClientOwnerRequestWithBody(server string, id ClientIdParameter, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/clients/%s/invitations", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -4481,6 +6514,46 @@ func NewGetOpenApiDocumentRequest(server string, params *GetOpenApiDocumentParam
 		}
 
 	}
+
+	return req, nil
+}
+
+// NewInviteOperatorRequest calls the generic InviteOperator builder with application/json body
+func NewInviteOperatorRequest(server string, body InviteOperatorJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewInviteOperatorRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewInviteOperatorRequestWithBody constructs an http.Request for the InviteOperator method, with any body, and a specified content type
+func NewInviteOperatorRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/operators/invitations")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -5824,6 +7897,329 @@ func NewGetVideoLinkRequest(server string, id RecordingIdParameter) (*http.Reque
 	return req, nil
 }
 
+// NewSignOutRequest constructs an http.Request for the SignOut method
+func NewSignOutRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/session")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetSessionRequest constructs an http.Request for the GetSession method
+func NewGetSessionRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/session")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewSignInRequest calls the generic SignIn builder with application/json body
+func NewSignInRequest(server string, body SignInJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSignInRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewSignInRequestWithBody constructs an http.Request for the SignIn method, with any body, and a specified content type
+func NewSignInRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/session")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetSignUpRequest constructs an http.Request for the GetSignUp method
+func NewGetSignUpRequest(server string, token SignUpToken) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "token", token, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/signup/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewSignUpRequest calls the generic SignUp builder with application/json body
+func NewSignUpRequest(server string, token SignUpToken, body SignUpJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSignUpRequestWithBody(server, token, "application/json", bodyReader)
+}
+
+// NewSignUpRequestWithBody constructs an http.Request for the SignUp method, with any body, and a specified content type
+func NewSignUpRequestWithBody(server string, token SignUpToken, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "token", token, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/signup/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetTeamRequest constructs an http.Request for the GetTeam method
+func NewGetTeamRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/team")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewInviteMemberRequest calls the generic InviteMember builder with application/json body
+func NewInviteMemberRequest(server string, body InviteMemberJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewInviteMemberRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewInviteMemberRequestWithBody constructs an http.Request for the InviteMember method, with any body, and a specified content type
+func NewInviteMemberRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/team/invitations")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRemoveMemberRequest constructs an http.Request for the RemoveMember method
+func NewRemoveMemberRequest(server string, id MemberId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/team/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewChangeMemberRoleRequest calls the generic ChangeMemberRole builder with application/json body
+func NewChangeMemberRoleRequest(server string, id MemberId, body ChangeMemberRoleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewChangeMemberRoleRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewChangeMemberRoleRequestWithBody constructs an http.Request for the ChangeMemberRole method, with any body, and a specified content type
+func NewChangeMemberRoleRequestWithBody(server string, id MemberId, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/team/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewListWebhooksRequest constructs an http.Request for the ListWebhooks method
 func NewListWebhooksRequest(server string, params *ListWebhooksParams) (*http.Request, error) {
 	var err error
@@ -6066,6 +8462,67 @@ func NewRotateWebhookSecretRequest(server string, id WebhookIdParameter) (*http.
 	return req, nil
 }
 
+// NewGetPortalRequest constructs an http.Request for the GetPortal method
+func NewGetPortalRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/app/")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetPortalPathRequest constructs an http.Request for the GetPortalPath method
+func NewGetPortalPathRequest(server string, path string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "path", path, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/app/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetParticipantAssetRequest constructs an http.Request for the GetParticipantAsset method
 func NewGetParticipantAssetRequest(server string, name string) (*http.Request, error) {
 	var err error
@@ -6178,9 +8635,108 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// ChangePasswordWithBodyWithResponse Change the password
+	//
+	// Every other session of the account ends; this one goes on. A wrong `currentPassword` answers 422. Role: any signed-in account.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/account/password (the `ChangePassword` operationId).
+	ChangePasswordWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ChangePasswordResponse, error)
+
+	// ChangePasswordWithResponse Change the password
+	//
+	// Every other session of the account ends; this one goes on. A wrong `currentPassword` answers 422. Role: any signed-in account.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/account/password (the `ChangePassword` operationId).
+	ChangePasswordWithResponse(ctx context.Context, body ChangePasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*ChangePasswordResponse, error)
+
+	// ListAccountSessionsWithResponse The account's sessions
+	//
+	// Every open session of the signed-in account, newest first, in one page (`continuationToken` null); `current` marks this request's. Role: any signed-in account.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/account/sessions (the `ListAccountSessions` operationId).
+	ListAccountSessionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListAccountSessionsResponse, error)
+
+	// EndAccountSessionWithResponse End one of the account's sessions
+	//
+	// Signs that browser out (this request's own session too, as signing out does). Another account's session answers 404, as an unknown id does. Role: any signed-in account.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /api/account/sessions/{id} (the `EndAccountSession` operationId).
+	EndAccountSessionWithResponse(ctx context.Context, id SessionIdParameter, reqEditors ...RequestEditorFn) (*EndAccountSessionResponse, error)
+
+	// DisableTotpWithBodyWithResponse Turn the second factor off
+	//
+	// Needs the account's password; a wrong one answers 422. Role: any signed-in account.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /api/account/totp (the `DisableTotp` operationId).
+	DisableTotpWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DisableTotpResponse, error)
+
+	// DisableTotpWithResponse Turn the second factor off
+	//
+	// Needs the account's password; a wrong one answers 422. Role: any signed-in account.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /api/account/totp (the `DisableTotp` operationId).
+	DisableTotpWithResponse(ctx context.Context, body DisableTotpJSONRequestBody, reqEditors ...RequestEditorFn) (*DisableTotpResponse, error)
+
+	// StartTotpWithBodyWithResponse Set up a second factor
+	//
+	// A new TOTP secret and its `otpauth://` URI for an authenticator app. It is pending, and signing in does not ask for a code, until `PUT /api/account/totp` confirms a code made with it; a new setup replaces a pending one. An account whose second factor is on answers 409: turn it off first. Role: any signed-in account.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/account/totp (the `StartTotp` operationId).
+	StartTotpWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StartTotpResponse, error)
+
+	// StartTotpWithResponse Set up a second factor
+	//
+	// A new TOTP secret and its `otpauth://` URI for an authenticator app. It is pending, and signing in does not ask for a code, until `PUT /api/account/totp` confirms a code made with it; a new setup replaces a pending one. An account whose second factor is on answers 409: turn it off first. Role: any signed-in account.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/account/totp (the `StartTotp` operationId).
+	StartTotpWithResponse(ctx context.Context, body StartTotpJSONRequestBody, reqEditors ...RequestEditorFn) (*StartTotpResponse, error)
+
+	// EnableTotpWithBodyWithResponse Turn the second factor on
+	//
+	// Confirms the pending secret with the authenticator app's current code; from then on, signing in needs a `code`. A wrong code answers 422; no pending secret, 409. Role: any signed-in account.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/account/totp (the `EnableTotp` operationId).
+	EnableTotpWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*EnableTotpResponse, error)
+
+	// EnableTotpWithResponse Turn the second factor on
+	//
+	// Confirms the pending secret with the authenticator app's current code; from then on, signing in needs a `code`. A wrong code answers 422; no pending secret, 409. Role: any signed-in account.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/account/totp (the `EnableTotp` operationId).
+	EnableTotpWithResponse(ctx context.Context, body EnableTotpJSONRequestBody, reqEditors ...RequestEditorFn) (*EnableTotpResponse, error)
+
+	// ListClientsWithResponse The clients
+	//
+	// Every client, newest first. Role: operator.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/clients (the `ListClients` operationId).
+	ListClientsWithResponse(ctx context.Context, params *ListClientsParams, reqEditors ...RequestEditorFn) (*ListClientsResponse, error)
+
 	// CreateClientWithBodyWithResponse Register a client
 	//
-	// The operator registers a client; the DPA acceptance (version, time) is recorded. The API key is shown this once: only its hash is stored.
+	// The operator registers a client; the DPA acceptance (version, time) is recorded. The API key is shown this once: only its hash is stored. With `owner`, the first owner's sign-up link is e-mailed to that address; an e-mail that has an account already answers 409. Role: operator.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6189,7 +8745,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateClientWithResponse Register a client
 	//
-	// The operator registers a client; the DPA acceptance (version, time) is recorded. The API key is shown this once: only its hash is stored.
+	// The operator registers a client; the DPA acceptance (version, time) is recorded. The API key is shown this once: only its hash is stored. With `owner`, the first owner's sign-up link is e-mailed to that address; an e-mail that has an account already answers 409. Role: operator.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6198,7 +8754,7 @@ type ClientWithResponsesInterface interface {
 
 	// EraseMeWithResponse Erase the calling client
 	//
-	// Erasure of everything of the client: its record and key at once (the key stops working), its projects, recordings, analyses and videos through the deletion queue. The deletion records stay.
+	// Erasure of everything of the client: its record and key at once (the key stops working), its projects, recordings, analyses and videos through the deletion queue. The deletion records stay. Role: owner.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6207,32 +8763,79 @@ type ClientWithResponsesInterface interface {
 
 	// GetMeWithResponse The calling client
 	//
+	// Role: viewer.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/clients/me (the `GetMe` operationId).
 	GetMeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMeResponse, error)
 
-	// ListMyAuditWithResponse The calling client's deletion records
+	// PatchMeWithBodyWithResponse Change the client's details
 	//
-	// One record per deleted video, newest first.
+	// The company's name, contact and demographics; the DPA acceptance stays. Fields left out stay as they are. Role: owner.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/clients/me (the `PatchMe` operationId).
+	PatchMeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PatchMeResponse, error)
+
+	// PatchMeWithResponse Change the client's details
+	//
+	// The company's name, contact and demographics; the DPA acceptance stays. Fields left out stay as they are. Role: owner.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/clients/me (the `PatchMe` operationId).
+	PatchMeWithResponse(ctx context.Context, body PatchMeJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchMeResponse, error)
+
+	// ListMyAuditWithResponse The calling client's deletion records or security log
+	//
+	// `type=deletion` (the default): one record per deleted video, newest first. `type=security`: the security log, newest first: sign-ins, failed ones and sign-outs, password and second-factor changes, the team's invitations, joins, role changes and removals, API keys made and revoked, and the client's erasure. Role: viewer for `type=deletion`, owner for `type=security`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/clients/me/audit (the `ListMyAudit` operationId).
 	ListMyAuditWithResponse(ctx context.Context, params *ListMyAuditParams, reqEditors ...RequestEditorFn) (*ListMyAuditResponse, error)
 
-	// RotateKeyWithResponse Rotate the API key
+	// ListKeysWithResponse The client's API keys
 	//
-	// A new key; the old one stops working. No request body is read.
+	// Every key that works, newest first, in one page (`continuationToken` null): its id, name and first characters, never the key. Role: owner.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /api/clients/me/keys (the `RotateKey` operationId).
-	RotateKeyWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RotateKeyResponse, error)
+	// Corresponds with GET /api/clients/me/keys (the `ListKeys` operationId).
+	ListKeysWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListKeysResponse, error)
+
+	// CreateKeyWithBodyWithResponse Create an API key
+	//
+	// A new key beside the others, which keep working (`DELETE /api/clients/me/keys/{id}` revokes one). The key is shown this once: only its hash is stored. Role: owner.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/clients/me/keys (the `CreateKey` operationId).
+	CreateKeyWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateKeyResponse, error)
+
+	// CreateKeyWithResponse Create an API key
+	//
+	// A new key beside the others, which keep working (`DELETE /api/clients/me/keys/{id}` revokes one). The key is shown this once: only its hash is stored. Role: owner.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/clients/me/keys (the `CreateKey` operationId).
+	CreateKeyWithResponse(ctx context.Context, body CreateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateKeyResponse, error)
+
+	// RevokeKeyWithResponse Revoke an API key
+	//
+	// The key stops working at once, even for the request that revokes it. Role: owner.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /api/clients/me/keys/{id} (the `RevokeKey` operationId).
+	RevokeKeyWithResponse(ctx context.Context, id KeyIdParameter, reqEditors ...RequestEditorFn) (*RevokeKeyResponse, error)
 
 	// EraseClientWithResponse Erase a client
 	//
-	// The operator erases a client, as DELETE /api/clients/me does.
+	// The operator erases a client, as DELETE /api/clients/me does. Role: operator.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6241,12 +8844,30 @@ type ClientWithResponsesInterface interface {
 
 	// ListClientAuditWithResponse A client's deletion records
 	//
-	// Also after the client's erasure; a client id with no records answers an empty list.
+	// Also after the client's erasure; a client id with no records answers an empty list. Role: operator.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/clients/{id}/audit (the `ListClientAudit` operationId).
 	ListClientAuditWithResponse(ctx context.Context, id ClientIdParameter, params *ListClientAuditParams, reqEditors ...RequestEditorFn) (*ListClientAuditResponse, error)
+
+	// InviteClientOwnerWithBodyWithResponse Invite an owner to a client
+	//
+	// E-mails a sign-up link for a new owner of the client (`role` owner). An unknown client answers 404; an e-mail that has an account already, 409. Role: operator.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/clients/{id}/invitations (the `InviteClientOwner` operationId).
+	InviteClientOwnerWithBodyWithResponse(ctx context.Context, id ClientIdParameter, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*InviteClientOwnerResponse, error)
+
+	// InviteClientOwnerWithResponse Invite an owner to a client
+	//
+	// E-mails a sign-up link for a new owner of the client (`role` owner). An unknown client answers 404; an e-mail that has an account already, 409. Role: operator.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/clients/{id}/invitations (the `InviteClientOwner` operationId).
+	InviteClientOwnerWithResponse(ctx context.Context, id ClientIdParameter, body InviteClientOwnerJSONRequestBody, reqEditors ...RequestEditorFn) (*InviteClientOwnerResponse, error)
 
 	// GetApiReferenceWithResponse The API reference
 	//
@@ -6268,7 +8889,7 @@ type ClientWithResponsesInterface interface {
 
 	// RevokeInvitationWithResponse Withdraw an invitation
 	//
-	// By the invitation's id (not its token). Revoking a revoked invitation answers it again; a used one answers 409.
+	// By the invitation's id (not its token). Revoking a revoked invitation answers it again; a used one answers 409. Role: researcher.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6311,7 +8932,27 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/openapi.json (the `GetOpenApiDocument` operationId).
 	GetOpenApiDocumentWithResponse(ctx context.Context, params *GetOpenApiDocumentParams, reqEditors ...RequestEditorFn) (*GetOpenApiDocumentResponse, error)
 
+	// InviteOperatorWithBodyWithResponse Invite an operator
+	//
+	// E-mails a sign-up link for a new operator account (`role` operator, no client). An e-mail that has an account already answers 409. Role: operator.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/operators/invitations (the `InviteOperator` operationId).
+	InviteOperatorWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*InviteOperatorResponse, error)
+
+	// InviteOperatorWithResponse Invite an operator
+	//
+	// E-mails a sign-up link for a new operator account (`role` operator, no client). An e-mail that has an account already answers 409. Role: operator.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/operators/invitations (the `InviteOperator` operationId).
+	InviteOperatorWithResponse(ctx context.Context, body InviteOperatorJSONRequestBody, reqEditors ...RequestEditorFn) (*InviteOperatorResponse, error)
+
 	// ListProjectsWithResponse The client's projects
+	//
+	// Role: viewer.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6320,7 +8961,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateProjectWithBodyWithResponse Create a project
 	//
-	// An open project. Settings not given take the defaults; without `consentText` the project uses the default text (version `facet-default-1`). A prohibited use context (workplace, education: EU AI Act Art. 5(1)(f)) or a model set that is not installed answers 422.
+	// An open project. Settings not given take the defaults; without `consentText` the project uses the default text (version `facet-default-1`). A prohibited use context (workplace, education: EU AI Act Art. 5(1)(f)) or a model set that is not installed answers 422. Role: researcher.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6329,7 +8970,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateProjectWithResponse Create a project
 	//
-	// An open project. Settings not given take the defaults; without `consentText` the project uses the default text (version `facet-default-1`). A prohibited use context (workplace, education: EU AI Act Art. 5(1)(f)) or a model set that is not installed answers 422.
+	// An open project. Settings not given take the defaults; without `consentText` the project uses the default text (version `facet-default-1`). A prohibited use context (workplace, education: EU AI Act Art. 5(1)(f)) or a model set that is not installed answers 422. Role: researcher.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6338,7 +8979,7 @@ type ClientWithResponsesInterface interface {
 
 	// RemoveProjectWithResponse Remove a project
 	//
-	// The project is gone at once (404 from then on); its invitations, recordings, analyses and videos follow through the deletion queue.
+	// The project is gone at once (404 from then on); its invitations, recordings, analyses and videos follow through the deletion queue. Role: researcher.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6347,6 +8988,8 @@ type ClientWithResponsesInterface interface {
 
 	// GetProjectWithResponse A project
 	//
+	// With `counts`: the project's recordings per status. Role: viewer.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/projects/{id} (the `GetProject` operationId).
@@ -6354,7 +8997,7 @@ type ClientWithResponsesInterface interface {
 
 	// PatchProjectWithBodyWithResponse Change an open project
 	//
-	// Fields left out stay as they are. A new consent text gets a new `consentVersion`. A closed project answers 409.
+	// Fields left out stay as they are. A new consent text gets a new `consentVersion`. A closed project answers 409. Role: researcher.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6363,7 +9006,7 @@ type ClientWithResponsesInterface interface {
 
 	// PatchProjectWithResponse Change an open project
 	//
-	// Fields left out stay as they are. A new consent text gets a new `consentVersion`. A closed project answers 409.
+	// Fields left out stay as they are. A new consent text gets a new `consentVersion`. A closed project answers 409. Role: researcher.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6372,7 +9015,7 @@ type ClientWithResponsesInterface interface {
 
 	// ListProjectAuditWithResponse A project's deletion records
 	//
-	// For an existing project, or a removed one of the caller's that has records; anything else is 404.
+	// For an existing project, or a removed one of the caller's that has records; anything else is 404. Role: viewer.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6381,7 +9024,7 @@ type ClientWithResponsesInterface interface {
 
 	// CloseProjectWithResponse Close a project
 	//
-	// No new uploads; every video is deleted at close + `deletionGraceS`. A project already closed answers 409. No request body is read.
+	// No new uploads; every video is deleted at close + `deletionGraceS`. A project already closed answers 409. No request body is read. Role: researcher.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6390,7 +9033,7 @@ type ClientWithResponsesInterface interface {
 
 	// ExportProjectCSVWithResponse Export the project's timelines as CSV
 	//
-	// Streamed: the `facet analyze` CSV columns with `recording_id` first, one row per face per frame of the latest finished run of each recording, oldest recording first. A failure part way cuts the connection, so a truncated file never passes for a whole one.
+	// Streamed: the `facet analyze` CSV columns with `recording_id` first, one row per face per frame of the latest finished run of each recording, oldest recording first. A failure part way cuts the connection, so a truncated file never passes for a whole one. Role: viewer.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6399,7 +9042,7 @@ type ClientWithResponsesInterface interface {
 
 	// ExportProjectJSONWithResponse Export the project's results as JSON
 	//
-	// Streamed: the project, and for each recording with a finished run (oldest first) the latest run's full `facet analyze` JSON, frames included. A failure part way cuts the connection.
+	// Streamed: the project, and for each recording with a finished run (oldest first) the latest run's full `facet analyze` JSON, frames included. A failure part way cuts the connection. Role: viewer.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6408,6 +9051,8 @@ type ClientWithResponsesInterface interface {
 
 	// ListInvitationsWithResponse The project's invitations
 	//
+	// Role: viewer.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/projects/{id}/invitations (the `ListInvitations` operationId).
@@ -6415,7 +9060,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateInvitationWithBodyWithResponse Invite a participant
 	//
-	// A one-time link; `url` is FACET_PUBLIC_BASE_URL + `/p/{token}`. The token is shown this once: the invitation's `id` is its sha256. A closed project answers 409; a project's invitations of the UTC day used up (5000 by default) answer 429 until the day ends.
+	// A one-time link; `url` is FACET_PUBLIC_BASE_URL + `/p/{token}`. The token is shown this once: the invitation's `id` is its sha256. A closed project answers 409; a project's invitations of the UTC day used up (5000 by default) answer 429 until the day ends. Role: researcher.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6424,7 +9069,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateInvitationWithResponse Invite a participant
 	//
-	// A one-time link; `url` is FACET_PUBLIC_BASE_URL + `/p/{token}`. The token is shown this once: the invitation's `id` is its sha256. A closed project answers 409; a project's invitations of the UTC day used up (5000 by default) answer 429 until the day ends.
+	// A one-time link; `url` is FACET_PUBLIC_BASE_URL + `/p/{token}`. The token is shown this once: the invitation's `id` is its sha256. A closed project answers 409; a project's invitations of the UTC day used up (5000 by default) answer 429 until the day ends. Role: researcher.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6433,7 +9078,7 @@ type ClientWithResponsesInterface interface {
 
 	// ListRecordingsWithResponse The project's recordings
 	//
-	// Removed recordings are left out, so a page may hold fewer than `limit` items while `continuationToken` is not null.
+	// Removed recordings are left out, so a page may hold fewer than `limit` items while `continuationToken` is not null. Role: viewer.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6442,7 +9087,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateRecordingWithBodyWithResponse Open an upload slot on the client's own consent
 	//
-	// The client attests that it gathered consent itself (`consent.obtainedAt`, `consent.method`); without the attestation, 422. A closed project answers 409; the client's open upload slots at their limit (500 by default) answer 429 until the first open link expires.
+	// The client attests that it gathered consent itself (`consent.obtainedAt`, `consent.method`); without the attestation, 422. A closed project answers 409; the client's open upload slots at their limit (500 by default) answer 429 until the first open link expires. Role: researcher.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6451,7 +9096,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateRecordingWithResponse Open an upload slot on the client's own consent
 	//
-	// The client attests that it gathered consent itself (`consent.obtainedAt`, `consent.method`); without the attestation, 422. A closed project answers 409; the client's open upload slots at their limit (500 by default) answer 429 until the first open link expires.
+	// The client attests that it gathered consent itself (`consent.obtainedAt`, `consent.method`); without the attestation, 422. A closed project answers 409; the client's open upload slots at their limit (500 by default) answer 429 until the first open link expires. Role: researcher.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6460,7 +9105,7 @@ type ClientWithResponsesInterface interface {
 
 	// ReopenProjectWithResponse Reopen a closed project
 	//
-	// Within the grace period the scheduled deletion is cancelled; after it, or for a project that is not closed, 409. No request body is read.
+	// Within the grace period the scheduled deletion is cancelled; after it, or for a project that is not closed, 409. No request body is read. Role: researcher.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6469,7 +9114,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetProjectReportWithResponse The project's report page
 	//
-	// One self-contained HTML page (inline SVG, no scripts or fonts, images only as data: URIs; strict CSP) from the latest finished run of each recording: per recording the seven emotions and valence over time; for the project the mean of each emotion over time, dominant-emotion shares, mean valence, share of frames with a face, and age and gender distributions only from 5 recordings on. A stimulus study adds, per ready stimulus of its design in order, its thumbnail strip along its time axis, each emotion's and valence's mean over stimulus time with its 95 % band, N per bin and the segments, and with two stimuli or more the A/B chart of the first two (A minus B per emotion, whole and per segment, marked where the interval excludes 0). Streamed; a failure part way cuts the connection.
+	// One self-contained HTML page (inline SVG, no scripts or fonts, images only as data: URIs; strict CSP) from the latest finished run of each recording: per recording the seven emotions and valence over time; for the project the mean of each emotion over time, dominant-emotion shares, mean valence, share of frames with a face, and age and gender distributions only from 5 recordings on. A stimulus study adds, per ready stimulus of its design in order, its thumbnail strip along its time axis, each emotion's and valence's mean over stimulus time with its 95 % band, N per bin and the segments, and with two stimuli or more the A/B chart of the first two (A minus B per emotion, whole and per segment, marked where the interval excludes 0). Streamed; a failure part way cuts the connection. Role: viewer.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6478,6 +9123,8 @@ type ClientWithResponsesInterface interface {
 
 	// ListStimuliWithResponse The project's stimuli
 	//
+	// Role: viewer.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/projects/{id}/stimuli (the `ListStimuli` operationId).
@@ -6485,7 +9132,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateStimulusWithBodyWithResponse Add a stimulus
 	//
-	// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open.
+	// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open. Role: researcher.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6494,7 +9141,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateStimulusWithResponse Add a stimulus
 	//
-	// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open.
+	// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open. Role: researcher.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6503,7 +9150,7 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteStimulusWithResponse Delete a stimulus
 	//
-	// Its file and thumbnails at once, with an audit entry for the file (`stimulusId`, reason `stimulus-removed`).
+	// Its file and thumbnails at once, with an audit entry for the file (`stimulusId`, reason `stimulus-removed`). Role: researcher.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6512,12 +9159,16 @@ type ClientWithResponsesInterface interface {
 
 	// GetStimulusWithResponse A stimulus
 	//
+	// Role: viewer.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/projects/{id}/stimuli/{stimulusId} (the `GetStimulus` operationId).
 	GetStimulusWithResponse(ctx context.Context, id ProjectIdParameter, stimulusId StimulusIdParameter, reqEditors ...RequestEditorFn) (*GetStimulusResponse, error)
 
 	// PatchStimulusWithBodyWithResponse Rename a stimulus, set its segments
+	//
+	// Role: researcher.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6526,6 +9177,8 @@ type ClientWithResponsesInterface interface {
 
 	// PatchStimulusWithResponse Rename a stimulus, set its segments
 	//
+	// Role: researcher.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /api/projects/{id}/stimuli/{stimulusId} (the `PatchStimulus` operationId).
@@ -6533,7 +9186,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetStimulusResultsWithResponse A stimulus's results, second by second
 	//
-	// Per bin of stimulus time (`binS`, 0.1 to 60 s, default 0.5) and per segment: each emotion's and valence's mean over participants with a 95 % band and N, the share of participants per dominant emotion, the face-found and attention shares (a described face turned at most about 20 degrees). With `compare`, another ready stimulus of the project: A minus B per emotion, whole, per segment and per bin. 409 while a stimulus is not ready.
+	// Per bin of stimulus time (`binS`, 0.1 to 60 s, default 0.5) and per segment: each emotion's and valence's mean over participants with a 95 % band and N, the share of participants per dominant emotion, the face-found and attention shares (a described face turned at most about 20 degrees). With `compare`, another ready stimulus of the project: A minus B per emotion, whole, per segment and per bin. 409 while a stimulus is not ready. Role: viewer.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6542,7 +9195,7 @@ type ClientWithResponsesInterface interface {
 
 	// ExportStimulusResultsCSVWithResponse A stimulus's results per bin, as CSV
 	//
-	// The bins of `getStimulusResults` as one CSV row each, in time order: `startS`, `endS`, `n` (participants with a described face), `nAll` (with any frame), then `<emotion>_mean`, `_lower` and `_upper` (the 95 % band) for the seven emotions and valence, `dominant_<emotion>` (the share of the N participants whose dominant emotion it is), and `faceShare_*` and `attentionShare_*` with their bands. A figure that is undefined (no participant, or one where a band needs two) is an empty cell, never 0. 409 while the stimulus is not ready.
+	// The bins of `getStimulusResults` as one CSV row each, in time order: `startS`, `endS`, `n` (participants with a described face), `nAll` (with any frame), then `<emotion>_mean`, `_lower` and `_upper` (the 95 % band) for the seven emotions and valence, `dominant_<emotion>` (the share of the N participants whose dominant emotion it is), and `faceShare_*` and `attentionShare_*` with their bands. A figure that is undefined (no participant, or one where a band needs two) is an empty cell, never 0. 409 while the stimulus is not ready. Role: viewer.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6551,7 +9204,7 @@ type ClientWithResponsesInterface interface {
 
 	// RemoveRecordingWithResponse Remove a recording
 	//
-	// The metadata goes at once (404 from then on), the video through the deletion queue.
+	// The metadata goes at once (404 from then on), the video through the deletion queue. Role: researcher.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6560,6 +9213,8 @@ type ClientWithResponsesInterface interface {
 
 	// GetRecordingWithResponse A recording, with its analysis runs
 	//
+	// Role: viewer.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/recordings/{id} (the `GetRecording` operationId).
@@ -6567,7 +9222,7 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteAnalysisWithResponse Delete an analysis run
 	//
-	// The run and its timeline. A run still queued or running answers 409.
+	// The run and its timeline. A run still queued or running answers 409. Role: researcher.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6576,7 +9231,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetAnalysisWithResponse The full result of a finished run
 	//
-	// The `facet analyze` JSON, frames included, streamed. A run that is not done answers 409. A failure part way cuts the connection.
+	// The `facet analyze` JSON, frames included, streamed. A run that is not done answers 409. A failure part way cuts the connection. Role: viewer.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6585,7 +9240,7 @@ type ClientWithResponsesInterface interface {
 
 	// ReanalyzeRecordingWithBodyWithResponse Queue a new analysis run
 	//
-	// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings.
+	// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings. Role: researcher.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6594,7 +9249,7 @@ type ClientWithResponsesInterface interface {
 
 	// ReanalyzeRecordingWithResponse Queue a new analysis run
 	//
-	// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings.
+	// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings. Role: researcher.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6603,14 +9258,133 @@ type ClientWithResponsesInterface interface {
 
 	// GetVideoLinkWithResponse A read link to the video
 	//
-	// Read-only, 15 minutes. The link forces `Content-Type: video/webm` or `video/mp4` (from the analysed codec) and `Content-Disposition: attachment`, whatever type the uploader declared. 409 when no video has been uploaded yet; 410 when it has been deleted.
+	// Read-only, 15 minutes. The link forces `Content-Type: video/webm` or `video/mp4` (from the analysed codec) and `Content-Disposition: attachment`, whatever type the uploader declared. 409 when no video has been uploaded yet; 410 when it has been deleted. Role: viewer.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/recordings/{id}/video (the `GetVideoLink` operationId).
 	GetVideoLinkWithResponse(ctx context.Context, id RecordingIdParameter, reqEditors ...RequestEditorFn) (*GetVideoLinkResponse, error)
 
+	// SignOutWithResponse Sign out
+	//
+	// Ends this session; the answer clears the cookie. Role: any signed-in account.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /api/session (the `SignOut` operationId).
+	SignOutWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*SignOutResponse, error)
+
+	// GetSessionWithResponse The signed-in session
+	//
+	// The session's account and its `csrfToken`, for a page that was reloaded. Role: any signed-in account.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/session (the `GetSession` operationId).
+	GetSessionWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetSessionResponse, error)
+
+	// SignInWithBodyWithResponse Sign in
+	//
+	// Checks the e-mail and password (and `code`, for an account with a second factor) and starts a session: the answer sets the session cookie and gives the `csrfToken` to send as `X-CSRF-Token` with every request that is not GET or HEAD. A wrong e-mail or password answers 401 `unauthorized`, the same for an unknown e-mail; the right ones without the `code` that an account with a second factor needs answer 401 `code_required`. Failed sign-ins are counted per account and per source: past the limit, 429 until `Retry-After`, even with the right password.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/session (the `SignIn` operationId).
+	SignInWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SignInResponse, error)
+
+	// SignInWithResponse Sign in
+	//
+	// Checks the e-mail and password (and `code`, for an account with a second factor) and starts a session: the answer sets the session cookie and gives the `csrfToken` to send as `X-CSRF-Token` with every request that is not GET or HEAD. A wrong e-mail or password answers 401 `unauthorized`, the same for an unknown e-mail; the right ones without the `code` that an account with a second factor needs answer 401 `code_required`. Failed sign-ins are counted per account and per source: past the limit, 429 until `Retry-After`, even with the right password.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/session (the `SignIn` operationId).
+	SignInWithResponse(ctx context.Context, body SignInJSONRequestBody, reqEditors ...RequestEditorFn) (*SignInResponse, error)
+
+	// GetSignUpWithResponse An e-mailed sign-up link
+	//
+	// What the link is for, shown before the account is made: the invited e-mail, the role and the client's company ("" for an operator's invitation). An unknown token answers 404, one used or expired 410.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/signup/{token} (the `GetSignUp` operationId).
+	GetSignUpWithResponse(ctx context.Context, token SignUpToken, reqEditors ...RequestEditorFn) (*GetSignUpResponse, error)
+
+	// SignUpWithBodyWithResponse Sign up with an e-mailed link
+	//
+	// Makes the invited account, with the invitation's e-mail and role, and signs it in: the answer sets the session cookie as `POST /api/session` does. The link works once: used or expired, it answers 410; unknown, 404. An e-mail that has an account already answers 409.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/signup/{token} (the `SignUp` operationId).
+	SignUpWithBodyWithResponse(ctx context.Context, token SignUpToken, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SignUpResponse, error)
+
+	// SignUpWithResponse Sign up with an e-mailed link
+	//
+	// Makes the invited account, with the invitation's e-mail and role, and signs it in: the answer sets the session cookie as `POST /api/session` does. The link works once: used or expired, it answers 410; unknown, 404. An e-mail that has an account already answers 409.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/signup/{token} (the `SignUp` operationId).
+	SignUpWithResponse(ctx context.Context, token SignUpToken, body SignUpJSONRequestBody, reqEditors ...RequestEditorFn) (*SignUpResponse, error)
+
+	// GetTeamWithResponse The team
+	//
+	// The client's accounts and the invitations not used yet, in one page (`continuationToken` null). Role: viewer.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/team (the `GetTeam` operationId).
+	GetTeamWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetTeamResponse, error)
+
+	// InviteMemberWithBodyWithResponse Invite someone to the team
+	//
+	// E-mails a one-time sign-up link (`<FACET_PUBLIC_BASE_URL>/app/signup#<token>`) for an account of the client with this role; the token is in the e-mail only. An e-mail that has an account already answers 409. Role: owner.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/team/invitations (the `InviteMember` operationId).
+	InviteMemberWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*InviteMemberResponse, error)
+
+	// InviteMemberWithResponse Invite someone to the team
+	//
+	// E-mails a one-time sign-up link (`<FACET_PUBLIC_BASE_URL>/app/signup#<token>`) for an account of the client with this role; the token is in the e-mail only. An e-mail that has an account already answers 409. Role: owner.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/team/invitations (the `InviteMember` operationId).
+	InviteMemberWithResponse(ctx context.Context, body InviteMemberJSONRequestBody, reqEditors ...RequestEditorFn) (*InviteMemberResponse, error)
+
+	// RemoveMemberWithResponse Remove a member
+	//
+	// The account's sessions end and it can no longer sign in. The team's last owner answers 409. Role: owner.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /api/team/{id} (the `RemoveMember` operationId).
+	RemoveMemberWithResponse(ctx context.Context, id MemberId, reqEditors ...RequestEditorFn) (*RemoveMemberResponse, error)
+
+	// ChangeMemberRoleWithBodyWithResponse Change a member's role
+	//
+	// A change that would leave the team without an owner answers 409. Role: owner.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/team/{id} (the `ChangeMemberRole` operationId).
+	ChangeMemberRoleWithBodyWithResponse(ctx context.Context, id MemberId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ChangeMemberRoleResponse, error)
+
+	// ChangeMemberRoleWithResponse Change a member's role
+	//
+	// A change that would leave the team without an owner answers 409. Role: owner.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/team/{id} (the `ChangeMemberRole` operationId).
+	ChangeMemberRoleWithResponse(ctx context.Context, id MemberId, body ChangeMemberRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*ChangeMemberRoleResponse, error)
+
 	// ListWebhooksWithResponse The client's webhooks
+	//
+	// Role: owner.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6619,7 +9393,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateWebhookWithBodyWithResponse Register a webhook
 	//
-	// An endpoint that receives the events it names, for one project or all. The answer holds the signing `secret`, this once. At most 20 endpoints per client (409 beyond). A URL that is not https, names an address that is not public, or is malformed answers 400; a `projectId` that is not the client's answers 422.
+	// An endpoint that receives the events it names, for one project or all. The answer holds the signing `secret`, this once. At most 20 endpoints per client (409 beyond). A URL that is not https, names an address that is not public, or is malformed answers 400; a `projectId` that is not the client's answers 422. Role: owner.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6628,7 +9402,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateWebhookWithResponse Register a webhook
 	//
-	// An endpoint that receives the events it names, for one project or all. The answer holds the signing `secret`, this once. At most 20 endpoints per client (409 beyond). A URL that is not https, names an address that is not public, or is malformed answers 400; a `projectId` that is not the client's answers 422.
+	// An endpoint that receives the events it names, for one project or all. The answer holds the signing `secret`, this once. At most 20 endpoints per client (409 beyond). A URL that is not https, names an address that is not public, or is malformed answers 400; a `projectId` that is not the client's answers 422. Role: owner.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6637,7 +9411,7 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteWebhookWithResponse Delete a webhook
 	//
-	// Deliveries still queued for it are dropped.
+	// Deliveries still queued for it are dropped. Role: owner.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6646,6 +9420,8 @@ type ClientWithResponsesInterface interface {
 
 	// GetWebhookWithResponse A webhook and its last attempts
 	//
+	// Role: owner.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/webhooks/{id} (the `GetWebhook` operationId).
@@ -6653,7 +9429,7 @@ type ClientWithResponsesInterface interface {
 
 	// PingWebhookWithResponse Send a test event
 	//
-	// Queues a `ping` delivery (not retried). A disabled endpoint is pinged too, and one that answers 2xx is enabled again. Its attempt shows in `GET /api/webhooks/{id}`.
+	// Queues a `ping` delivery (not retried). A disabled endpoint is pinged too, and one that answers 2xx is enabled again. Its attempt shows in `GET /api/webhooks/{id}`. Role: owner.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6662,12 +9438,30 @@ type ClientWithResponsesInterface interface {
 
 	// RotateWebhookSecretWithResponse Rotate a webhook's secret
 	//
-	// A new secret, shown this once. For 24 hours deliveries carry two signatures, one under each secret, so a receiver can switch without losing one.
+	// A new secret, shown this once. For 24 hours deliveries carry two signatures, one under each secret, so a receiver can switch without losing one. Role: owner.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/webhooks/{id}/secret (the `RotateWebhookSecret` operationId).
 	RotateWebhookSecretWithResponse(ctx context.Context, id WebhookIdParameter, reqEditors ...RequestEditorFn) (*RotateWebhookSecretResponse, error)
+
+	// GetPortalWithResponse The portal
+	//
+	// The portal's HTML shell: one page for every path of the portal, whose script shows the page the path names (`/app/` the projects, or the sign-in when no one is signed in; `/app/signin`, `/app/signup`, `/app/projects/new`, `/app/projects/{id}`, `/app/projects/{id}/stimuli/{stimulusId}`, `/app/recordings/{id}`, `/app/deletions`, `/app/account`, `/app/operator`). It calls only this API, with the session cookie and `X-CSRF-Token`. Open it in a browser.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /app/ (the `GetPortal` operationId).
+	GetPortalWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetPortalResponse, error)
+
+	// GetPortalPathWithResponse A page or file of the portal
+	//
+	// A path without a dot answers the HTML shell of `GET /app/`, whose script shows that page; `assets/<name>` one of the portal's files (scripts, styles, icons); anything else 404.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /app/{path} (the `GetPortalPath` operationId).
+	GetPortalPathWithResponse(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*GetPortalPathResponse, error)
 
 	// GetParticipantAssetWithResponse The participant page's script, style and icon
 	//
@@ -6686,6 +9480,972 @@ type ClientWithResponsesInterface interface {
 	GetParticipantPageWithResponse(ctx context.Context, token string, reqEditors ...RequestEditorFn) (*GetParticipantPageResponse, error)
 }
 
+// ChangePasswordResponse400Headers the declared response headers of an HTTP 400 response for ChangePassword
+type ChangePasswordResponse400Headers struct {
+	XRequestId *string
+}
+
+// ChangePasswordResponse401Headers the declared response headers of an HTTP 401 response for ChangePassword
+type ChangePasswordResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *string
+}
+
+// ChangePasswordResponse403Headers the declared response headers of an HTTP 403 response for ChangePassword
+type ChangePasswordResponse403Headers struct {
+	XRequestId *string
+}
+
+// ChangePasswordResponse413Headers the declared response headers of an HTTP 413 response for ChangePassword
+type ChangePasswordResponse413Headers struct {
+	XRequestId *string
+}
+
+// ChangePasswordResponse422Headers the declared response headers of an HTTP 422 response for ChangePassword
+type ChangePasswordResponse422Headers struct {
+	XRequestId *string
+}
+
+// ChangePasswordResponse429Headers the declared response headers of an HTTP 429 response for ChangePassword
+type ChangePasswordResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// ChangePasswordResponse500Headers the declared response headers of an HTTP 500 response for ChangePassword
+type ChangePasswordResponse500Headers struct {
+	XRequestId *string
+}
+
+// ChangePasswordResponse503Headers the declared response headers of an HTTP 503 response for ChangePassword
+type ChangePasswordResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type ChangePasswordResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *TooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ChangePasswordResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ChangePasswordResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ChangePasswordResponse403Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *ChangePasswordResponse413Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *ChangePasswordResponse422Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ChangePasswordResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ChangePasswordResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ChangePasswordResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ChangePasswordResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ChangePasswordResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ChangePasswordResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r ChangePasswordResponse) GetApplicationproblemJSON413() *TooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ChangePasswordResponse) GetApplicationproblemJSON422() *Unprocessable {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ChangePasswordResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ChangePasswordResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ChangePasswordResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ChangePasswordResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ChangePasswordResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ChangePasswordResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ChangePasswordResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListAccountSessionsResponse401Headers the declared response headers of an HTTP 401 response for ListAccountSessions
+type ListAccountSessionsResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *string
+}
+
+// ListAccountSessionsResponse429Headers the declared response headers of an HTTP 429 response for ListAccountSessions
+type ListAccountSessionsResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// ListAccountSessionsResponse500Headers the declared response headers of an HTTP 500 response for ListAccountSessions
+type ListAccountSessionsResponse500Headers struct {
+	XRequestId *string
+}
+
+// ListAccountSessionsResponse503Headers the declared response headers of an HTTP 503 response for ListAccountSessions
+type ListAccountSessionsResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type ListAccountSessionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AccountSessionList
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListAccountSessionsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListAccountSessionsResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListAccountSessionsResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListAccountSessionsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListAccountSessionsResponse) GetJSON200() *AccountSessionList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListAccountSessionsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListAccountSessionsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListAccountSessionsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListAccountSessionsResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListAccountSessionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListAccountSessionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListAccountSessionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListAccountSessionsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// EndAccountSessionResponse401Headers the declared response headers of an HTTP 401 response for EndAccountSession
+type EndAccountSessionResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *string
+}
+
+// EndAccountSessionResponse403Headers the declared response headers of an HTTP 403 response for EndAccountSession
+type EndAccountSessionResponse403Headers struct {
+	XRequestId *string
+}
+
+// EndAccountSessionResponse404Headers the declared response headers of an HTTP 404 response for EndAccountSession
+type EndAccountSessionResponse404Headers struct {
+	XRequestId *string
+}
+
+// EndAccountSessionResponse429Headers the declared response headers of an HTTP 429 response for EndAccountSession
+type EndAccountSessionResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// EndAccountSessionResponse500Headers the declared response headers of an HTTP 500 response for EndAccountSession
+type EndAccountSessionResponse500Headers struct {
+	XRequestId *string
+}
+
+// EndAccountSessionResponse503Headers the declared response headers of an HTTP 503 response for EndAccountSession
+type EndAccountSessionResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type EndAccountSessionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *EndAccountSessionResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *EndAccountSessionResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *EndAccountSessionResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *EndAccountSessionResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *EndAccountSessionResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *EndAccountSessionResponse503Headers
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r EndAccountSessionResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r EndAccountSessionResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r EndAccountSessionResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r EndAccountSessionResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r EndAccountSessionResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r EndAccountSessionResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r EndAccountSessionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r EndAccountSessionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r EndAccountSessionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r EndAccountSessionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DisableTotpResponse400Headers the declared response headers of an HTTP 400 response for DisableTotp
+type DisableTotpResponse400Headers struct {
+	XRequestId *string
+}
+
+// DisableTotpResponse401Headers the declared response headers of an HTTP 401 response for DisableTotp
+type DisableTotpResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *string
+}
+
+// DisableTotpResponse403Headers the declared response headers of an HTTP 403 response for DisableTotp
+type DisableTotpResponse403Headers struct {
+	XRequestId *string
+}
+
+// DisableTotpResponse413Headers the declared response headers of an HTTP 413 response for DisableTotp
+type DisableTotpResponse413Headers struct {
+	XRequestId *string
+}
+
+// DisableTotpResponse422Headers the declared response headers of an HTTP 422 response for DisableTotp
+type DisableTotpResponse422Headers struct {
+	XRequestId *string
+}
+
+// DisableTotpResponse429Headers the declared response headers of an HTTP 429 response for DisableTotp
+type DisableTotpResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// DisableTotpResponse500Headers the declared response headers of an HTTP 500 response for DisableTotp
+type DisableTotpResponse500Headers struct {
+	XRequestId *string
+}
+
+// DisableTotpResponse503Headers the declared response headers of an HTTP 503 response for DisableTotp
+type DisableTotpResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type DisableTotpResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *TooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *DisableTotpResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DisableTotpResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *DisableTotpResponse403Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *DisableTotpResponse413Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *DisableTotpResponse422Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DisableTotpResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *DisableTotpResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DisableTotpResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DisableTotpResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DisableTotpResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DisableTotpResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r DisableTotpResponse) GetApplicationproblemJSON413() *TooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r DisableTotpResponse) GetApplicationproblemJSON422() *Unprocessable {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DisableTotpResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DisableTotpResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DisableTotpResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DisableTotpResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DisableTotpResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DisableTotpResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DisableTotpResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// StartTotpResponse400Headers the declared response headers of an HTTP 400 response for StartTotp
+type StartTotpResponse400Headers struct {
+	XRequestId *string
+}
+
+// StartTotpResponse401Headers the declared response headers of an HTTP 401 response for StartTotp
+type StartTotpResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *string
+}
+
+// StartTotpResponse403Headers the declared response headers of an HTTP 403 response for StartTotp
+type StartTotpResponse403Headers struct {
+	XRequestId *string
+}
+
+// StartTotpResponse409Headers the declared response headers of an HTTP 409 response for StartTotp
+type StartTotpResponse409Headers struct {
+	XRequestId *string
+}
+
+// StartTotpResponse413Headers the declared response headers of an HTTP 413 response for StartTotp
+type StartTotpResponse413Headers struct {
+	XRequestId *string
+}
+
+// StartTotpResponse429Headers the declared response headers of an HTTP 429 response for StartTotp
+type StartTotpResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// StartTotpResponse500Headers the declared response headers of an HTTP 500 response for StartTotp
+type StartTotpResponse500Headers struct {
+	XRequestId *string
+}
+
+// StartTotpResponse503Headers the declared response headers of an HTTP 503 response for StartTotp
+type StartTotpResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type StartTotpResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *TotpSetup
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *TooLarge
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *StartTotpResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *StartTotpResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *StartTotpResponse403Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *StartTotpResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *StartTotpResponse413Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *StartTotpResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *StartTotpResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *StartTotpResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r StartTotpResponse) GetJSON201() *TotpSetup {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r StartTotpResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r StartTotpResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r StartTotpResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r StartTotpResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r StartTotpResponse) GetApplicationproblemJSON413() *TooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r StartTotpResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r StartTotpResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r StartTotpResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r StartTotpResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r StartTotpResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r StartTotpResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r StartTotpResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// EnableTotpResponse400Headers the declared response headers of an HTTP 400 response for EnableTotp
+type EnableTotpResponse400Headers struct {
+	XRequestId *string
+}
+
+// EnableTotpResponse401Headers the declared response headers of an HTTP 401 response for EnableTotp
+type EnableTotpResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *string
+}
+
+// EnableTotpResponse403Headers the declared response headers of an HTTP 403 response for EnableTotp
+type EnableTotpResponse403Headers struct {
+	XRequestId *string
+}
+
+// EnableTotpResponse409Headers the declared response headers of an HTTP 409 response for EnableTotp
+type EnableTotpResponse409Headers struct {
+	XRequestId *string
+}
+
+// EnableTotpResponse413Headers the declared response headers of an HTTP 413 response for EnableTotp
+type EnableTotpResponse413Headers struct {
+	XRequestId *string
+}
+
+// EnableTotpResponse422Headers the declared response headers of an HTTP 422 response for EnableTotp
+type EnableTotpResponse422Headers struct {
+	XRequestId *string
+}
+
+// EnableTotpResponse429Headers the declared response headers of an HTTP 429 response for EnableTotp
+type EnableTotpResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// EnableTotpResponse500Headers the declared response headers of an HTTP 500 response for EnableTotp
+type EnableTotpResponse500Headers struct {
+	XRequestId *string
+}
+
+// EnableTotpResponse503Headers the declared response headers of an HTTP 503 response for EnableTotp
+type EnableTotpResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type EnableTotpResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *TooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *EnableTotpResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *EnableTotpResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *EnableTotpResponse403Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *EnableTotpResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *EnableTotpResponse413Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *EnableTotpResponse422Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *EnableTotpResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *EnableTotpResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *EnableTotpResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r EnableTotpResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r EnableTotpResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r EnableTotpResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r EnableTotpResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r EnableTotpResponse) GetApplicationproblemJSON413() *TooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r EnableTotpResponse) GetApplicationproblemJSON422() *Unprocessable {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r EnableTotpResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r EnableTotpResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r EnableTotpResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r EnableTotpResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r EnableTotpResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r EnableTotpResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r EnableTotpResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListClientsResponse400Headers the declared response headers of an HTTP 400 response for ListClients
+type ListClientsResponse400Headers struct {
+	XRequestId *string
+}
+
+// ListClientsResponse401Headers the declared response headers of an HTTP 401 response for ListClients
+type ListClientsResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *string
+}
+
+// ListClientsResponse403Headers the declared response headers of an HTTP 403 response for ListClients
+type ListClientsResponse403Headers struct {
+	XRequestId *string
+}
+
+// ListClientsResponse429Headers the declared response headers of an HTTP 429 response for ListClients
+type ListClientsResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// ListClientsResponse500Headers the declared response headers of an HTTP 500 response for ListClients
+type ListClientsResponse500Headers struct {
+	XRequestId *string
+}
+
+// ListClientsResponse503Headers the declared response headers of an HTTP 503 response for ListClients
+type ListClientsResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type ListClientsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ClientList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListClientsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListClientsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListClientsResponse403Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListClientsResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListClientsResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListClientsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListClientsResponse) GetJSON200() *ClientList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListClientsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListClientsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListClientsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListClientsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListClientsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListClientsResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListClientsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListClientsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListClientsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListClientsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // CreateClientResponse400Headers the declared response headers of an HTTP 400 response for CreateClient
 type CreateClientResponse400Headers struct {
 	XRequestId *string
@@ -6695,6 +10455,16 @@ type CreateClientResponse400Headers struct {
 type CreateClientResponse401Headers struct {
 	WWWAuthenticate *string
 	XRequestId      *string
+}
+
+// CreateClientResponse403Headers the declared response headers of an HTTP 403 response for CreateClient
+type CreateClientResponse403Headers struct {
+	XRequestId *string
+}
+
+// CreateClientResponse409Headers the declared response headers of an HTTP 409 response for CreateClient
+type CreateClientResponse409Headers struct {
+	XRequestId *string
 }
 
 // CreateClientResponse413Headers the declared response headers of an HTTP 413 response for CreateClient
@@ -6728,6 +10498,10 @@ type CreateClientResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *TooLarge
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -6740,6 +10514,10 @@ type CreateClientResponse struct {
 	Headers400 *CreateClientResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateClientResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateClientResponse403Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateClientResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *CreateClientResponse413Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -6763,6 +10541,16 @@ func (r CreateClientResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r CreateClientResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateClientResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateClientResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -6820,6 +10608,11 @@ type EraseMeResponse401Headers struct {
 	XRequestId      *string
 }
 
+// EraseMeResponse403Headers the declared response headers of an HTTP 403 response for EraseMe
+type EraseMeResponse403Headers struct {
+	XRequestId *string
+}
+
 // EraseMeResponse429Headers the declared response headers of an HTTP 429 response for EraseMe
 type EraseMeResponse429Headers struct {
 	RetryAfter *int
@@ -6844,6 +10637,8 @@ type EraseMeResponse struct {
 	JSON202 *Receipt
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -6852,6 +10647,8 @@ type EraseMeResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *EraseMeResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *EraseMeResponse403Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *EraseMeResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
@@ -6868,6 +10665,11 @@ func (r EraseMeResponse) GetJSON202() *Receipt {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r EraseMeResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r EraseMeResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -6920,6 +10722,11 @@ type GetMeResponse401Headers struct {
 	XRequestId      *string
 }
 
+// GetMeResponse403Headers the declared response headers of an HTTP 403 response for GetMe
+type GetMeResponse403Headers struct {
+	XRequestId *string
+}
+
 // GetMeResponse429Headers the declared response headers of an HTTP 429 response for GetMe
 type GetMeResponse429Headers struct {
 	RetryAfter *int
@@ -6944,6 +10751,8 @@ type GetMeResponse struct {
 	JSON200 *ClientProfile
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -6952,6 +10761,8 @@ type GetMeResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetMeResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetMeResponse403Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetMeResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
@@ -6968,6 +10779,11 @@ func (r GetMeResponse) GetJSON200() *ClientProfile {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r GetMeResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetMeResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -7014,6 +10830,162 @@ func (r GetMeResponse) ContentType() string {
 	return ""
 }
 
+// PatchMeResponse400Headers the declared response headers of an HTTP 400 response for PatchMe
+type PatchMeResponse400Headers struct {
+	XRequestId *string
+}
+
+// PatchMeResponse401Headers the declared response headers of an HTTP 401 response for PatchMe
+type PatchMeResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *string
+}
+
+// PatchMeResponse403Headers the declared response headers of an HTTP 403 response for PatchMe
+type PatchMeResponse403Headers struct {
+	XRequestId *string
+}
+
+// PatchMeResponse409Headers the declared response headers of an HTTP 409 response for PatchMe
+type PatchMeResponse409Headers struct {
+	XRequestId *string
+}
+
+// PatchMeResponse413Headers the declared response headers of an HTTP 413 response for PatchMe
+type PatchMeResponse413Headers struct {
+	XRequestId *string
+}
+
+// PatchMeResponse429Headers the declared response headers of an HTTP 429 response for PatchMe
+type PatchMeResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// PatchMeResponse500Headers the declared response headers of an HTTP 500 response for PatchMe
+type PatchMeResponse500Headers struct {
+	XRequestId *string
+}
+
+// PatchMeResponse503Headers the declared response headers of an HTTP 503 response for PatchMe
+type PatchMeResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type PatchMeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ClientProfile
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *TooLarge
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *PatchMeResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PatchMeResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *PatchMeResponse403Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *PatchMeResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *PatchMeResponse413Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *PatchMeResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *PatchMeResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PatchMeResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PatchMeResponse) GetJSON200() *ClientProfile {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r PatchMeResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r PatchMeResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r PatchMeResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r PatchMeResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r PatchMeResponse) GetApplicationproblemJSON413() *TooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r PatchMeResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r PatchMeResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r PatchMeResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PatchMeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PatchMeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PatchMeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PatchMeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListMyAuditResponse400Headers the declared response headers of an HTTP 400 response for ListMyAudit
 type ListMyAuditResponse400Headers struct {
 	XRequestId *string
@@ -7023,6 +10995,11 @@ type ListMyAuditResponse400Headers struct {
 type ListMyAuditResponse401Headers struct {
 	WWWAuthenticate *string
 	XRequestId      *string
+}
+
+// ListMyAuditResponse403Headers the declared response headers of an HTTP 403 response for ListMyAudit
+type ListMyAuditResponse403Headers struct {
+	XRequestId *string
 }
 
 // ListMyAuditResponse429Headers the declared response headers of an HTTP 429 response for ListMyAudit
@@ -7046,11 +11023,13 @@ type ListMyAuditResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *AuditListResponse
+	JSON200 *ClientAuditList
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -7061,6 +11040,8 @@ type ListMyAuditResponse struct {
 	Headers400 *ListMyAuditResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListMyAuditResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListMyAuditResponse403Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListMyAuditResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
@@ -7070,7 +11051,7 @@ type ListMyAuditResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r ListMyAuditResponse) GetJSON200() *AuditListResponse {
+func (r ListMyAuditResponse) GetJSON200() *ClientAuditList {
 	return r.JSON200
 }
 
@@ -7082,6 +11063,11 @@ func (r ListMyAuditResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ListMyAuditResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListMyAuditResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -7128,43 +11114,43 @@ func (r ListMyAuditResponse) ContentType() string {
 	return ""
 }
 
-// RotateKeyResponse401Headers the declared response headers of an HTTP 401 response for RotateKey
-type RotateKeyResponse401Headers struct {
+// ListKeysResponse401Headers the declared response headers of an HTTP 401 response for ListKeys
+type ListKeysResponse401Headers struct {
 	WWWAuthenticate *string
 	XRequestId      *string
 }
 
-// RotateKeyResponse409Headers the declared response headers of an HTTP 409 response for RotateKey
-type RotateKeyResponse409Headers struct {
+// ListKeysResponse403Headers the declared response headers of an HTTP 403 response for ListKeys
+type ListKeysResponse403Headers struct {
 	XRequestId *string
 }
 
-// RotateKeyResponse429Headers the declared response headers of an HTTP 429 response for RotateKey
-type RotateKeyResponse429Headers struct {
+// ListKeysResponse429Headers the declared response headers of an HTTP 429 response for ListKeys
+type ListKeysResponse429Headers struct {
 	RetryAfter *int
 	XRequestId *string
 }
 
-// RotateKeyResponse500Headers the declared response headers of an HTTP 500 response for RotateKey
-type RotateKeyResponse500Headers struct {
+// ListKeysResponse500Headers the declared response headers of an HTTP 500 response for ListKeys
+type ListKeysResponse500Headers struct {
 	XRequestId *string
 }
 
-// RotateKeyResponse503Headers the declared response headers of an HTTP 503 response for RotateKey
-type RotateKeyResponse503Headers struct {
+// ListKeysResponse503Headers the declared response headers of an HTTP 503 response for ListKeys
+type ListKeysResponse503Headers struct {
 	RetryAfter *int
 	XRequestId *string
 }
 
-type RotateKeyResponse struct {
+type ListKeysResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
-	// JSON201 the response for an HTTP 201 `application/json` response
-	JSON201 *NewKey
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KeyList
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
-	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
-	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -7172,54 +11158,54 @@ type RotateKeyResponse struct {
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
-	Headers401 *RotateKeyResponse401Headers
-	// Headers409 the parsed response headers for an HTTP 409 response
-	Headers409 *RotateKeyResponse409Headers
+	Headers401 *ListKeysResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListKeysResponse403Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
-	Headers429 *RotateKeyResponse429Headers
+	Headers429 *ListKeysResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
-	Headers500 *RotateKeyResponse500Headers
+	Headers500 *ListKeysResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
-	Headers503 *RotateKeyResponse503Headers
+	Headers503 *ListKeysResponse503Headers
 }
 
-// GetJSON201 returns the response for an HTTP 201 `application/json` response
-func (r RotateKeyResponse) GetJSON201() *NewKey {
-	return r.JSON201
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListKeysResponse) GetJSON200() *KeyList {
+	return r.JSON200
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
-func (r RotateKeyResponse) GetApplicationproblemJSON401() *Unauthorized {
+func (r ListKeysResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
 }
 
-// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
-func (r RotateKeyResponse) GetApplicationproblemJSON409() *Conflict {
-	return r.ApplicationproblemJSON409
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListKeysResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
-func (r RotateKeyResponse) GetApplicationproblemJSON429() *TooManyRequests {
+func (r ListKeysResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
-func (r RotateKeyResponse) GetApplicationproblemJSON500() *InternalError {
+func (r ListKeysResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
-func (r RotateKeyResponse) GetApplicationproblemJSON503() *Unavailable {
+func (r ListKeysResponse) GetApplicationproblemJSON503() *Unavailable {
 	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
-func (r RotateKeyResponse) GetBody() []byte {
+func (r ListKeysResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r RotateKeyResponse) Status() string {
+func (r ListKeysResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -7227,7 +11213,7 @@ func (r RotateKeyResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r RotateKeyResponse) StatusCode() int {
+func (r ListKeysResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -7235,7 +11221,284 @@ func (r RotateKeyResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r RotateKeyResponse) ContentType() string {
+func (r ListKeysResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateKeyResponse400Headers the declared response headers of an HTTP 400 response for CreateKey
+type CreateKeyResponse400Headers struct {
+	XRequestId *string
+}
+
+// CreateKeyResponse401Headers the declared response headers of an HTTP 401 response for CreateKey
+type CreateKeyResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *string
+}
+
+// CreateKeyResponse403Headers the declared response headers of an HTTP 403 response for CreateKey
+type CreateKeyResponse403Headers struct {
+	XRequestId *string
+}
+
+// CreateKeyResponse409Headers the declared response headers of an HTTP 409 response for CreateKey
+type CreateKeyResponse409Headers struct {
+	XRequestId *string
+}
+
+// CreateKeyResponse413Headers the declared response headers of an HTTP 413 response for CreateKey
+type CreateKeyResponse413Headers struct {
+	XRequestId *string
+}
+
+// CreateKeyResponse429Headers the declared response headers of an HTTP 429 response for CreateKey
+type CreateKeyResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// CreateKeyResponse500Headers the declared response headers of an HTTP 500 response for CreateKey
+type CreateKeyResponse500Headers struct {
+	XRequestId *string
+}
+
+// CreateKeyResponse503Headers the declared response headers of an HTTP 503 response for CreateKey
+type CreateKeyResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type CreateKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *KeyCreated
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *TooLarge
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateKeyResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateKeyResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateKeyResponse403Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateKeyResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *CreateKeyResponse413Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateKeyResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *CreateKeyResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateKeyResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateKeyResponse) GetJSON201() *KeyCreated {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateKeyResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateKeyResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateKeyResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateKeyResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateKeyResponse) GetApplicationproblemJSON413() *TooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateKeyResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateKeyResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateKeyResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RevokeKeyResponse401Headers the declared response headers of an HTTP 401 response for RevokeKey
+type RevokeKeyResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *string
+}
+
+// RevokeKeyResponse403Headers the declared response headers of an HTTP 403 response for RevokeKey
+type RevokeKeyResponse403Headers struct {
+	XRequestId *string
+}
+
+// RevokeKeyResponse404Headers the declared response headers of an HTTP 404 response for RevokeKey
+type RevokeKeyResponse404Headers struct {
+	XRequestId *string
+}
+
+// RevokeKeyResponse429Headers the declared response headers of an HTTP 429 response for RevokeKey
+type RevokeKeyResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// RevokeKeyResponse500Headers the declared response headers of an HTTP 500 response for RevokeKey
+type RevokeKeyResponse500Headers struct {
+	XRequestId *string
+}
+
+// RevokeKeyResponse503Headers the declared response headers of an HTTP 503 response for RevokeKey
+type RevokeKeyResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type RevokeKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RevokeKeyResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RevokeKeyResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *RevokeKeyResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RevokeKeyResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *RevokeKeyResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RevokeKeyResponse503Headers
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RevokeKeyResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RevokeKeyResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RevokeKeyResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r RevokeKeyResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RevokeKeyResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RevokeKeyResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RevokeKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RevokeKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RevokeKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RevokeKeyResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -7246,6 +11509,11 @@ func (r RotateKeyResponse) ContentType() string {
 type EraseClientResponse401Headers struct {
 	WWWAuthenticate *string
 	XRequestId      *string
+}
+
+// EraseClientResponse403Headers the declared response headers of an HTTP 403 response for EraseClient
+type EraseClientResponse403Headers struct {
+	XRequestId *string
 }
 
 // EraseClientResponse404Headers the declared response headers of an HTTP 404 response for EraseClient
@@ -7277,6 +11545,8 @@ type EraseClientResponse struct {
 	JSON202 *Receipt
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -7287,6 +11557,8 @@ type EraseClientResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *EraseClientResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *EraseClientResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *EraseClientResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -7305,6 +11577,11 @@ func (r EraseClientResponse) GetJSON202() *Receipt {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r EraseClientResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r EraseClientResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -7367,6 +11644,11 @@ type ListClientAuditResponse401Headers struct {
 	XRequestId      *string
 }
 
+// ListClientAuditResponse403Headers the declared response headers of an HTTP 403 response for ListClientAudit
+type ListClientAuditResponse403Headers struct {
+	XRequestId *string
+}
+
 // ListClientAuditResponse404Headers the declared response headers of an HTTP 404 response for ListClientAudit
 type ListClientAuditResponse404Headers struct {
 	XRequestId *string
@@ -7398,6 +11680,8 @@ type ListClientAuditResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -7410,6 +11694,8 @@ type ListClientAuditResponse struct {
 	Headers400 *ListClientAuditResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListClientAuditResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListClientAuditResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *ListClientAuditResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -7433,6 +11719,11 @@ func (r ListClientAuditResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ListClientAuditResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListClientAuditResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -7478,6 +11769,176 @@ func (r ListClientAuditResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ListClientAuditResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// InviteClientOwnerResponse400Headers the declared response headers of an HTTP 400 response for InviteClientOwner
+type InviteClientOwnerResponse400Headers struct {
+	XRequestId *string
+}
+
+// InviteClientOwnerResponse401Headers the declared response headers of an HTTP 401 response for InviteClientOwner
+type InviteClientOwnerResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *string
+}
+
+// InviteClientOwnerResponse403Headers the declared response headers of an HTTP 403 response for InviteClientOwner
+type InviteClientOwnerResponse403Headers struct {
+	XRequestId *string
+}
+
+// InviteClientOwnerResponse404Headers the declared response headers of an HTTP 404 response for InviteClientOwner
+type InviteClientOwnerResponse404Headers struct {
+	XRequestId *string
+}
+
+// InviteClientOwnerResponse409Headers the declared response headers of an HTTP 409 response for InviteClientOwner
+type InviteClientOwnerResponse409Headers struct {
+	XRequestId *string
+}
+
+// InviteClientOwnerResponse413Headers the declared response headers of an HTTP 413 response for InviteClientOwner
+type InviteClientOwnerResponse413Headers struct {
+	XRequestId *string
+}
+
+// InviteClientOwnerResponse429Headers the declared response headers of an HTTP 429 response for InviteClientOwner
+type InviteClientOwnerResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// InviteClientOwnerResponse500Headers the declared response headers of an HTTP 500 response for InviteClientOwner
+type InviteClientOwnerResponse500Headers struct {
+	XRequestId *string
+}
+
+// InviteClientOwnerResponse503Headers the declared response headers of an HTTP 503 response for InviteClientOwner
+type InviteClientOwnerResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type InviteClientOwnerResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *TeamInvite
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *TooLarge
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *InviteClientOwnerResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *InviteClientOwnerResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *InviteClientOwnerResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *InviteClientOwnerResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *InviteClientOwnerResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *InviteClientOwnerResponse413Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *InviteClientOwnerResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *InviteClientOwnerResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *InviteClientOwnerResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r InviteClientOwnerResponse) GetJSON201() *TeamInvite {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r InviteClientOwnerResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r InviteClientOwnerResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r InviteClientOwnerResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r InviteClientOwnerResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r InviteClientOwnerResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r InviteClientOwnerResponse) GetApplicationproblemJSON413() *TooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r InviteClientOwnerResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r InviteClientOwnerResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r InviteClientOwnerResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r InviteClientOwnerResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r InviteClientOwnerResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r InviteClientOwnerResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r InviteClientOwnerResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -7605,6 +12066,11 @@ type RevokeInvitationResponse401Headers struct {
 	XRequestId      *string
 }
 
+// RevokeInvitationResponse403Headers the declared response headers of an HTTP 403 response for RevokeInvitation
+type RevokeInvitationResponse403Headers struct {
+	XRequestId *string
+}
+
 // RevokeInvitationResponse404Headers the declared response headers of an HTTP 404 response for RevokeInvitation
 type RevokeInvitationResponse404Headers struct {
 	XRequestId *string
@@ -7639,6 +12105,8 @@ type RevokeInvitationResponse struct {
 	JSON200 *Invitation
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -7651,6 +12119,8 @@ type RevokeInvitationResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RevokeInvitationResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RevokeInvitationResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *RevokeInvitationResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -7671,6 +12141,11 @@ func (r RevokeInvitationResponse) GetJSON200() *Invitation {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r RevokeInvitationResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RevokeInvitationResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -8077,6 +12552,162 @@ func (r GetOpenApiDocumentResponse) ContentType() string {
 	return ""
 }
 
+// InviteOperatorResponse400Headers the declared response headers of an HTTP 400 response for InviteOperator
+type InviteOperatorResponse400Headers struct {
+	XRequestId *string
+}
+
+// InviteOperatorResponse401Headers the declared response headers of an HTTP 401 response for InviteOperator
+type InviteOperatorResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *string
+}
+
+// InviteOperatorResponse403Headers the declared response headers of an HTTP 403 response for InviteOperator
+type InviteOperatorResponse403Headers struct {
+	XRequestId *string
+}
+
+// InviteOperatorResponse409Headers the declared response headers of an HTTP 409 response for InviteOperator
+type InviteOperatorResponse409Headers struct {
+	XRequestId *string
+}
+
+// InviteOperatorResponse413Headers the declared response headers of an HTTP 413 response for InviteOperator
+type InviteOperatorResponse413Headers struct {
+	XRequestId *string
+}
+
+// InviteOperatorResponse429Headers the declared response headers of an HTTP 429 response for InviteOperator
+type InviteOperatorResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// InviteOperatorResponse500Headers the declared response headers of an HTTP 500 response for InviteOperator
+type InviteOperatorResponse500Headers struct {
+	XRequestId *string
+}
+
+// InviteOperatorResponse503Headers the declared response headers of an HTTP 503 response for InviteOperator
+type InviteOperatorResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type InviteOperatorResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *TeamInvite
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *TooLarge
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *InviteOperatorResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *InviteOperatorResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *InviteOperatorResponse403Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *InviteOperatorResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *InviteOperatorResponse413Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *InviteOperatorResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *InviteOperatorResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *InviteOperatorResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r InviteOperatorResponse) GetJSON201() *TeamInvite {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r InviteOperatorResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r InviteOperatorResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r InviteOperatorResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r InviteOperatorResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r InviteOperatorResponse) GetApplicationproblemJSON413() *TooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r InviteOperatorResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r InviteOperatorResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r InviteOperatorResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r InviteOperatorResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r InviteOperatorResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r InviteOperatorResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r InviteOperatorResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListProjectsResponse400Headers the declared response headers of an HTTP 400 response for ListProjects
 type ListProjectsResponse400Headers struct {
 	XRequestId *string
@@ -8086,6 +12717,11 @@ type ListProjectsResponse400Headers struct {
 type ListProjectsResponse401Headers struct {
 	WWWAuthenticate *string
 	XRequestId      *string
+}
+
+// ListProjectsResponse403Headers the declared response headers of an HTTP 403 response for ListProjects
+type ListProjectsResponse403Headers struct {
+	XRequestId *string
 }
 
 // ListProjectsResponse429Headers the declared response headers of an HTTP 429 response for ListProjects
@@ -8114,6 +12750,8 @@ type ListProjectsResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -8124,6 +12762,8 @@ type ListProjectsResponse struct {
 	Headers400 *ListProjectsResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListProjectsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListProjectsResponse403Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListProjectsResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
@@ -8145,6 +12785,11 @@ func (r ListProjectsResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ListProjectsResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListProjectsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -8202,6 +12847,11 @@ type CreateProjectResponse401Headers struct {
 	XRequestId      *string
 }
 
+// CreateProjectResponse403Headers the declared response headers of an HTTP 403 response for CreateProject
+type CreateProjectResponse403Headers struct {
+	XRequestId *string
+}
+
 // CreateProjectResponse413Headers the declared response headers of an HTTP 413 response for CreateProject
 type CreateProjectResponse413Headers struct {
 	XRequestId *string
@@ -8238,6 +12888,8 @@ type CreateProjectResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *TooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -8252,6 +12904,8 @@ type CreateProjectResponse struct {
 	Headers400 *CreateProjectResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateProjectResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateProjectResponse403Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *CreateProjectResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
@@ -8277,6 +12931,11 @@ func (r CreateProjectResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r CreateProjectResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateProjectResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -8339,6 +12998,11 @@ type RemoveProjectResponse401Headers struct {
 	XRequestId      *string
 }
 
+// RemoveProjectResponse403Headers the declared response headers of an HTTP 403 response for RemoveProject
+type RemoveProjectResponse403Headers struct {
+	XRequestId *string
+}
+
 // RemoveProjectResponse404Headers the declared response headers of an HTTP 404 response for RemoveProject
 type RemoveProjectResponse404Headers struct {
 	XRequestId *string
@@ -8368,6 +13032,8 @@ type RemoveProjectResponse struct {
 	JSON202 *Deleting
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -8378,6 +13044,8 @@ type RemoveProjectResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RemoveProjectResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RemoveProjectResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *RemoveProjectResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -8396,6 +13064,11 @@ func (r RemoveProjectResponse) GetJSON202() *Deleting {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r RemoveProjectResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RemoveProjectResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -8453,6 +13126,11 @@ type GetProjectResponse401Headers struct {
 	XRequestId      *string
 }
 
+// GetProjectResponse403Headers the declared response headers of an HTTP 403 response for GetProject
+type GetProjectResponse403Headers struct {
+	XRequestId *string
+}
+
 // GetProjectResponse404Headers the declared response headers of an HTTP 404 response for GetProject
 type GetProjectResponse404Headers struct {
 	XRequestId *string
@@ -8482,6 +13160,8 @@ type GetProjectResponse struct {
 	JSON200 *Project
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -8492,6 +13172,8 @@ type GetProjectResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetProjectResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetProjectResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetProjectResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -8510,6 +13192,11 @@ func (r GetProjectResponse) GetJSON200() *Project {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r GetProjectResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetProjectResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -8572,6 +13259,11 @@ type PatchProjectResponse401Headers struct {
 	XRequestId      *string
 }
 
+// PatchProjectResponse403Headers the declared response headers of an HTTP 403 response for PatchProject
+type PatchProjectResponse403Headers struct {
+	XRequestId *string
+}
+
 // PatchProjectResponse404Headers the declared response headers of an HTTP 404 response for PatchProject
 type PatchProjectResponse404Headers struct {
 	XRequestId *string
@@ -8618,6 +13310,8 @@ type PatchProjectResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -8636,6 +13330,8 @@ type PatchProjectResponse struct {
 	Headers400 *PatchProjectResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *PatchProjectResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *PatchProjectResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *PatchProjectResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -8665,6 +13361,11 @@ func (r PatchProjectResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r PatchProjectResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r PatchProjectResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -8742,6 +13443,11 @@ type ListProjectAuditResponse401Headers struct {
 	XRequestId      *string
 }
 
+// ListProjectAuditResponse403Headers the declared response headers of an HTTP 403 response for ListProjectAudit
+type ListProjectAuditResponse403Headers struct {
+	XRequestId *string
+}
+
 // ListProjectAuditResponse404Headers the declared response headers of an HTTP 404 response for ListProjectAudit
 type ListProjectAuditResponse404Headers struct {
 	XRequestId *string
@@ -8773,6 +13479,8 @@ type ListProjectAuditResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -8785,6 +13493,8 @@ type ListProjectAuditResponse struct {
 	Headers400 *ListProjectAuditResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListProjectAuditResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListProjectAuditResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *ListProjectAuditResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -8808,6 +13518,11 @@ func (r ListProjectAuditResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ListProjectAuditResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListProjectAuditResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -8865,6 +13580,11 @@ type CloseProjectResponse401Headers struct {
 	XRequestId      *string
 }
 
+// CloseProjectResponse403Headers the declared response headers of an HTTP 403 response for CloseProject
+type CloseProjectResponse403Headers struct {
+	XRequestId *string
+}
+
 // CloseProjectResponse404Headers the declared response headers of an HTTP 404 response for CloseProject
 type CloseProjectResponse404Headers struct {
 	XRequestId *string
@@ -8899,6 +13619,8 @@ type CloseProjectResponse struct {
 	JSON200 *ProjectClosed
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -8911,6 +13633,8 @@ type CloseProjectResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CloseProjectResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CloseProjectResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *CloseProjectResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -8931,6 +13655,11 @@ func (r CloseProjectResponse) GetJSON200() *ProjectClosed {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r CloseProjectResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CloseProjectResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -8998,6 +13727,11 @@ type ExportProjectCSVResponse401Headers struct {
 	XRequestId      *string
 }
 
+// ExportProjectCSVResponse403Headers the declared response headers of an HTTP 403 response for ExportProjectCSV
+type ExportProjectCSVResponse403Headers struct {
+	XRequestId *string
+}
+
 // ExportProjectCSVResponse404Headers the declared response headers of an HTTP 404 response for ExportProjectCSV
 type ExportProjectCSVResponse404Headers struct {
 	XRequestId *string
@@ -9025,6 +13759,8 @@ type ExportProjectCSVResponse struct {
 	HTTPResponse *http.Response
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -9037,6 +13773,8 @@ type ExportProjectCSVResponse struct {
 	Headers200 *ExportProjectCSVResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ExportProjectCSVResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ExportProjectCSVResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *ExportProjectCSVResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -9050,6 +13788,11 @@ type ExportProjectCSVResponse struct {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ExportProjectCSVResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ExportProjectCSVResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -9112,6 +13855,11 @@ type ExportProjectJSONResponse401Headers struct {
 	XRequestId      *string
 }
 
+// ExportProjectJSONResponse403Headers the declared response headers of an HTTP 403 response for ExportProjectJSON
+type ExportProjectJSONResponse403Headers struct {
+	XRequestId *string
+}
+
 // ExportProjectJSONResponse404Headers the declared response headers of an HTTP 404 response for ExportProjectJSON
 type ExportProjectJSONResponse404Headers struct {
 	XRequestId *string
@@ -9141,6 +13889,8 @@ type ExportProjectJSONResponse struct {
 	JSON200 *ProjectExport
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -9153,6 +13903,8 @@ type ExportProjectJSONResponse struct {
 	Headers200 *ExportProjectJSONResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ExportProjectJSONResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ExportProjectJSONResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *ExportProjectJSONResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -9171,6 +13923,11 @@ func (r ExportProjectJSONResponse) GetJSON200() *ProjectExport {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ExportProjectJSONResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ExportProjectJSONResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -9233,6 +13990,11 @@ type ListInvitationsResponse401Headers struct {
 	XRequestId      *string
 }
 
+// ListInvitationsResponse403Headers the declared response headers of an HTTP 403 response for ListInvitations
+type ListInvitationsResponse403Headers struct {
+	XRequestId *string
+}
+
 // ListInvitationsResponse404Headers the declared response headers of an HTTP 404 response for ListInvitations
 type ListInvitationsResponse404Headers struct {
 	XRequestId *string
@@ -9264,6 +14026,8 @@ type ListInvitationsResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -9276,6 +14040,8 @@ type ListInvitationsResponse struct {
 	Headers400 *ListInvitationsResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListInvitationsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListInvitationsResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *ListInvitationsResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -9299,6 +14065,11 @@ func (r ListInvitationsResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ListInvitationsResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListInvitationsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -9361,6 +14132,11 @@ type CreateInvitationResponse401Headers struct {
 	XRequestId      *string
 }
 
+// CreateInvitationResponse403Headers the declared response headers of an HTTP 403 response for CreateInvitation
+type CreateInvitationResponse403Headers struct {
+	XRequestId *string
+}
+
 // CreateInvitationResponse404Headers the declared response headers of an HTTP 404 response for CreateInvitation
 type CreateInvitationResponse404Headers struct {
 	XRequestId *string
@@ -9402,6 +14178,8 @@ type CreateInvitationResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -9418,6 +14196,8 @@ type CreateInvitationResponse struct {
 	Headers400 *CreateInvitationResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateInvitationResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateInvitationResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *CreateInvitationResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -9445,6 +14225,11 @@ func (r CreateInvitationResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r CreateInvitationResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateInvitationResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -9517,6 +14302,11 @@ type ListRecordingsResponse401Headers struct {
 	XRequestId      *string
 }
 
+// ListRecordingsResponse403Headers the declared response headers of an HTTP 403 response for ListRecordings
+type ListRecordingsResponse403Headers struct {
+	XRequestId *string
+}
+
 // ListRecordingsResponse404Headers the declared response headers of an HTTP 404 response for ListRecordings
 type ListRecordingsResponse404Headers struct {
 	XRequestId *string
@@ -9548,6 +14338,8 @@ type ListRecordingsResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -9560,6 +14352,8 @@ type ListRecordingsResponse struct {
 	Headers400 *ListRecordingsResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListRecordingsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListRecordingsResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *ListRecordingsResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -9583,6 +14377,11 @@ func (r ListRecordingsResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ListRecordingsResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListRecordingsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -9645,6 +14444,11 @@ type CreateRecordingResponse401Headers struct {
 	XRequestId      *string
 }
 
+// CreateRecordingResponse403Headers the declared response headers of an HTTP 403 response for CreateRecording
+type CreateRecordingResponse403Headers struct {
+	XRequestId *string
+}
+
 // CreateRecordingResponse404Headers the declared response headers of an HTTP 404 response for CreateRecording
 type CreateRecordingResponse404Headers struct {
 	XRequestId *string
@@ -9691,6 +14495,8 @@ type CreateRecordingResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -9709,6 +14515,8 @@ type CreateRecordingResponse struct {
 	Headers400 *CreateRecordingResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateRecordingResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateRecordingResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *CreateRecordingResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -9738,6 +14546,11 @@ func (r CreateRecordingResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r CreateRecordingResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateRecordingResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -9810,6 +14623,11 @@ type ReopenProjectResponse401Headers struct {
 	XRequestId      *string
 }
 
+// ReopenProjectResponse403Headers the declared response headers of an HTTP 403 response for ReopenProject
+type ReopenProjectResponse403Headers struct {
+	XRequestId *string
+}
+
 // ReopenProjectResponse404Headers the declared response headers of an HTTP 404 response for ReopenProject
 type ReopenProjectResponse404Headers struct {
 	XRequestId *string
@@ -9844,6 +14662,8 @@ type ReopenProjectResponse struct {
 	JSON200 *Project
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -9856,6 +14676,8 @@ type ReopenProjectResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ReopenProjectResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ReopenProjectResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *ReopenProjectResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -9876,6 +14698,11 @@ func (r ReopenProjectResponse) GetJSON200() *Project {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ReopenProjectResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ReopenProjectResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -9943,6 +14770,11 @@ type GetProjectReportResponse401Headers struct {
 	XRequestId      *string
 }
 
+// GetProjectReportResponse403Headers the declared response headers of an HTTP 403 response for GetProjectReport
+type GetProjectReportResponse403Headers struct {
+	XRequestId *string
+}
+
 // GetProjectReportResponse404Headers the declared response headers of an HTTP 404 response for GetProjectReport
 type GetProjectReportResponse404Headers struct {
 	XRequestId *string
@@ -9970,6 +14802,8 @@ type GetProjectReportResponse struct {
 	HTTPResponse *http.Response
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -9982,6 +14816,8 @@ type GetProjectReportResponse struct {
 	Headers200 *GetProjectReportResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetProjectReportResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetProjectReportResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetProjectReportResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -9995,6 +14831,11 @@ type GetProjectReportResponse struct {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r GetProjectReportResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetProjectReportResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -10057,6 +14898,11 @@ type ListStimuliResponse401Headers struct {
 	XRequestId      *string
 }
 
+// ListStimuliResponse403Headers the declared response headers of an HTTP 403 response for ListStimuli
+type ListStimuliResponse403Headers struct {
+	XRequestId *string
+}
+
 // ListStimuliResponse404Headers the declared response headers of an HTTP 404 response for ListStimuli
 type ListStimuliResponse404Headers struct {
 	XRequestId *string
@@ -10088,6 +14934,8 @@ type ListStimuliResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -10100,6 +14948,8 @@ type ListStimuliResponse struct {
 	Headers400 *ListStimuliResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListStimuliResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListStimuliResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *ListStimuliResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -10123,6 +14973,11 @@ func (r ListStimuliResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ListStimuliResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListStimuliResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -10185,6 +15040,11 @@ type CreateStimulusResponse401Headers struct {
 	XRequestId      *string
 }
 
+// CreateStimulusResponse403Headers the declared response headers of an HTTP 403 response for CreateStimulus
+type CreateStimulusResponse403Headers struct {
+	XRequestId *string
+}
+
 // CreateStimulusResponse404Headers the declared response headers of an HTTP 404 response for CreateStimulus
 type CreateStimulusResponse404Headers struct {
 	XRequestId *string
@@ -10226,6 +15086,8 @@ type CreateStimulusResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -10242,6 +15104,8 @@ type CreateStimulusResponse struct {
 	Headers400 *CreateStimulusResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateStimulusResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateStimulusResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *CreateStimulusResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -10269,6 +15133,11 @@ func (r CreateStimulusResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r CreateStimulusResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateStimulusResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -10336,6 +15205,11 @@ type DeleteStimulusResponse401Headers struct {
 	XRequestId      *string
 }
 
+// DeleteStimulusResponse403Headers the declared response headers of an HTTP 403 response for DeleteStimulus
+type DeleteStimulusResponse403Headers struct {
+	XRequestId *string
+}
+
 // DeleteStimulusResponse404Headers the declared response headers of an HTTP 404 response for DeleteStimulus
 type DeleteStimulusResponse404Headers struct {
 	XRequestId *string
@@ -10363,6 +15237,8 @@ type DeleteStimulusResponse struct {
 	HTTPResponse *http.Response
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -10373,6 +15249,8 @@ type DeleteStimulusResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteStimulusResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *DeleteStimulusResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *DeleteStimulusResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -10386,6 +15264,11 @@ type DeleteStimulusResponse struct {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r DeleteStimulusResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteStimulusResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -10443,6 +15326,11 @@ type GetStimulusResponse401Headers struct {
 	XRequestId      *string
 }
 
+// GetStimulusResponse403Headers the declared response headers of an HTTP 403 response for GetStimulus
+type GetStimulusResponse403Headers struct {
+	XRequestId *string
+}
+
 // GetStimulusResponse404Headers the declared response headers of an HTTP 404 response for GetStimulus
 type GetStimulusResponse404Headers struct {
 	XRequestId *string
@@ -10472,6 +15360,8 @@ type GetStimulusResponse struct {
 	JSON200 *Stimulus
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -10482,6 +15372,8 @@ type GetStimulusResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetStimulusResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetStimulusResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetStimulusResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -10500,6 +15392,11 @@ func (r GetStimulusResponse) GetJSON200() *Stimulus {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r GetStimulusResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetStimulusResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -10562,6 +15459,11 @@ type PatchStimulusResponse401Headers struct {
 	XRequestId      *string
 }
 
+// PatchStimulusResponse403Headers the declared response headers of an HTTP 403 response for PatchStimulus
+type PatchStimulusResponse403Headers struct {
+	XRequestId *string
+}
+
 // PatchStimulusResponse404Headers the declared response headers of an HTTP 404 response for PatchStimulus
 type PatchStimulusResponse404Headers struct {
 	XRequestId *string
@@ -10608,6 +15510,8 @@ type PatchStimulusResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -10626,6 +15530,8 @@ type PatchStimulusResponse struct {
 	Headers400 *PatchStimulusResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *PatchStimulusResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *PatchStimulusResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *PatchStimulusResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -10655,6 +15561,11 @@ func (r PatchStimulusResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r PatchStimulusResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r PatchStimulusResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -10732,6 +15643,11 @@ type GetStimulusResultsResponse401Headers struct {
 	XRequestId      *string
 }
 
+// GetStimulusResultsResponse403Headers the declared response headers of an HTTP 403 response for GetStimulusResults
+type GetStimulusResultsResponse403Headers struct {
+	XRequestId *string
+}
+
 // GetStimulusResultsResponse404Headers the declared response headers of an HTTP 404 response for GetStimulusResults
 type GetStimulusResultsResponse404Headers struct {
 	XRequestId *string
@@ -10768,6 +15684,8 @@ type GetStimulusResultsResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -10782,6 +15700,8 @@ type GetStimulusResultsResponse struct {
 	Headers400 *GetStimulusResultsResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetStimulusResultsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetStimulusResultsResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetStimulusResultsResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -10807,6 +15727,11 @@ func (r GetStimulusResultsResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r GetStimulusResultsResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetStimulusResultsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -10879,6 +15804,11 @@ type ExportStimulusResultsCSVResponse401Headers struct {
 	XRequestId      *string
 }
 
+// ExportStimulusResultsCSVResponse403Headers the declared response headers of an HTTP 403 response for ExportStimulusResultsCSV
+type ExportStimulusResultsCSVResponse403Headers struct {
+	XRequestId *string
+}
+
 // ExportStimulusResultsCSVResponse404Headers the declared response headers of an HTTP 404 response for ExportStimulusResultsCSV
 type ExportStimulusResultsCSVResponse404Headers struct {
 	XRequestId *string
@@ -10913,6 +15843,8 @@ type ExportStimulusResultsCSVResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -10929,6 +15861,8 @@ type ExportStimulusResultsCSVResponse struct {
 	Headers400 *ExportStimulusResultsCSVResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ExportStimulusResultsCSVResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ExportStimulusResultsCSVResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *ExportStimulusResultsCSVResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -10949,6 +15883,11 @@ func (r ExportStimulusResultsCSVResponse) GetApplicationproblemJSON400() *BadReq
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ExportStimulusResultsCSVResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ExportStimulusResultsCSVResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -11011,6 +15950,11 @@ type RemoveRecordingResponse401Headers struct {
 	XRequestId      *string
 }
 
+// RemoveRecordingResponse403Headers the declared response headers of an HTTP 403 response for RemoveRecording
+type RemoveRecordingResponse403Headers struct {
+	XRequestId *string
+}
+
 // RemoveRecordingResponse404Headers the declared response headers of an HTTP 404 response for RemoveRecording
 type RemoveRecordingResponse404Headers struct {
 	XRequestId *string
@@ -11045,6 +15989,8 @@ type RemoveRecordingResponse struct {
 	JSON202 *Deleting
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -11057,6 +16003,8 @@ type RemoveRecordingResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RemoveRecordingResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RemoveRecordingResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *RemoveRecordingResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -11077,6 +16025,11 @@ func (r RemoveRecordingResponse) GetJSON202() *Deleting {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r RemoveRecordingResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RemoveRecordingResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -11139,6 +16092,11 @@ type GetRecordingResponse401Headers struct {
 	XRequestId      *string
 }
 
+// GetRecordingResponse403Headers the declared response headers of an HTTP 403 response for GetRecording
+type GetRecordingResponse403Headers struct {
+	XRequestId *string
+}
+
 // GetRecordingResponse404Headers the declared response headers of an HTTP 404 response for GetRecording
 type GetRecordingResponse404Headers struct {
 	XRequestId *string
@@ -11168,6 +16126,8 @@ type GetRecordingResponse struct {
 	JSON200 *Recording
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -11178,6 +16138,8 @@ type GetRecordingResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetRecordingResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetRecordingResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetRecordingResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -11196,6 +16158,11 @@ func (r GetRecordingResponse) GetJSON200() *Recording {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r GetRecordingResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetRecordingResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -11253,6 +16220,11 @@ type DeleteAnalysisResponse401Headers struct {
 	XRequestId      *string
 }
 
+// DeleteAnalysisResponse403Headers the declared response headers of an HTTP 403 response for DeleteAnalysis
+type DeleteAnalysisResponse403Headers struct {
+	XRequestId *string
+}
+
 // DeleteAnalysisResponse404Headers the declared response headers of an HTTP 404 response for DeleteAnalysis
 type DeleteAnalysisResponse404Headers struct {
 	XRequestId *string
@@ -11285,6 +16257,8 @@ type DeleteAnalysisResponse struct {
 	HTTPResponse *http.Response
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -11297,6 +16271,8 @@ type DeleteAnalysisResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteAnalysisResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *DeleteAnalysisResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *DeleteAnalysisResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -11312,6 +16288,11 @@ type DeleteAnalysisResponse struct {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r DeleteAnalysisResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteAnalysisResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -11374,6 +16355,11 @@ type GetAnalysisResponse401Headers struct {
 	XRequestId      *string
 }
 
+// GetAnalysisResponse403Headers the declared response headers of an HTTP 403 response for GetAnalysis
+type GetAnalysisResponse403Headers struct {
+	XRequestId *string
+}
+
 // GetAnalysisResponse404Headers the declared response headers of an HTTP 404 response for GetAnalysis
 type GetAnalysisResponse404Headers struct {
 	XRequestId *string
@@ -11408,6 +16394,8 @@ type GetAnalysisResponse struct {
 	JSON200 *Result
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -11420,6 +16408,8 @@ type GetAnalysisResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetAnalysisResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetAnalysisResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetAnalysisResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -11440,6 +16430,11 @@ func (r GetAnalysisResponse) GetJSON200() *Result {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r GetAnalysisResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetAnalysisResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -11507,6 +16502,11 @@ type ReanalyzeRecordingResponse401Headers struct {
 	XRequestId      *string
 }
 
+// ReanalyzeRecordingResponse403Headers the declared response headers of an HTTP 403 response for ReanalyzeRecording
+type ReanalyzeRecordingResponse403Headers struct {
+	XRequestId *string
+}
+
 // ReanalyzeRecordingResponse404Headers the declared response headers of an HTTP 404 response for ReanalyzeRecording
 type ReanalyzeRecordingResponse404Headers struct {
 	XRequestId *string
@@ -11553,6 +16553,8 @@ type ReanalyzeRecordingResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -11571,6 +16573,8 @@ type ReanalyzeRecordingResponse struct {
 	Headers400 *ReanalyzeRecordingResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ReanalyzeRecordingResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ReanalyzeRecordingResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *ReanalyzeRecordingResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -11600,6 +16604,11 @@ func (r ReanalyzeRecordingResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ReanalyzeRecordingResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ReanalyzeRecordingResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -11672,6 +16681,11 @@ type GetVideoLinkResponse401Headers struct {
 	XRequestId      *string
 }
 
+// GetVideoLinkResponse403Headers the declared response headers of an HTTP 403 response for GetVideoLink
+type GetVideoLinkResponse403Headers struct {
+	XRequestId *string
+}
+
 // GetVideoLinkResponse404Headers the declared response headers of an HTTP 404 response for GetVideoLink
 type GetVideoLinkResponse404Headers struct {
 	XRequestId *string
@@ -11711,6 +16725,8 @@ type GetVideoLinkResponse struct {
 	JSON200 *VideoLink
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -11725,6 +16741,8 @@ type GetVideoLinkResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetVideoLinkResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetVideoLinkResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetVideoLinkResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -11747,6 +16765,11 @@ func (r GetVideoLinkResponse) GetJSON200() *VideoLink {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r GetVideoLinkResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetVideoLinkResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -11808,6 +16831,1204 @@ func (r GetVideoLinkResponse) ContentType() string {
 	return ""
 }
 
+// SignOutResponse204Headers the declared response headers of an HTTP 204 response for SignOut
+type SignOutResponse204Headers struct {
+	SetCookie *string
+}
+
+// SignOutResponse401Headers the declared response headers of an HTTP 401 response for SignOut
+type SignOutResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *string
+}
+
+// SignOutResponse403Headers the declared response headers of an HTTP 403 response for SignOut
+type SignOutResponse403Headers struct {
+	XRequestId *string
+}
+
+// SignOutResponse429Headers the declared response headers of an HTTP 429 response for SignOut
+type SignOutResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// SignOutResponse500Headers the declared response headers of an HTTP 500 response for SignOut
+type SignOutResponse500Headers struct {
+	XRequestId *string
+}
+
+// SignOutResponse503Headers the declared response headers of an HTTP 503 response for SignOut
+type SignOutResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type SignOutResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers204 the parsed response headers for an HTTP 204 response
+	Headers204 *SignOutResponse204Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *SignOutResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *SignOutResponse403Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SignOutResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *SignOutResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SignOutResponse503Headers
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r SignOutResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r SignOutResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r SignOutResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r SignOutResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r SignOutResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r SignOutResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SignOutResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SignOutResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SignOutResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetSessionResponse401Headers the declared response headers of an HTTP 401 response for GetSession
+type GetSessionResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *string
+}
+
+// GetSessionResponse429Headers the declared response headers of an HTTP 429 response for GetSession
+type GetSessionResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// GetSessionResponse500Headers the declared response headers of an HTTP 500 response for GetSession
+type GetSessionResponse500Headers struct {
+	XRequestId *string
+}
+
+// GetSessionResponse503Headers the declared response headers of an HTTP 503 response for GetSession
+type GetSessionResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type GetSessionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SessionInfo
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetSessionResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetSessionResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetSessionResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetSessionResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSessionResponse) GetJSON200() *SessionInfo {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetSessionResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetSessionResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetSessionResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetSessionResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSessionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSessionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSessionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSessionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// SignInResponse201Headers the declared response headers of an HTTP 201 response for SignIn
+type SignInResponse201Headers struct {
+	SetCookie *string
+}
+
+// SignInResponse400Headers the declared response headers of an HTTP 400 response for SignIn
+type SignInResponse400Headers struct {
+	XRequestId *string
+}
+
+// SignInResponse401Headers the declared response headers of an HTTP 401 response for SignIn
+type SignInResponse401Headers struct {
+	XRequestId *string
+}
+
+// SignInResponse413Headers the declared response headers of an HTTP 413 response for SignIn
+type SignInResponse413Headers struct {
+	XRequestId *string
+}
+
+// SignInResponse429Headers the declared response headers of an HTTP 429 response for SignIn
+type SignInResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// SignInResponse500Headers the declared response headers of an HTTP 500 response for SignIn
+type SignInResponse500Headers struct {
+	XRequestId *string
+}
+
+// SignInResponse503Headers the declared response headers of an HTTP 503 response for SignIn
+type SignInResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type SignInResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *SessionInfo
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *SignInRefused
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *TooLarge
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *SignInResponse201Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *SignInResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *SignInResponse401Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *SignInResponse413Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SignInResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *SignInResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SignInResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r SignInResponse) GetJSON201() *SessionInfo {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r SignInResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r SignInResponse) GetApplicationproblemJSON401() *SignInRefused {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r SignInResponse) GetApplicationproblemJSON413() *TooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r SignInResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r SignInResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r SignInResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r SignInResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SignInResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SignInResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SignInResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetSignUpResponse404Headers the declared response headers of an HTTP 404 response for GetSignUp
+type GetSignUpResponse404Headers struct {
+	XRequestId *string
+}
+
+// GetSignUpResponse410Headers the declared response headers of an HTTP 410 response for GetSignUp
+type GetSignUpResponse410Headers struct {
+	XRequestId *string
+}
+
+// GetSignUpResponse429Headers the declared response headers of an HTTP 429 response for GetSignUp
+type GetSignUpResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// GetSignUpResponse500Headers the declared response headers of an HTTP 500 response for GetSignUp
+type GetSignUpResponse500Headers struct {
+	XRequestId *string
+}
+
+// GetSignUpResponse503Headers the declared response headers of an HTTP 503 response for GetSignUp
+type GetSignUpResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type GetSignUpResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PublicTeamInvite
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON410 the response for an HTTP 410 `application/problem+json` response
+	ApplicationproblemJSON410 *Gone
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetSignUpResponse404Headers
+	// Headers410 the parsed response headers for an HTTP 410 response
+	Headers410 *GetSignUpResponse410Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetSignUpResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetSignUpResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetSignUpResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSignUpResponse) GetJSON200() *PublicTeamInvite {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetSignUpResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON410 returns the response for an HTTP 410 `application/problem+json` response
+func (r GetSignUpResponse) GetApplicationproblemJSON410() *Gone {
+	return r.ApplicationproblemJSON410
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetSignUpResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetSignUpResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetSignUpResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSignUpResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSignUpResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSignUpResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSignUpResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// SignUpResponse201Headers the declared response headers of an HTTP 201 response for SignUp
+type SignUpResponse201Headers struct {
+	SetCookie *string
+}
+
+// SignUpResponse400Headers the declared response headers of an HTTP 400 response for SignUp
+type SignUpResponse400Headers struct {
+	XRequestId *string
+}
+
+// SignUpResponse404Headers the declared response headers of an HTTP 404 response for SignUp
+type SignUpResponse404Headers struct {
+	XRequestId *string
+}
+
+// SignUpResponse409Headers the declared response headers of an HTTP 409 response for SignUp
+type SignUpResponse409Headers struct {
+	XRequestId *string
+}
+
+// SignUpResponse410Headers the declared response headers of an HTTP 410 response for SignUp
+type SignUpResponse410Headers struct {
+	XRequestId *string
+}
+
+// SignUpResponse413Headers the declared response headers of an HTTP 413 response for SignUp
+type SignUpResponse413Headers struct {
+	XRequestId *string
+}
+
+// SignUpResponse429Headers the declared response headers of an HTTP 429 response for SignUp
+type SignUpResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// SignUpResponse500Headers the declared response headers of an HTTP 500 response for SignUp
+type SignUpResponse500Headers struct {
+	XRequestId *string
+}
+
+// SignUpResponse503Headers the declared response headers of an HTTP 503 response for SignUp
+type SignUpResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type SignUpResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *SessionInfo
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON410 the response for an HTTP 410 `application/problem+json` response
+	ApplicationproblemJSON410 *Gone
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *TooLarge
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *SignUpResponse201Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *SignUpResponse400Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *SignUpResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *SignUpResponse409Headers
+	// Headers410 the parsed response headers for an HTTP 410 response
+	Headers410 *SignUpResponse410Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *SignUpResponse413Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SignUpResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *SignUpResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SignUpResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r SignUpResponse) GetJSON201() *SessionInfo {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r SignUpResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r SignUpResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r SignUpResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON410 returns the response for an HTTP 410 `application/problem+json` response
+func (r SignUpResponse) GetApplicationproblemJSON410() *Gone {
+	return r.ApplicationproblemJSON410
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r SignUpResponse) GetApplicationproblemJSON413() *TooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r SignUpResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r SignUpResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r SignUpResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r SignUpResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SignUpResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SignUpResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SignUpResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetTeamResponse401Headers the declared response headers of an HTTP 401 response for GetTeam
+type GetTeamResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *string
+}
+
+// GetTeamResponse403Headers the declared response headers of an HTTP 403 response for GetTeam
+type GetTeamResponse403Headers struct {
+	XRequestId *string
+}
+
+// GetTeamResponse429Headers the declared response headers of an HTTP 429 response for GetTeam
+type GetTeamResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// GetTeamResponse500Headers the declared response headers of an HTTP 500 response for GetTeam
+type GetTeamResponse500Headers struct {
+	XRequestId *string
+}
+
+// GetTeamResponse503Headers the declared response headers of an HTTP 503 response for GetTeam
+type GetTeamResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type GetTeamResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Team
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetTeamResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetTeamResponse403Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetTeamResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetTeamResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetTeamResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetTeamResponse) GetJSON200() *Team {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetTeamResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetTeamResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetTeamResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetTeamResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetTeamResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetTeamResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetTeamResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetTeamResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetTeamResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// InviteMemberResponse400Headers the declared response headers of an HTTP 400 response for InviteMember
+type InviteMemberResponse400Headers struct {
+	XRequestId *string
+}
+
+// InviteMemberResponse401Headers the declared response headers of an HTTP 401 response for InviteMember
+type InviteMemberResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *string
+}
+
+// InviteMemberResponse403Headers the declared response headers of an HTTP 403 response for InviteMember
+type InviteMemberResponse403Headers struct {
+	XRequestId *string
+}
+
+// InviteMemberResponse409Headers the declared response headers of an HTTP 409 response for InviteMember
+type InviteMemberResponse409Headers struct {
+	XRequestId *string
+}
+
+// InviteMemberResponse413Headers the declared response headers of an HTTP 413 response for InviteMember
+type InviteMemberResponse413Headers struct {
+	XRequestId *string
+}
+
+// InviteMemberResponse429Headers the declared response headers of an HTTP 429 response for InviteMember
+type InviteMemberResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// InviteMemberResponse500Headers the declared response headers of an HTTP 500 response for InviteMember
+type InviteMemberResponse500Headers struct {
+	XRequestId *string
+}
+
+// InviteMemberResponse503Headers the declared response headers of an HTTP 503 response for InviteMember
+type InviteMemberResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type InviteMemberResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *TeamInvite
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *TooLarge
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *InviteMemberResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *InviteMemberResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *InviteMemberResponse403Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *InviteMemberResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *InviteMemberResponse413Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *InviteMemberResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *InviteMemberResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *InviteMemberResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r InviteMemberResponse) GetJSON201() *TeamInvite {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r InviteMemberResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r InviteMemberResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r InviteMemberResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r InviteMemberResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r InviteMemberResponse) GetApplicationproblemJSON413() *TooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r InviteMemberResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r InviteMemberResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r InviteMemberResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r InviteMemberResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r InviteMemberResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r InviteMemberResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r InviteMemberResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RemoveMemberResponse401Headers the declared response headers of an HTTP 401 response for RemoveMember
+type RemoveMemberResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *string
+}
+
+// RemoveMemberResponse403Headers the declared response headers of an HTTP 403 response for RemoveMember
+type RemoveMemberResponse403Headers struct {
+	XRequestId *string
+}
+
+// RemoveMemberResponse404Headers the declared response headers of an HTTP 404 response for RemoveMember
+type RemoveMemberResponse404Headers struct {
+	XRequestId *string
+}
+
+// RemoveMemberResponse409Headers the declared response headers of an HTTP 409 response for RemoveMember
+type RemoveMemberResponse409Headers struct {
+	XRequestId *string
+}
+
+// RemoveMemberResponse429Headers the declared response headers of an HTTP 429 response for RemoveMember
+type RemoveMemberResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// RemoveMemberResponse500Headers the declared response headers of an HTTP 500 response for RemoveMember
+type RemoveMemberResponse500Headers struct {
+	XRequestId *string
+}
+
+// RemoveMemberResponse503Headers the declared response headers of an HTTP 503 response for RemoveMember
+type RemoveMemberResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type RemoveMemberResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RemoveMemberResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RemoveMemberResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *RemoveMemberResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *RemoveMemberResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RemoveMemberResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *RemoveMemberResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RemoveMemberResponse503Headers
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RemoveMemberResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RemoveMemberResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RemoveMemberResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r RemoveMemberResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r RemoveMemberResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RemoveMemberResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RemoveMemberResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RemoveMemberResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RemoveMemberResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RemoveMemberResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RemoveMemberResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ChangeMemberRoleResponse400Headers the declared response headers of an HTTP 400 response for ChangeMemberRole
+type ChangeMemberRoleResponse400Headers struct {
+	XRequestId *string
+}
+
+// ChangeMemberRoleResponse401Headers the declared response headers of an HTTP 401 response for ChangeMemberRole
+type ChangeMemberRoleResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *string
+}
+
+// ChangeMemberRoleResponse403Headers the declared response headers of an HTTP 403 response for ChangeMemberRole
+type ChangeMemberRoleResponse403Headers struct {
+	XRequestId *string
+}
+
+// ChangeMemberRoleResponse404Headers the declared response headers of an HTTP 404 response for ChangeMemberRole
+type ChangeMemberRoleResponse404Headers struct {
+	XRequestId *string
+}
+
+// ChangeMemberRoleResponse409Headers the declared response headers of an HTTP 409 response for ChangeMemberRole
+type ChangeMemberRoleResponse409Headers struct {
+	XRequestId *string
+}
+
+// ChangeMemberRoleResponse413Headers the declared response headers of an HTTP 413 response for ChangeMemberRole
+type ChangeMemberRoleResponse413Headers struct {
+	XRequestId *string
+}
+
+// ChangeMemberRoleResponse429Headers the declared response headers of an HTTP 429 response for ChangeMemberRole
+type ChangeMemberRoleResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// ChangeMemberRoleResponse500Headers the declared response headers of an HTTP 500 response for ChangeMemberRole
+type ChangeMemberRoleResponse500Headers struct {
+	XRequestId *string
+}
+
+// ChangeMemberRoleResponse503Headers the declared response headers of an HTTP 503 response for ChangeMemberRole
+type ChangeMemberRoleResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type ChangeMemberRoleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Member
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *TooLarge
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ChangeMemberRoleResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ChangeMemberRoleResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ChangeMemberRoleResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ChangeMemberRoleResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *ChangeMemberRoleResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *ChangeMemberRoleResponse413Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ChangeMemberRoleResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ChangeMemberRoleResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ChangeMemberRoleResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ChangeMemberRoleResponse) GetJSON200() *Member {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ChangeMemberRoleResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ChangeMemberRoleResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ChangeMemberRoleResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ChangeMemberRoleResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r ChangeMemberRoleResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r ChangeMemberRoleResponse) GetApplicationproblemJSON413() *TooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ChangeMemberRoleResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ChangeMemberRoleResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ChangeMemberRoleResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ChangeMemberRoleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ChangeMemberRoleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ChangeMemberRoleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ChangeMemberRoleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListWebhooksResponse400Headers the declared response headers of an HTTP 400 response for ListWebhooks
 type ListWebhooksResponse400Headers struct {
 	XRequestId *string
@@ -11817,6 +18038,11 @@ type ListWebhooksResponse400Headers struct {
 type ListWebhooksResponse401Headers struct {
 	WWWAuthenticate *string
 	XRequestId      *string
+}
+
+// ListWebhooksResponse403Headers the declared response headers of an HTTP 403 response for ListWebhooks
+type ListWebhooksResponse403Headers struct {
+	XRequestId *string
 }
 
 // ListWebhooksResponse429Headers the declared response headers of an HTTP 429 response for ListWebhooks
@@ -11845,6 +18071,8 @@ type ListWebhooksResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -11855,6 +18083,8 @@ type ListWebhooksResponse struct {
 	Headers400 *ListWebhooksResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListWebhooksResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListWebhooksResponse403Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListWebhooksResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
@@ -11876,6 +18106,11 @@ func (r ListWebhooksResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ListWebhooksResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListWebhooksResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -11933,6 +18168,11 @@ type CreateWebhookResponse401Headers struct {
 	XRequestId      *string
 }
 
+// CreateWebhookResponse403Headers the declared response headers of an HTTP 403 response for CreateWebhook
+type CreateWebhookResponse403Headers struct {
+	XRequestId *string
+}
+
 // CreateWebhookResponse409Headers the declared response headers of an HTTP 409 response for CreateWebhook
 type CreateWebhookResponse409Headers struct {
 	XRequestId *string
@@ -11974,6 +18214,8 @@ type CreateWebhookResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
@@ -11990,6 +18232,8 @@ type CreateWebhookResponse struct {
 	Headers400 *CreateWebhookResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateWebhookResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateWebhookResponse403Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
 	Headers409 *CreateWebhookResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
@@ -12017,6 +18261,11 @@ func (r CreateWebhookResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r CreateWebhookResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateWebhookResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
@@ -12084,6 +18333,11 @@ type DeleteWebhookResponse401Headers struct {
 	XRequestId      *string
 }
 
+// DeleteWebhookResponse403Headers the declared response headers of an HTTP 403 response for DeleteWebhook
+type DeleteWebhookResponse403Headers struct {
+	XRequestId *string
+}
+
 // DeleteWebhookResponse404Headers the declared response headers of an HTTP 404 response for DeleteWebhook
 type DeleteWebhookResponse404Headers struct {
 	XRequestId *string
@@ -12111,6 +18365,8 @@ type DeleteWebhookResponse struct {
 	HTTPResponse *http.Response
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -12121,6 +18377,8 @@ type DeleteWebhookResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteWebhookResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *DeleteWebhookResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *DeleteWebhookResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -12134,6 +18392,11 @@ type DeleteWebhookResponse struct {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r DeleteWebhookResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteWebhookResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -12191,6 +18454,11 @@ type GetWebhookResponse401Headers struct {
 	XRequestId      *string
 }
 
+// GetWebhookResponse403Headers the declared response headers of an HTTP 403 response for GetWebhook
+type GetWebhookResponse403Headers struct {
+	XRequestId *string
+}
+
 // GetWebhookResponse404Headers the declared response headers of an HTTP 404 response for GetWebhook
 type GetWebhookResponse404Headers struct {
 	XRequestId *string
@@ -12220,6 +18488,8 @@ type GetWebhookResponse struct {
 	JSON200 *Webhook
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -12230,6 +18500,8 @@ type GetWebhookResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetWebhookResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetWebhookResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetWebhookResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -12248,6 +18520,11 @@ func (r GetWebhookResponse) GetJSON200() *Webhook {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r GetWebhookResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetWebhookResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -12305,6 +18582,11 @@ type PingWebhookResponse401Headers struct {
 	XRequestId      *string
 }
 
+// PingWebhookResponse403Headers the declared response headers of an HTTP 403 response for PingWebhook
+type PingWebhookResponse403Headers struct {
+	XRequestId *string
+}
+
 // PingWebhookResponse404Headers the declared response headers of an HTTP 404 response for PingWebhook
 type PingWebhookResponse404Headers struct {
 	XRequestId *string
@@ -12334,6 +18616,8 @@ type PingWebhookResponse struct {
 	JSON202 *PingQueued
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -12344,6 +18628,8 @@ type PingWebhookResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *PingWebhookResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *PingWebhookResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *PingWebhookResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -12362,6 +18648,11 @@ func (r PingWebhookResponse) GetJSON202() *PingQueued {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r PingWebhookResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r PingWebhookResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -12419,6 +18710,11 @@ type RotateWebhookSecretResponse401Headers struct {
 	XRequestId      *string
 }
 
+// RotateWebhookSecretResponse403Headers the declared response headers of an HTTP 403 response for RotateWebhookSecret
+type RotateWebhookSecretResponse403Headers struct {
+	XRequestId *string
+}
+
 // RotateWebhookSecretResponse404Headers the declared response headers of an HTTP 404 response for RotateWebhookSecret
 type RotateWebhookSecretResponse404Headers struct {
 	XRequestId *string
@@ -12453,6 +18749,8 @@ type RotateWebhookSecretResponse struct {
 	JSON200 *Webhook
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -12465,6 +18763,8 @@ type RotateWebhookSecretResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RotateWebhookSecretResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RotateWebhookSecretResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *RotateWebhookSecretResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -12485,6 +18785,11 @@ func (r RotateWebhookSecretResponse) GetJSON200() *Webhook {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r RotateWebhookSecretResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RotateWebhookSecretResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -12535,6 +18840,102 @@ func (r RotateWebhookSecretResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r RotateWebhookSecretResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetPortalResponse200Headers the declared response headers of an HTTP 200 response for GetPortal
+type GetPortalResponse200Headers struct {
+	ContentSecurityPolicy *string
+}
+
+type GetPortalResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetPortalResponse200Headers
+}
+
+// GetBody returns the raw response body bytes
+func (r GetPortalResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetPortalResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetPortalResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetPortalResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetPortalPathResponse200Headers the declared response headers of an HTTP 200 response for GetPortalPath
+type GetPortalPathResponse200Headers struct {
+	ContentSecurityPolicy *string
+}
+
+// GetPortalPathResponse404Headers the declared response headers of an HTTP 404 response for GetPortalPath
+type GetPortalPathResponse404Headers struct {
+	XRequestId *string
+}
+
+type GetPortalPathResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetPortalPathResponse200Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetPortalPathResponse404Headers
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetPortalPathResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r GetPortalPathResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetPortalPathResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetPortalPathResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetPortalPathResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12695,9 +19096,174 @@ func (r GetParticipantPageResponse) ContentType() string {
 	return ""
 }
 
+// ChangePasswordWithBodyWithResponse Change the password
+//
+// Every other session of the account ends; this one goes on. A wrong `currentPassword` answers 422. Role: any signed-in account.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/account/password (the `ChangePassword` operationId).
+func (c *ClientWithResponses) ChangePasswordWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ChangePasswordResponse, error) {
+	rsp, err := c.ChangePasswordWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseChangePasswordResponse(rsp)
+}
+
+// ChangePasswordWithResponse Change the password
+//
+// Every other session of the account ends; this one goes on. A wrong `currentPassword` answers 422. Role: any signed-in account.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/account/password (the `ChangePassword` operationId).
+func (c *ClientWithResponses) ChangePasswordWithResponse(ctx context.Context, body ChangePasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*ChangePasswordResponse, error) {
+	rsp, err := c.ChangePassword(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseChangePasswordResponse(rsp)
+}
+
+// ListAccountSessionsWithResponse The account's sessions
+//
+// Every open session of the signed-in account, newest first, in one page (`continuationToken` null); `current` marks this request's. Role: any signed-in account.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/account/sessions (the `ListAccountSessions` operationId).
+func (c *ClientWithResponses) ListAccountSessionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListAccountSessionsResponse, error) {
+	rsp, err := c.ListAccountSessions(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListAccountSessionsResponse(rsp)
+}
+
+// EndAccountSessionWithResponse End one of the account's sessions
+//
+// Signs that browser out (this request's own session too, as signing out does). Another account's session answers 404, as an unknown id does. Role: any signed-in account.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /api/account/sessions/{id} (the `EndAccountSession` operationId).
+func (c *ClientWithResponses) EndAccountSessionWithResponse(ctx context.Context, id SessionIdParameter, reqEditors ...RequestEditorFn) (*EndAccountSessionResponse, error) {
+	rsp, err := c.EndAccountSession(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEndAccountSessionResponse(rsp)
+}
+
+// DisableTotpWithBodyWithResponse Turn the second factor off
+//
+// Needs the account's password; a wrong one answers 422. Role: any signed-in account.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /api/account/totp (the `DisableTotp` operationId).
+func (c *ClientWithResponses) DisableTotpWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DisableTotpResponse, error) {
+	rsp, err := c.DisableTotpWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDisableTotpResponse(rsp)
+}
+
+// DisableTotpWithResponse Turn the second factor off
+//
+// Needs the account's password; a wrong one answers 422. Role: any signed-in account.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /api/account/totp (the `DisableTotp` operationId).
+func (c *ClientWithResponses) DisableTotpWithResponse(ctx context.Context, body DisableTotpJSONRequestBody, reqEditors ...RequestEditorFn) (*DisableTotpResponse, error) {
+	rsp, err := c.DisableTotp(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDisableTotpResponse(rsp)
+}
+
+// StartTotpWithBodyWithResponse Set up a second factor
+//
+// A new TOTP secret and its `otpauth://` URI for an authenticator app. It is pending, and signing in does not ask for a code, until `PUT /api/account/totp` confirms a code made with it; a new setup replaces a pending one. An account whose second factor is on answers 409: turn it off first. Role: any signed-in account.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/account/totp (the `StartTotp` operationId).
+func (c *ClientWithResponses) StartTotpWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StartTotpResponse, error) {
+	rsp, err := c.StartTotpWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStartTotpResponse(rsp)
+}
+
+// StartTotpWithResponse Set up a second factor
+//
+// A new TOTP secret and its `otpauth://` URI for an authenticator app. It is pending, and signing in does not ask for a code, until `PUT /api/account/totp` confirms a code made with it; a new setup replaces a pending one. An account whose second factor is on answers 409: turn it off first. Role: any signed-in account.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/account/totp (the `StartTotp` operationId).
+func (c *ClientWithResponses) StartTotpWithResponse(ctx context.Context, body StartTotpJSONRequestBody, reqEditors ...RequestEditorFn) (*StartTotpResponse, error) {
+	rsp, err := c.StartTotp(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStartTotpResponse(rsp)
+}
+
+// EnableTotpWithBodyWithResponse Turn the second factor on
+//
+// Confirms the pending secret with the authenticator app's current code; from then on, signing in needs a `code`. A wrong code answers 422; no pending secret, 409. Role: any signed-in account.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/account/totp (the `EnableTotp` operationId).
+func (c *ClientWithResponses) EnableTotpWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*EnableTotpResponse, error) {
+	rsp, err := c.EnableTotpWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEnableTotpResponse(rsp)
+}
+
+// EnableTotpWithResponse Turn the second factor on
+//
+// Confirms the pending secret with the authenticator app's current code; from then on, signing in needs a `code`. A wrong code answers 422; no pending secret, 409. Role: any signed-in account.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/account/totp (the `EnableTotp` operationId).
+func (c *ClientWithResponses) EnableTotpWithResponse(ctx context.Context, body EnableTotpJSONRequestBody, reqEditors ...RequestEditorFn) (*EnableTotpResponse, error) {
+	rsp, err := c.EnableTotp(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEnableTotpResponse(rsp)
+}
+
+// ListClientsWithResponse The clients
+//
+// Every client, newest first. Role: operator.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/clients (the `ListClients` operationId).
+func (c *ClientWithResponses) ListClientsWithResponse(ctx context.Context, params *ListClientsParams, reqEditors ...RequestEditorFn) (*ListClientsResponse, error) {
+	rsp, err := c.ListClients(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListClientsResponse(rsp)
+}
+
 // CreateClientWithBodyWithResponse Register a client
 //
-// The operator registers a client; the DPA acceptance (version, time) is recorded. The API key is shown this once: only its hash is stored.
+// The operator registers a client; the DPA acceptance (version, time) is recorded. The API key is shown this once: only its hash is stored. With `owner`, the first owner's sign-up link is e-mailed to that address; an e-mail that has an account already answers 409. Role: operator.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12712,7 +19278,7 @@ func (c *ClientWithResponses) CreateClientWithBodyWithResponse(ctx context.Conte
 
 // CreateClientWithResponse Register a client
 //
-// The operator registers a client; the DPA acceptance (version, time) is recorded. The API key is shown this once: only its hash is stored.
+// The operator registers a client; the DPA acceptance (version, time) is recorded. The API key is shown this once: only its hash is stored. With `owner`, the first owner's sign-up link is e-mailed to that address; an e-mail that has an account already answers 409. Role: operator.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12727,7 +19293,7 @@ func (c *ClientWithResponses) CreateClientWithResponse(ctx context.Context, body
 
 // EraseMeWithResponse Erase the calling client
 //
-// Erasure of everything of the client: its record and key at once (the key stops working), its projects, recordings, analyses and videos through the deletion queue. The deletion records stay.
+// Erasure of everything of the client: its record and key at once (the key stops working), its projects, recordings, analyses and videos through the deletion queue. The deletion records stay. Role: owner.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -12742,6 +19308,8 @@ func (c *ClientWithResponses) EraseMeWithResponse(ctx context.Context, reqEditor
 
 // GetMeWithResponse The calling client
 //
+// Role: viewer.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/clients/me (the `GetMe` operationId).
@@ -12753,9 +19321,39 @@ func (c *ClientWithResponses) GetMeWithResponse(ctx context.Context, reqEditors 
 	return ParseGetMeResponse(rsp)
 }
 
-// ListMyAuditWithResponse The calling client's deletion records
+// PatchMeWithBodyWithResponse Change the client's details
 //
-// One record per deleted video, newest first.
+// The company's name, contact and demographics; the DPA acceptance stays. Fields left out stay as they are. Role: owner.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/clients/me (the `PatchMe` operationId).
+func (c *ClientWithResponses) PatchMeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PatchMeResponse, error) {
+	rsp, err := c.PatchMeWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchMeResponse(rsp)
+}
+
+// PatchMeWithResponse Change the client's details
+//
+// The company's name, contact and demographics; the DPA acceptance stays. Fields left out stay as they are. Role: owner.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/clients/me (the `PatchMe` operationId).
+func (c *ClientWithResponses) PatchMeWithResponse(ctx context.Context, body PatchMeJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchMeResponse, error) {
+	rsp, err := c.PatchMe(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchMeResponse(rsp)
+}
+
+// ListMyAuditWithResponse The calling client's deletion records or security log
+//
+// `type=deletion` (the default): one record per deleted video, newest first. `type=security`: the security log, newest first: sign-ins, failed ones and sign-outs, password and second-factor changes, the team's invitations, joins, role changes and removals, API keys made and revoked, and the client's erasure. Role: viewer for `type=deletion`, owner for `type=security`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -12768,24 +19366,69 @@ func (c *ClientWithResponses) ListMyAuditWithResponse(ctx context.Context, param
 	return ParseListMyAuditResponse(rsp)
 }
 
-// RotateKeyWithResponse Rotate the API key
+// ListKeysWithResponse The client's API keys
 //
-// A new key; the old one stops working. No request body is read.
+// Every key that works, newest first, in one page (`continuationToken` null): its id, name and first characters, never the key. Role: owner.
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /api/clients/me/keys (the `RotateKey` operationId).
-func (c *ClientWithResponses) RotateKeyWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RotateKeyResponse, error) {
-	rsp, err := c.RotateKey(ctx, reqEditors...)
+// Corresponds with GET /api/clients/me/keys (the `ListKeys` operationId).
+func (c *ClientWithResponses) ListKeysWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListKeysResponse, error) {
+	rsp, err := c.ListKeys(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseRotateKeyResponse(rsp)
+	return ParseListKeysResponse(rsp)
+}
+
+// CreateKeyWithBodyWithResponse Create an API key
+//
+// A new key beside the others, which keep working (`DELETE /api/clients/me/keys/{id}` revokes one). The key is shown this once: only its hash is stored. Role: owner.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/clients/me/keys (the `CreateKey` operationId).
+func (c *ClientWithResponses) CreateKeyWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateKeyResponse, error) {
+	rsp, err := c.CreateKeyWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateKeyResponse(rsp)
+}
+
+// CreateKeyWithResponse Create an API key
+//
+// A new key beside the others, which keep working (`DELETE /api/clients/me/keys/{id}` revokes one). The key is shown this once: only its hash is stored. Role: owner.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/clients/me/keys (the `CreateKey` operationId).
+func (c *ClientWithResponses) CreateKeyWithResponse(ctx context.Context, body CreateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateKeyResponse, error) {
+	rsp, err := c.CreateKey(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateKeyResponse(rsp)
+}
+
+// RevokeKeyWithResponse Revoke an API key
+//
+// The key stops working at once, even for the request that revokes it. Role: owner.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /api/clients/me/keys/{id} (the `RevokeKey` operationId).
+func (c *ClientWithResponses) RevokeKeyWithResponse(ctx context.Context, id KeyIdParameter, reqEditors ...RequestEditorFn) (*RevokeKeyResponse, error) {
+	rsp, err := c.RevokeKey(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRevokeKeyResponse(rsp)
 }
 
 // EraseClientWithResponse Erase a client
 //
-// The operator erases a client, as DELETE /api/clients/me does.
+// The operator erases a client, as DELETE /api/clients/me does. Role: operator.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -12800,7 +19443,7 @@ func (c *ClientWithResponses) EraseClientWithResponse(ctx context.Context, id Cl
 
 // ListClientAuditWithResponse A client's deletion records
 //
-// Also after the client's erasure; a client id with no records answers an empty list.
+// Also after the client's erasure; a client id with no records answers an empty list. Role: operator.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -12811,6 +19454,36 @@ func (c *ClientWithResponses) ListClientAuditWithResponse(ctx context.Context, i
 		return nil, err
 	}
 	return ParseListClientAuditResponse(rsp)
+}
+
+// InviteClientOwnerWithBodyWithResponse Invite an owner to a client
+//
+// E-mails a sign-up link for a new owner of the client (`role` owner). An unknown client answers 404; an e-mail that has an account already, 409. Role: operator.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/clients/{id}/invitations (the `InviteClientOwner` operationId).
+func (c *ClientWithResponses) InviteClientOwnerWithBodyWithResponse(ctx context.Context, id ClientIdParameter, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*InviteClientOwnerResponse, error) {
+	rsp, err := c.InviteClientOwnerWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseInviteClientOwnerResponse(rsp)
+}
+
+// InviteClientOwnerWithResponse Invite an owner to a client
+//
+// E-mails a sign-up link for a new owner of the client (`role` owner). An unknown client answers 404; an e-mail that has an account already, 409. Role: operator.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/clients/{id}/invitations (the `InviteClientOwner` operationId).
+func (c *ClientWithResponses) InviteClientOwnerWithResponse(ctx context.Context, id ClientIdParameter, body InviteClientOwnerJSONRequestBody, reqEditors ...RequestEditorFn) (*InviteClientOwnerResponse, error) {
+	rsp, err := c.InviteClientOwner(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseInviteClientOwnerResponse(rsp)
 }
 
 // GetApiReferenceWithResponse The API reference
@@ -12845,7 +19518,7 @@ func (c *ClientWithResponses) GetApiReferenceScriptWithResponse(ctx context.Cont
 
 // RevokeInvitationWithResponse Withdraw an invitation
 //
-// By the invitation's id (not its token). Revoking a revoked invitation answers it again; a used one answers 409.
+// By the invitation's id (not its token). Revoking a revoked invitation answers it again; a used one answers 409. Role: researcher.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -12918,7 +19591,39 @@ func (c *ClientWithResponses) GetOpenApiDocumentWithResponse(ctx context.Context
 	return ParseGetOpenApiDocumentResponse(rsp)
 }
 
+// InviteOperatorWithBodyWithResponse Invite an operator
+//
+// E-mails a sign-up link for a new operator account (`role` operator, no client). An e-mail that has an account already answers 409. Role: operator.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/operators/invitations (the `InviteOperator` operationId).
+func (c *ClientWithResponses) InviteOperatorWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*InviteOperatorResponse, error) {
+	rsp, err := c.InviteOperatorWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseInviteOperatorResponse(rsp)
+}
+
+// InviteOperatorWithResponse Invite an operator
+//
+// E-mails a sign-up link for a new operator account (`role` operator, no client). An e-mail that has an account already answers 409. Role: operator.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/operators/invitations (the `InviteOperator` operationId).
+func (c *ClientWithResponses) InviteOperatorWithResponse(ctx context.Context, body InviteOperatorJSONRequestBody, reqEditors ...RequestEditorFn) (*InviteOperatorResponse, error) {
+	rsp, err := c.InviteOperator(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseInviteOperatorResponse(rsp)
+}
+
 // ListProjectsWithResponse The client's projects
+//
+// Role: viewer.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -12933,7 +19638,7 @@ func (c *ClientWithResponses) ListProjectsWithResponse(ctx context.Context, para
 
 // CreateProjectWithBodyWithResponse Create a project
 //
-// An open project. Settings not given take the defaults; without `consentText` the project uses the default text (version `facet-default-1`). A prohibited use context (workplace, education: EU AI Act Art. 5(1)(f)) or a model set that is not installed answers 422.
+// An open project. Settings not given take the defaults; without `consentText` the project uses the default text (version `facet-default-1`). A prohibited use context (workplace, education: EU AI Act Art. 5(1)(f)) or a model set that is not installed answers 422. Role: researcher.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12948,7 +19653,7 @@ func (c *ClientWithResponses) CreateProjectWithBodyWithResponse(ctx context.Cont
 
 // CreateProjectWithResponse Create a project
 //
-// An open project. Settings not given take the defaults; without `consentText` the project uses the default text (version `facet-default-1`). A prohibited use context (workplace, education: EU AI Act Art. 5(1)(f)) or a model set that is not installed answers 422.
+// An open project. Settings not given take the defaults; without `consentText` the project uses the default text (version `facet-default-1`). A prohibited use context (workplace, education: EU AI Act Art. 5(1)(f)) or a model set that is not installed answers 422. Role: researcher.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12963,7 +19668,7 @@ func (c *ClientWithResponses) CreateProjectWithResponse(ctx context.Context, bod
 
 // RemoveProjectWithResponse Remove a project
 //
-// The project is gone at once (404 from then on); its invitations, recordings, analyses and videos follow through the deletion queue.
+// The project is gone at once (404 from then on); its invitations, recordings, analyses and videos follow through the deletion queue. Role: researcher.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -12978,6 +19683,8 @@ func (c *ClientWithResponses) RemoveProjectWithResponse(ctx context.Context, id 
 
 // GetProjectWithResponse A project
 //
+// With `counts`: the project's recordings per status. Role: viewer.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/projects/{id} (the `GetProject` operationId).
@@ -12991,7 +19698,7 @@ func (c *ClientWithResponses) GetProjectWithResponse(ctx context.Context, id Pro
 
 // PatchProjectWithBodyWithResponse Change an open project
 //
-// Fields left out stay as they are. A new consent text gets a new `consentVersion`. A closed project answers 409.
+// Fields left out stay as they are. A new consent text gets a new `consentVersion`. A closed project answers 409. Role: researcher.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13006,7 +19713,7 @@ func (c *ClientWithResponses) PatchProjectWithBodyWithResponse(ctx context.Conte
 
 // PatchProjectWithResponse Change an open project
 //
-// Fields left out stay as they are. A new consent text gets a new `consentVersion`. A closed project answers 409.
+// Fields left out stay as they are. A new consent text gets a new `consentVersion`. A closed project answers 409. Role: researcher.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13021,7 +19728,7 @@ func (c *ClientWithResponses) PatchProjectWithResponse(ctx context.Context, id P
 
 // ListProjectAuditWithResponse A project's deletion records
 //
-// For an existing project, or a removed one of the caller's that has records; anything else is 404.
+// For an existing project, or a removed one of the caller's that has records; anything else is 404. Role: viewer.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13036,7 +19743,7 @@ func (c *ClientWithResponses) ListProjectAuditWithResponse(ctx context.Context, 
 
 // CloseProjectWithResponse Close a project
 //
-// No new uploads; every video is deleted at close + `deletionGraceS`. A project already closed answers 409. No request body is read.
+// No new uploads; every video is deleted at close + `deletionGraceS`. A project already closed answers 409. No request body is read. Role: researcher.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13051,7 +19758,7 @@ func (c *ClientWithResponses) CloseProjectWithResponse(ctx context.Context, id P
 
 // ExportProjectCSVWithResponse Export the project's timelines as CSV
 //
-// Streamed: the `facet analyze` CSV columns with `recording_id` first, one row per face per frame of the latest finished run of each recording, oldest recording first. A failure part way cuts the connection, so a truncated file never passes for a whole one.
+// Streamed: the `facet analyze` CSV columns with `recording_id` first, one row per face per frame of the latest finished run of each recording, oldest recording first. A failure part way cuts the connection, so a truncated file never passes for a whole one. Role: viewer.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13066,7 +19773,7 @@ func (c *ClientWithResponses) ExportProjectCSVWithResponse(ctx context.Context, 
 
 // ExportProjectJSONWithResponse Export the project's results as JSON
 //
-// Streamed: the project, and for each recording with a finished run (oldest first) the latest run's full `facet analyze` JSON, frames included. A failure part way cuts the connection.
+// Streamed: the project, and for each recording with a finished run (oldest first) the latest run's full `facet analyze` JSON, frames included. A failure part way cuts the connection. Role: viewer.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13081,6 +19788,8 @@ func (c *ClientWithResponses) ExportProjectJSONWithResponse(ctx context.Context,
 
 // ListInvitationsWithResponse The project's invitations
 //
+// Role: viewer.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/projects/{id}/invitations (the `ListInvitations` operationId).
@@ -13094,7 +19803,7 @@ func (c *ClientWithResponses) ListInvitationsWithResponse(ctx context.Context, i
 
 // CreateInvitationWithBodyWithResponse Invite a participant
 //
-// A one-time link; `url` is FACET_PUBLIC_BASE_URL + `/p/{token}`. The token is shown this once: the invitation's `id` is its sha256. A closed project answers 409; a project's invitations of the UTC day used up (5000 by default) answer 429 until the day ends.
+// A one-time link; `url` is FACET_PUBLIC_BASE_URL + `/p/{token}`. The token is shown this once: the invitation's `id` is its sha256. A closed project answers 409; a project's invitations of the UTC day used up (5000 by default) answer 429 until the day ends. Role: researcher.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13109,7 +19818,7 @@ func (c *ClientWithResponses) CreateInvitationWithBodyWithResponse(ctx context.C
 
 // CreateInvitationWithResponse Invite a participant
 //
-// A one-time link; `url` is FACET_PUBLIC_BASE_URL + `/p/{token}`. The token is shown this once: the invitation's `id` is its sha256. A closed project answers 409; a project's invitations of the UTC day used up (5000 by default) answer 429 until the day ends.
+// A one-time link; `url` is FACET_PUBLIC_BASE_URL + `/p/{token}`. The token is shown this once: the invitation's `id` is its sha256. A closed project answers 409; a project's invitations of the UTC day used up (5000 by default) answer 429 until the day ends. Role: researcher.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13124,7 +19833,7 @@ func (c *ClientWithResponses) CreateInvitationWithResponse(ctx context.Context, 
 
 // ListRecordingsWithResponse The project's recordings
 //
-// Removed recordings are left out, so a page may hold fewer than `limit` items while `continuationToken` is not null.
+// Removed recordings are left out, so a page may hold fewer than `limit` items while `continuationToken` is not null. Role: viewer.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13139,7 +19848,7 @@ func (c *ClientWithResponses) ListRecordingsWithResponse(ctx context.Context, id
 
 // CreateRecordingWithBodyWithResponse Open an upload slot on the client's own consent
 //
-// The client attests that it gathered consent itself (`consent.obtainedAt`, `consent.method`); without the attestation, 422. A closed project answers 409; the client's open upload slots at their limit (500 by default) answer 429 until the first open link expires.
+// The client attests that it gathered consent itself (`consent.obtainedAt`, `consent.method`); without the attestation, 422. A closed project answers 409; the client's open upload slots at their limit (500 by default) answer 429 until the first open link expires. Role: researcher.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13154,7 +19863,7 @@ func (c *ClientWithResponses) CreateRecordingWithBodyWithResponse(ctx context.Co
 
 // CreateRecordingWithResponse Open an upload slot on the client's own consent
 //
-// The client attests that it gathered consent itself (`consent.obtainedAt`, `consent.method`); without the attestation, 422. A closed project answers 409; the client's open upload slots at their limit (500 by default) answer 429 until the first open link expires.
+// The client attests that it gathered consent itself (`consent.obtainedAt`, `consent.method`); without the attestation, 422. A closed project answers 409; the client's open upload slots at their limit (500 by default) answer 429 until the first open link expires. Role: researcher.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13169,7 +19878,7 @@ func (c *ClientWithResponses) CreateRecordingWithResponse(ctx context.Context, i
 
 // ReopenProjectWithResponse Reopen a closed project
 //
-// Within the grace period the scheduled deletion is cancelled; after it, or for a project that is not closed, 409. No request body is read.
+// Within the grace period the scheduled deletion is cancelled; after it, or for a project that is not closed, 409. No request body is read. Role: researcher.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13184,7 +19893,7 @@ func (c *ClientWithResponses) ReopenProjectWithResponse(ctx context.Context, id 
 
 // GetProjectReportWithResponse The project's report page
 //
-// One self-contained HTML page (inline SVG, no scripts or fonts, images only as data: URIs; strict CSP) from the latest finished run of each recording: per recording the seven emotions and valence over time; for the project the mean of each emotion over time, dominant-emotion shares, mean valence, share of frames with a face, and age and gender distributions only from 5 recordings on. A stimulus study adds, per ready stimulus of its design in order, its thumbnail strip along its time axis, each emotion's and valence's mean over stimulus time with its 95 % band, N per bin and the segments, and with two stimuli or more the A/B chart of the first two (A minus B per emotion, whole and per segment, marked where the interval excludes 0). Streamed; a failure part way cuts the connection.
+// One self-contained HTML page (inline SVG, no scripts or fonts, images only as data: URIs; strict CSP) from the latest finished run of each recording: per recording the seven emotions and valence over time; for the project the mean of each emotion over time, dominant-emotion shares, mean valence, share of frames with a face, and age and gender distributions only from 5 recordings on. A stimulus study adds, per ready stimulus of its design in order, its thumbnail strip along its time axis, each emotion's and valence's mean over stimulus time with its 95 % band, N per bin and the segments, and with two stimuli or more the A/B chart of the first two (A minus B per emotion, whole and per segment, marked where the interval excludes 0). Streamed; a failure part way cuts the connection. Role: viewer.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13199,6 +19908,8 @@ func (c *ClientWithResponses) GetProjectReportWithResponse(ctx context.Context, 
 
 // ListStimuliWithResponse The project's stimuli
 //
+// Role: viewer.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/projects/{id}/stimuli (the `ListStimuli` operationId).
@@ -13212,7 +19923,7 @@ func (c *ClientWithResponses) ListStimuliWithResponse(ctx context.Context, id Pr
 
 // CreateStimulusWithBodyWithResponse Add a stimulus
 //
-// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open.
+// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open. Role: researcher.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13227,7 +19938,7 @@ func (c *ClientWithResponses) CreateStimulusWithBodyWithResponse(ctx context.Con
 
 // CreateStimulusWithResponse Add a stimulus
 //
-// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open.
+// A video or an image participants will watch, and the link its file goes to (`PUT` with `x-ms-blob-type: BlockBlob`). On arrival the file is probed: accepted are H.264 (AAC or silent) in mp4, VP8, VP9 or AV1 (Opus, Vorbis or silent) in webm, and jpeg, png or webp images, up to 512 MiB; anything else is refused with the reason and deleted. At most 50 per project; the project must be open. Role: researcher.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13242,7 +19953,7 @@ func (c *ClientWithResponses) CreateStimulusWithResponse(ctx context.Context, id
 
 // DeleteStimulusWithResponse Delete a stimulus
 //
-// Its file and thumbnails at once, with an audit entry for the file (`stimulusId`, reason `stimulus-removed`).
+// Its file and thumbnails at once, with an audit entry for the file (`stimulusId`, reason `stimulus-removed`). Role: researcher.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13257,6 +19968,8 @@ func (c *ClientWithResponses) DeleteStimulusWithResponse(ctx context.Context, id
 
 // GetStimulusWithResponse A stimulus
 //
+// Role: viewer.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/projects/{id}/stimuli/{stimulusId} (the `GetStimulus` operationId).
@@ -13269,6 +19982,8 @@ func (c *ClientWithResponses) GetStimulusWithResponse(ctx context.Context, id Pr
 }
 
 // PatchStimulusWithBodyWithResponse Rename a stimulus, set its segments
+//
+// Role: researcher.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13283,6 +19998,8 @@ func (c *ClientWithResponses) PatchStimulusWithBodyWithResponse(ctx context.Cont
 
 // PatchStimulusWithResponse Rename a stimulus, set its segments
 //
+// Role: researcher.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /api/projects/{id}/stimuli/{stimulusId} (the `PatchStimulus` operationId).
@@ -13296,7 +20013,7 @@ func (c *ClientWithResponses) PatchStimulusWithResponse(ctx context.Context, id 
 
 // GetStimulusResultsWithResponse A stimulus's results, second by second
 //
-// Per bin of stimulus time (`binS`, 0.1 to 60 s, default 0.5) and per segment: each emotion's and valence's mean over participants with a 95 % band and N, the share of participants per dominant emotion, the face-found and attention shares (a described face turned at most about 20 degrees). With `compare`, another ready stimulus of the project: A minus B per emotion, whole, per segment and per bin. 409 while a stimulus is not ready.
+// Per bin of stimulus time (`binS`, 0.1 to 60 s, default 0.5) and per segment: each emotion's and valence's mean over participants with a 95 % band and N, the share of participants per dominant emotion, the face-found and attention shares (a described face turned at most about 20 degrees). With `compare`, another ready stimulus of the project: A minus B per emotion, whole, per segment and per bin. 409 while a stimulus is not ready. Role: viewer.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13311,7 +20028,7 @@ func (c *ClientWithResponses) GetStimulusResultsWithResponse(ctx context.Context
 
 // ExportStimulusResultsCSVWithResponse A stimulus's results per bin, as CSV
 //
-// The bins of `getStimulusResults` as one CSV row each, in time order: `startS`, `endS`, `n` (participants with a described face), `nAll` (with any frame), then `<emotion>_mean`, `_lower` and `_upper` (the 95 % band) for the seven emotions and valence, `dominant_<emotion>` (the share of the N participants whose dominant emotion it is), and `faceShare_*` and `attentionShare_*` with their bands. A figure that is undefined (no participant, or one where a band needs two) is an empty cell, never 0. 409 while the stimulus is not ready.
+// The bins of `getStimulusResults` as one CSV row each, in time order: `startS`, `endS`, `n` (participants with a described face), `nAll` (with any frame), then `<emotion>_mean`, `_lower` and `_upper` (the 95 % band) for the seven emotions and valence, `dominant_<emotion>` (the share of the N participants whose dominant emotion it is), and `faceShare_*` and `attentionShare_*` with their bands. A figure that is undefined (no participant, or one where a band needs two) is an empty cell, never 0. 409 while the stimulus is not ready. Role: viewer.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13326,7 +20043,7 @@ func (c *ClientWithResponses) ExportStimulusResultsCSVWithResponse(ctx context.C
 
 // RemoveRecordingWithResponse Remove a recording
 //
-// The metadata goes at once (404 from then on), the video through the deletion queue.
+// The metadata goes at once (404 from then on), the video through the deletion queue. Role: researcher.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13341,6 +20058,8 @@ func (c *ClientWithResponses) RemoveRecordingWithResponse(ctx context.Context, i
 
 // GetRecordingWithResponse A recording, with its analysis runs
 //
+// Role: viewer.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/recordings/{id} (the `GetRecording` operationId).
@@ -13354,7 +20073,7 @@ func (c *ClientWithResponses) GetRecordingWithResponse(ctx context.Context, id R
 
 // DeleteAnalysisWithResponse Delete an analysis run
 //
-// The run and its timeline. A run still queued or running answers 409.
+// The run and its timeline. A run still queued or running answers 409. Role: researcher.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13369,7 +20088,7 @@ func (c *ClientWithResponses) DeleteAnalysisWithResponse(ctx context.Context, id
 
 // GetAnalysisWithResponse The full result of a finished run
 //
-// The `facet analyze` JSON, frames included, streamed. A run that is not done answers 409. A failure part way cuts the connection.
+// The `facet analyze` JSON, frames included, streamed. A run that is not done answers 409. A failure part way cuts the connection. Role: viewer.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13384,7 +20103,7 @@ func (c *ClientWithResponses) GetAnalysisWithResponse(ctx context.Context, id Re
 
 // ReanalyzeRecordingWithBodyWithResponse Queue a new analysis run
 //
-// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings.
+// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings. Role: researcher.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13399,7 +20118,7 @@ func (c *ClientWithResponses) ReanalyzeRecordingWithBodyWithResponse(ctx context
 
 // ReanalyzeRecordingWithResponse Queue a new analysis run
 //
-// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings.
+// A new run with the project's settings, changed by `settings`; earlier runs stay. The body is required (`{}` at least). 409 when no video has been uploaded, it has been deleted, or the project deletes videos after analysis; 422 for a model set that is not installed; 429 when the client's re-analyses of the clock hour (60 by default) are used up, until the hour ends. The body is optional: without one (or without `settings`) the run takes the project's settings. Role: researcher.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13414,7 +20133,7 @@ func (c *ClientWithResponses) ReanalyzeRecordingWithResponse(ctx context.Context
 
 // GetVideoLinkWithResponse A read link to the video
 //
-// Read-only, 15 minutes. The link forces `Content-Type: video/webm` or `video/mp4` (from the analysed codec) and `Content-Disposition: attachment`, whatever type the uploader declared. 409 when no video has been uploaded yet; 410 when it has been deleted.
+// Read-only, 15 minutes. The link forces `Content-Type: video/webm` or `video/mp4` (from the analysed codec) and `Content-Disposition: attachment`, whatever type the uploader declared. 409 when no video has been uploaded yet; 410 when it has been deleted. Role: viewer.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13427,7 +20146,204 @@ func (c *ClientWithResponses) GetVideoLinkWithResponse(ctx context.Context, id R
 	return ParseGetVideoLinkResponse(rsp)
 }
 
+// SignOutWithResponse Sign out
+//
+// Ends this session; the answer clears the cookie. Role: any signed-in account.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /api/session (the `SignOut` operationId).
+func (c *ClientWithResponses) SignOutWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*SignOutResponse, error) {
+	rsp, err := c.SignOut(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignOutResponse(rsp)
+}
+
+// GetSessionWithResponse The signed-in session
+//
+// The session's account and its `csrfToken`, for a page that was reloaded. Role: any signed-in account.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/session (the `GetSession` operationId).
+func (c *ClientWithResponses) GetSessionWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetSessionResponse, error) {
+	rsp, err := c.GetSession(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSessionResponse(rsp)
+}
+
+// SignInWithBodyWithResponse Sign in
+//
+// Checks the e-mail and password (and `code`, for an account with a second factor) and starts a session: the answer sets the session cookie and gives the `csrfToken` to send as `X-CSRF-Token` with every request that is not GET or HEAD. A wrong e-mail or password answers 401 `unauthorized`, the same for an unknown e-mail; the right ones without the `code` that an account with a second factor needs answer 401 `code_required`. Failed sign-ins are counted per account and per source: past the limit, 429 until `Retry-After`, even with the right password.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/session (the `SignIn` operationId).
+func (c *ClientWithResponses) SignInWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SignInResponse, error) {
+	rsp, err := c.SignInWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignInResponse(rsp)
+}
+
+// SignInWithResponse Sign in
+//
+// Checks the e-mail and password (and `code`, for an account with a second factor) and starts a session: the answer sets the session cookie and gives the `csrfToken` to send as `X-CSRF-Token` with every request that is not GET or HEAD. A wrong e-mail or password answers 401 `unauthorized`, the same for an unknown e-mail; the right ones without the `code` that an account with a second factor needs answer 401 `code_required`. Failed sign-ins are counted per account and per source: past the limit, 429 until `Retry-After`, even with the right password.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/session (the `SignIn` operationId).
+func (c *ClientWithResponses) SignInWithResponse(ctx context.Context, body SignInJSONRequestBody, reqEditors ...RequestEditorFn) (*SignInResponse, error) {
+	rsp, err := c.SignIn(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignInResponse(rsp)
+}
+
+// GetSignUpWithResponse An e-mailed sign-up link
+//
+// What the link is for, shown before the account is made: the invited e-mail, the role and the client's company ("" for an operator's invitation). An unknown token answers 404, one used or expired 410.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/signup/{token} (the `GetSignUp` operationId).
+func (c *ClientWithResponses) GetSignUpWithResponse(ctx context.Context, token SignUpToken, reqEditors ...RequestEditorFn) (*GetSignUpResponse, error) {
+	rsp, err := c.GetSignUp(ctx, token, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSignUpResponse(rsp)
+}
+
+// SignUpWithBodyWithResponse Sign up with an e-mailed link
+//
+// Makes the invited account, with the invitation's e-mail and role, and signs it in: the answer sets the session cookie as `POST /api/session` does. The link works once: used or expired, it answers 410; unknown, 404. An e-mail that has an account already answers 409.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/signup/{token} (the `SignUp` operationId).
+func (c *ClientWithResponses) SignUpWithBodyWithResponse(ctx context.Context, token SignUpToken, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SignUpResponse, error) {
+	rsp, err := c.SignUpWithBody(ctx, token, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignUpResponse(rsp)
+}
+
+// SignUpWithResponse Sign up with an e-mailed link
+//
+// Makes the invited account, with the invitation's e-mail and role, and signs it in: the answer sets the session cookie as `POST /api/session` does. The link works once: used or expired, it answers 410; unknown, 404. An e-mail that has an account already answers 409.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/signup/{token} (the `SignUp` operationId).
+func (c *ClientWithResponses) SignUpWithResponse(ctx context.Context, token SignUpToken, body SignUpJSONRequestBody, reqEditors ...RequestEditorFn) (*SignUpResponse, error) {
+	rsp, err := c.SignUp(ctx, token, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignUpResponse(rsp)
+}
+
+// GetTeamWithResponse The team
+//
+// The client's accounts and the invitations not used yet, in one page (`continuationToken` null). Role: viewer.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/team (the `GetTeam` operationId).
+func (c *ClientWithResponses) GetTeamWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetTeamResponse, error) {
+	rsp, err := c.GetTeam(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetTeamResponse(rsp)
+}
+
+// InviteMemberWithBodyWithResponse Invite someone to the team
+//
+// E-mails a one-time sign-up link (`<FACET_PUBLIC_BASE_URL>/app/signup#<token>`) for an account of the client with this role; the token is in the e-mail only. An e-mail that has an account already answers 409. Role: owner.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/team/invitations (the `InviteMember` operationId).
+func (c *ClientWithResponses) InviteMemberWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*InviteMemberResponse, error) {
+	rsp, err := c.InviteMemberWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseInviteMemberResponse(rsp)
+}
+
+// InviteMemberWithResponse Invite someone to the team
+//
+// E-mails a one-time sign-up link (`<FACET_PUBLIC_BASE_URL>/app/signup#<token>`) for an account of the client with this role; the token is in the e-mail only. An e-mail that has an account already answers 409. Role: owner.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/team/invitations (the `InviteMember` operationId).
+func (c *ClientWithResponses) InviteMemberWithResponse(ctx context.Context, body InviteMemberJSONRequestBody, reqEditors ...RequestEditorFn) (*InviteMemberResponse, error) {
+	rsp, err := c.InviteMember(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseInviteMemberResponse(rsp)
+}
+
+// RemoveMemberWithResponse Remove a member
+//
+// The account's sessions end and it can no longer sign in. The team's last owner answers 409. Role: owner.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /api/team/{id} (the `RemoveMember` operationId).
+func (c *ClientWithResponses) RemoveMemberWithResponse(ctx context.Context, id MemberId, reqEditors ...RequestEditorFn) (*RemoveMemberResponse, error) {
+	rsp, err := c.RemoveMember(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRemoveMemberResponse(rsp)
+}
+
+// ChangeMemberRoleWithBodyWithResponse Change a member's role
+//
+// A change that would leave the team without an owner answers 409. Role: owner.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/team/{id} (the `ChangeMemberRole` operationId).
+func (c *ClientWithResponses) ChangeMemberRoleWithBodyWithResponse(ctx context.Context, id MemberId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ChangeMemberRoleResponse, error) {
+	rsp, err := c.ChangeMemberRoleWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseChangeMemberRoleResponse(rsp)
+}
+
+// ChangeMemberRoleWithResponse Change a member's role
+//
+// A change that would leave the team without an owner answers 409. Role: owner.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/team/{id} (the `ChangeMemberRole` operationId).
+func (c *ClientWithResponses) ChangeMemberRoleWithResponse(ctx context.Context, id MemberId, body ChangeMemberRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*ChangeMemberRoleResponse, error) {
+	rsp, err := c.ChangeMemberRole(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseChangeMemberRoleResponse(rsp)
+}
+
 // ListWebhooksWithResponse The client's webhooks
+//
+// Role: owner.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13442,7 +20358,7 @@ func (c *ClientWithResponses) ListWebhooksWithResponse(ctx context.Context, para
 
 // CreateWebhookWithBodyWithResponse Register a webhook
 //
-// An endpoint that receives the events it names, for one project or all. The answer holds the signing `secret`, this once. At most 20 endpoints per client (409 beyond). A URL that is not https, names an address that is not public, or is malformed answers 400; a `projectId` that is not the client's answers 422.
+// An endpoint that receives the events it names, for one project or all. The answer holds the signing `secret`, this once. At most 20 endpoints per client (409 beyond). A URL that is not https, names an address that is not public, or is malformed answers 400; a `projectId` that is not the client's answers 422. Role: owner.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13457,7 +20373,7 @@ func (c *ClientWithResponses) CreateWebhookWithBodyWithResponse(ctx context.Cont
 
 // CreateWebhookWithResponse Register a webhook
 //
-// An endpoint that receives the events it names, for one project or all. The answer holds the signing `secret`, this once. At most 20 endpoints per client (409 beyond). A URL that is not https, names an address that is not public, or is malformed answers 400; a `projectId` that is not the client's answers 422.
+// An endpoint that receives the events it names, for one project or all. The answer holds the signing `secret`, this once. At most 20 endpoints per client (409 beyond). A URL that is not https, names an address that is not public, or is malformed answers 400; a `projectId` that is not the client's answers 422. Role: owner.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13472,7 +20388,7 @@ func (c *ClientWithResponses) CreateWebhookWithResponse(ctx context.Context, bod
 
 // DeleteWebhookWithResponse Delete a webhook
 //
-// Deliveries still queued for it are dropped.
+// Deliveries still queued for it are dropped. Role: owner.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13487,6 +20403,8 @@ func (c *ClientWithResponses) DeleteWebhookWithResponse(ctx context.Context, id 
 
 // GetWebhookWithResponse A webhook and its last attempts
 //
+// Role: owner.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/webhooks/{id} (the `GetWebhook` operationId).
@@ -13500,7 +20418,7 @@ func (c *ClientWithResponses) GetWebhookWithResponse(ctx context.Context, id Web
 
 // PingWebhookWithResponse Send a test event
 //
-// Queues a `ping` delivery (not retried). A disabled endpoint is pinged too, and one that answers 2xx is enabled again. Its attempt shows in `GET /api/webhooks/{id}`.
+// Queues a `ping` delivery (not retried). A disabled endpoint is pinged too, and one that answers 2xx is enabled again. Its attempt shows in `GET /api/webhooks/{id}`. Role: owner.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13515,7 +20433,7 @@ func (c *ClientWithResponses) PingWebhookWithResponse(ctx context.Context, id We
 
 // RotateWebhookSecretWithResponse Rotate a webhook's secret
 //
-// A new secret, shown this once. For 24 hours deliveries carry two signatures, one under each secret, so a receiver can switch without losing one.
+// A new secret, shown this once. For 24 hours deliveries carry two signatures, one under each secret, so a receiver can switch without losing one. Role: owner.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13526,6 +20444,36 @@ func (c *ClientWithResponses) RotateWebhookSecretWithResponse(ctx context.Contex
 		return nil, err
 	}
 	return ParseRotateWebhookSecretResponse(rsp)
+}
+
+// GetPortalWithResponse The portal
+//
+// The portal's HTML shell: one page for every path of the portal, whose script shows the page the path names (`/app/` the projects, or the sign-in when no one is signed in; `/app/signin`, `/app/signup`, `/app/projects/new`, `/app/projects/{id}`, `/app/projects/{id}/stimuli/{stimulusId}`, `/app/recordings/{id}`, `/app/deletions`, `/app/account`, `/app/operator`). It calls only this API, with the session cookie and `X-CSRF-Token`. Open it in a browser.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /app/ (the `GetPortal` operationId).
+func (c *ClientWithResponses) GetPortalWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetPortalResponse, error) {
+	rsp, err := c.GetPortal(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetPortalResponse(rsp)
+}
+
+// GetPortalPathWithResponse A page or file of the portal
+//
+// A path without a dot answers the HTML shell of `GET /app/`, whose script shows that page; `assets/<name>` one of the portal's files (scripts, styles, icons); anything else 404.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /app/{path} (the `GetPortalPath` operationId).
+func (c *ClientWithResponses) GetPortalPathWithResponse(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*GetPortalPathResponse, error) {
+	rsp, err := c.GetPortalPath(ctx, path, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetPortalPathResponse(rsp)
 }
 
 // GetParticipantAssetWithResponse The participant page's script, style and icon
@@ -13554,6 +20502,1173 @@ func (c *ClientWithResponses) GetParticipantPageWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseGetParticipantPageResponse(rsp)
+}
+
+// ParseChangePasswordResponse parses an HTTP response from a ChangePasswordWithResponse call
+func ParseChangePasswordResponse(rsp *http.Response) (*ChangePasswordResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ChangePasswordResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers ChangePasswordResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ChangePasswordResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ChangePasswordResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 413:
+		var headers ChangePasswordResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 422:
+		var headers ChangePasswordResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 429:
+		var headers ChangePasswordResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ChangePasswordResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ChangePasswordResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListAccountSessionsResponse parses an HTTP response from a ListAccountSessionsWithResponse call
+func ParseListAccountSessionsResponse(rsp *http.Response) (*ListAccountSessionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListAccountSessionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AccountSessionList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListAccountSessionsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListAccountSessionsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListAccountSessionsResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListAccountSessionsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseEndAccountSessionResponse parses an HTTP response from a EndAccountSessionWithResponse call
+func ParseEndAccountSessionResponse(rsp *http.Response) (*EndAccountSessionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &EndAccountSessionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers EndAccountSessionResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers EndAccountSessionResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers EndAccountSessionResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers EndAccountSessionResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers EndAccountSessionResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers EndAccountSessionResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDisableTotpResponse parses an HTTP response from a DisableTotpWithResponse call
+func ParseDisableTotpResponse(rsp *http.Response) (*DisableTotpResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DisableTotpResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers DisableTotpResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers DisableTotpResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers DisableTotpResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 413:
+		var headers DisableTotpResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 422:
+		var headers DisableTotpResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 429:
+		var headers DisableTotpResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers DisableTotpResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers DisableTotpResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseStartTotpResponse parses an HTTP response from a StartTotpWithResponse call
+func ParseStartTotpResponse(rsp *http.Response) (*StartTotpResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &StartTotpResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest TotpSetup
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers StartTotpResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers StartTotpResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers StartTotpResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 409:
+		var headers StartTotpResponse409Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers StartTotpResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 429:
+		var headers StartTotpResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers StartTotpResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers StartTotpResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseEnableTotpResponse parses an HTTP response from a EnableTotpWithResponse call
+func ParseEnableTotpResponse(rsp *http.Response) (*EnableTotpResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &EnableTotpResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers EnableTotpResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers EnableTotpResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers EnableTotpResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 409:
+		var headers EnableTotpResponse409Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers EnableTotpResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 422:
+		var headers EnableTotpResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 429:
+		var headers EnableTotpResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers EnableTotpResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers EnableTotpResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListClientsResponse parses an HTTP response from a ListClientsWithResponse call
+func ParseListClientsResponse(rsp *http.Response) (*ListClientsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListClientsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ClientList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers ListClientsResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListClientsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListClientsResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListClientsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListClientsResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListClientsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
 }
 
 // ParseCreateClientResponse parses an HTTP response from a CreateClientWithResponse call
@@ -13590,6 +21705,20 @@ func ParseCreateClientResponse(rsp *http.Response) (*CreateClientResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest TooLarge
@@ -13649,6 +21778,26 @@ func ParseCreateClientResponse(rsp *http.Response) (*CreateClientResponse, error
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateClientResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateClientResponse409Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 413:
 		var headers CreateClientResponse413Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -13736,6 +21885,13 @@ func ParseEraseMeResponse(rsp *http.Response) (*EraseMeResponse, error) {
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -13777,6 +21933,16 @@ func ParseEraseMeResponse(rsp *http.Response) (*EraseMeResponse, error) {
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers EraseMeResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 429:
 		var headers EraseMeResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -13854,6 +22020,13 @@ func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -13895,6 +22068,16 @@ func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetMeResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 429:
 		var headers GetMeResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -13944,22 +22127,22 @@ func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
 	return response, nil
 }
 
-// ParseListMyAuditResponse parses an HTTP response from a ListMyAuditWithResponse call
-func ParseListMyAuditResponse(rsp *http.Response) (*ListMyAuditResponse, error) {
+// ParsePatchMeResponse parses an HTTP response from a PatchMeWithResponse call
+func ParsePatchMeResponse(rsp *http.Response) (*PatchMeResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &ListMyAuditResponse{
+	response := &PatchMeResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest AuditListResponse
+		var dest ClientProfile
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -13978,6 +22161,199 @@ func ParseListMyAuditResponse(rsp *http.Response) (*ListMyAuditResponse, error) 
 			return nil, err
 		}
 		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers PatchMeResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers PatchMeResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers PatchMeResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 409:
+		var headers PatchMeResponse409Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers PatchMeResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 429:
+		var headers PatchMeResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers PatchMeResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers PatchMeResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListMyAuditResponse parses an HTTP response from a ListMyAuditWithResponse call
+func ParseListMyAuditResponse(rsp *http.Response) (*ListMyAuditResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListMyAuditResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ClientAuditList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
@@ -14030,6 +22406,16 @@ func ParseListMyAuditResponse(rsp *http.Response) (*ListMyAuditResponse, error) 
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListMyAuditResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 429:
 		var headers ListMyAuditResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -14079,26 +22465,26 @@ func ParseListMyAuditResponse(rsp *http.Response) (*ListMyAuditResponse, error) 
 	return response, nil
 }
 
-// ParseRotateKeyResponse parses an HTTP response from a RotateKeyWithResponse call
-func ParseRotateKeyResponse(rsp *http.Response) (*RotateKeyResponse, error) {
+// ParseListKeysResponse parses an HTTP response from a ListKeysWithResponse call
+func ParseListKeysResponse(rsp *http.Response) (*ListKeysResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &RotateKeyResponse{
+	response := &ListKeysResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
-		var dest NewKey
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest KeyList
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
-		response.JSON201 = &dest
+		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
@@ -14107,12 +22493,12 @@ func ParseRotateKeyResponse(rsp *http.Response) (*RotateKeyResponse, error) {
 		}
 		response.ApplicationproblemJSON401 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest Conflict
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
-		response.ApplicationproblemJSON409 = &dest
+		response.ApplicationproblemJSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
@@ -14139,7 +22525,7 @@ func ParseRotateKeyResponse(rsp *http.Response) (*RotateKeyResponse, error) {
 
 	switch {
 	case rsp.StatusCode == 401:
-		var headers RotateKeyResponse401Headers
+		var headers ListKeysResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -14155,8 +22541,8 @@ func ParseRotateKeyResponse(rsp *http.Response) (*RotateKeyResponse, error) {
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
-	case rsp.StatusCode == 409:
-		var headers RotateKeyResponse409Headers
+	case rsp.StatusCode == 403:
+		var headers ListKeysResponse403Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -14164,9 +22550,9 @@ func ParseRotateKeyResponse(rsp *http.Response) (*RotateKeyResponse, error) {
 			}
 			headers.XRequestId = &value
 		}
-		response.Headers409 = &headers
+		response.Headers403 = &headers
 	case rsp.StatusCode == 429:
-		var headers RotateKeyResponse429Headers
+		var headers ListKeysResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -14183,7 +22569,7 @@ func ParseRotateKeyResponse(rsp *http.Response) (*RotateKeyResponse, error) {
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
-		var headers RotateKeyResponse500Headers
+		var headers ListKeysResponse500Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -14193,7 +22579,341 @@ func ParseRotateKeyResponse(rsp *http.Response) (*RotateKeyResponse, error) {
 		}
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
-		var headers RotateKeyResponse503Headers
+		var headers ListKeysResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateKeyResponse parses an HTTP response from a CreateKeyWithResponse call
+func ParseCreateKeyResponse(rsp *http.Response) (*CreateKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest KeyCreated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers CreateKeyResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers CreateKeyResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateKeyResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateKeyResponse409Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers CreateKeyResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 429:
+		var headers CreateKeyResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers CreateKeyResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateKeyResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRevokeKeyResponse parses an HTTP response from a RevokeKeyWithResponse call
+func ParseRevokeKeyResponse(rsp *http.Response) (*RevokeKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RevokeKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RevokeKeyResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RevokeKeyResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers RevokeKeyResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers RevokeKeyResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers RevokeKeyResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers RevokeKeyResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -14241,6 +22961,13 @@ func ParseEraseClientResponse(rsp *http.Response) (*EraseClientResponse, error) 
 			return nil, err
 		}
 		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
@@ -14290,6 +23017,16 @@ func ParseEraseClientResponse(rsp *http.Response) (*EraseClientResponse, error) 
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers EraseClientResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers EraseClientResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -14384,6 +23121,13 @@ func ParseListClientAuditResponse(rsp *http.Response) (*ListClientAuditResponse,
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -14442,6 +23186,16 @@ func ParseListClientAuditResponse(rsp *http.Response) (*ListClientAuditResponse,
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListClientAuditResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ListClientAuditResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -14481,6 +23235,209 @@ func ParseListClientAuditResponse(rsp *http.Response) (*ListClientAuditResponse,
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListClientAuditResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseInviteClientOwnerResponse parses an HTTP response from a InviteClientOwnerWithResponse call
+func ParseInviteClientOwnerResponse(rsp *http.Response) (*InviteClientOwnerResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &InviteClientOwnerResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest TeamInvite
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers InviteClientOwnerResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers InviteClientOwnerResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers InviteClientOwnerResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers InviteClientOwnerResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers InviteClientOwnerResponse409Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers InviteClientOwnerResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 429:
+		var headers InviteClientOwnerResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers InviteClientOwnerResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers InviteClientOwnerResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -14665,6 +23622,13 @@ func ParseRevokeInvitationResponse(rsp *http.Response) (*RevokeInvitationRespons
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -14720,6 +23684,16 @@ func ParseRevokeInvitationResponse(rsp *http.Response) (*RevokeInvitationRespons
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RevokeInvitationResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers RevokeInvitationResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -15191,6 +24165,192 @@ func ParseGetOpenApiDocumentResponse(rsp *http.Response) (*GetOpenApiDocumentRes
 	return response, nil
 }
 
+// ParseInviteOperatorResponse parses an HTTP response from a InviteOperatorWithResponse call
+func ParseInviteOperatorResponse(rsp *http.Response) (*InviteOperatorResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &InviteOperatorResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest TeamInvite
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers InviteOperatorResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers InviteOperatorResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers InviteOperatorResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 409:
+		var headers InviteOperatorResponse409Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers InviteOperatorResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 429:
+		var headers InviteOperatorResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers InviteOperatorResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers InviteOperatorResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListProjectsResponse parses an HTTP response from a ListProjectsWithResponse call
 func ParseListProjectsResponse(rsp *http.Response) (*ListProjectsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -15225,6 +24385,13 @@ func ParseListProjectsResponse(rsp *http.Response) (*ListProjectsResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
@@ -15277,6 +24444,16 @@ func ParseListProjectsResponse(rsp *http.Response) (*ListProjectsResponse, error
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListProjectsResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 429:
 		var headers ListProjectsResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -15361,6 +24538,13 @@ func ParseCreateProjectResponse(rsp *http.Response) (*CreateProjectResponse, err
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest TooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15426,6 +24610,16 @@ func ParseCreateProjectResponse(rsp *http.Response) (*CreateProjectResponse, err
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateProjectResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 413:
 		var headers CreateProjectResponse413Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -15523,6 +24717,13 @@ func ParseRemoveProjectResponse(rsp *http.Response) (*RemoveProjectResponse, err
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15571,6 +24772,16 @@ func ParseRemoveProjectResponse(rsp *http.Response) (*RemoveProjectResponse, err
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RemoveProjectResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers RemoveProjectResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -15658,6 +24869,13 @@ func ParseGetProjectResponse(rsp *http.Response) (*GetProjectResponse, error) {
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15706,6 +24924,16 @@ func ParseGetProjectResponse(rsp *http.Response) (*GetProjectResponse, error) {
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetProjectResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetProjectResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -15800,6 +25028,13 @@ func ParsePatchProjectResponse(rsp *http.Response) (*PatchProjectResponse, error
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15879,6 +25114,16 @@ func ParsePatchProjectResponse(rsp *http.Response) (*PatchProjectResponse, error
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers PatchProjectResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers PatchProjectResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -16003,6 +25248,13 @@ func ParseListProjectAuditResponse(rsp *http.Response) (*ListProjectAuditRespons
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16061,6 +25313,16 @@ func ParseListProjectAuditResponse(rsp *http.Response) (*ListProjectAuditRespons
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListProjectAuditResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ListProjectAuditResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -16148,6 +25410,13 @@ func ParseCloseProjectResponse(rsp *http.Response) (*CloseProjectResponse, error
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16203,6 +25472,16 @@ func ParseCloseProjectResponse(rsp *http.Response) (*CloseProjectResponse, error
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CloseProjectResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers CloseProjectResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -16293,6 +25572,13 @@ func ParseExportProjectCSVResponse(rsp *http.Response) (*ExportProjectCSVRespons
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16351,6 +25637,16 @@ func ParseExportProjectCSVResponse(rsp *http.Response) (*ExportProjectCSVRespons
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ExportProjectCSVResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ExportProjectCSVResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -16438,6 +25734,13 @@ func ParseExportProjectJSONResponse(rsp *http.Response) (*ExportProjectJSONRespo
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16496,6 +25799,16 @@ func ParseExportProjectJSONResponse(rsp *http.Response) (*ExportProjectJSONRespo
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ExportProjectJSONResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ExportProjectJSONResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -16590,6 +25903,13 @@ func ParseListInvitationsResponse(rsp *http.Response) (*ListInvitationsResponse,
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16648,6 +25968,16 @@ func ParseListInvitationsResponse(rsp *http.Response) (*ListInvitationsResponse,
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListInvitationsResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ListInvitationsResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -16742,6 +26072,13 @@ func ParseCreateInvitationResponse(rsp *http.Response) (*CreateInvitationRespons
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16814,6 +26151,16 @@ func ParseCreateInvitationResponse(rsp *http.Response) (*CreateInvitationRespons
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateInvitationResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers CreateInvitationResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -16928,6 +26275,13 @@ func ParseListRecordingsResponse(rsp *http.Response) (*ListRecordingsResponse, e
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16986,6 +26340,16 @@ func ParseListRecordingsResponse(rsp *http.Response) (*ListRecordingsResponse, e
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListRecordingsResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ListRecordingsResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -17080,6 +26444,13 @@ func ParseCreateRecordingResponse(rsp *http.Response) (*CreateRecordingResponse,
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17159,6 +26530,16 @@ func ParseCreateRecordingResponse(rsp *http.Response) (*CreateRecordingResponse,
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateRecordingResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers CreateRecordingResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -17276,6 +26657,13 @@ func ParseReopenProjectResponse(rsp *http.Response) (*ReopenProjectResponse, err
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17331,6 +26719,16 @@ func ParseReopenProjectResponse(rsp *http.Response) (*ReopenProjectResponse, err
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ReopenProjectResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ReopenProjectResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -17421,6 +26819,13 @@ func ParseGetProjectReportResponse(rsp *http.Response) (*GetProjectReportRespons
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17479,6 +26884,16 @@ func ParseGetProjectReportResponse(rsp *http.Response) (*GetProjectReportRespons
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetProjectReportResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetProjectReportResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -17573,6 +26988,13 @@ func ParseListStimuliResponse(rsp *http.Response) (*ListStimuliResponse, error) 
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17631,6 +27053,16 @@ func ParseListStimuliResponse(rsp *http.Response) (*ListStimuliResponse, error) 
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListStimuliResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ListStimuliResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -17725,6 +27157,13 @@ func ParseCreateStimulusResponse(rsp *http.Response) (*CreateStimulusResponse, e
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17797,6 +27236,16 @@ func ParseCreateStimulusResponse(rsp *http.Response) (*CreateStimulusResponse, e
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateStimulusResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers CreateStimulusResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -17900,6 +27349,13 @@ func ParseDeleteStimulusResponse(rsp *http.Response) (*DeleteStimulusResponse, e
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17948,6 +27404,16 @@ func ParseDeleteStimulusResponse(rsp *http.Response) (*DeleteStimulusResponse, e
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers DeleteStimulusResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers DeleteStimulusResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -18035,6 +27501,13 @@ func ParseGetStimulusResponse(rsp *http.Response) (*GetStimulusResponse, error) 
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -18083,6 +27556,16 @@ func ParseGetStimulusResponse(rsp *http.Response) (*GetStimulusResponse, error) 
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetStimulusResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetStimulusResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -18177,6 +27660,13 @@ func ParsePatchStimulusResponse(rsp *http.Response) (*PatchStimulusResponse, err
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -18256,6 +27746,16 @@ func ParsePatchStimulusResponse(rsp *http.Response) (*PatchStimulusResponse, err
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers PatchStimulusResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers PatchStimulusResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -18380,6 +27880,13 @@ func ParseGetStimulusResultsResponse(rsp *http.Response) (*GetStimulusResultsRes
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -18445,6 +27952,16 @@ func ParseGetStimulusResultsResponse(rsp *http.Response) (*GetStimulusResultsRes
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetStimulusResultsResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetStimulusResultsResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -18542,6 +28059,13 @@ func ParseExportStimulusResultsCSVResponse(rsp *http.Response) (*ExportStimulusR
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -18617,6 +28141,16 @@ func ParseExportStimulusResultsCSVResponse(rsp *http.Response) (*ExportStimulusR
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ExportStimulusResultsCSVResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ExportStimulusResultsCSVResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -18714,6 +28248,13 @@ func ParseRemoveRecordingResponse(rsp *http.Response) (*RemoveRecordingResponse,
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -18769,6 +28310,16 @@ func ParseRemoveRecordingResponse(rsp *http.Response) (*RemoveRecordingResponse,
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RemoveRecordingResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers RemoveRecordingResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -18866,6 +28417,13 @@ func ParseGetRecordingResponse(rsp *http.Response) (*GetRecordingResponse, error
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -18914,6 +28472,16 @@ func ParseGetRecordingResponse(rsp *http.Response) (*GetRecordingResponse, error
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetRecordingResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetRecordingResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -18997,6 +28565,13 @@ func ParseDeleteAnalysisResponse(rsp *http.Response) (*DeleteAnalysisResponse, e
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -19052,6 +28627,16 @@ func ParseDeleteAnalysisResponse(rsp *http.Response) (*DeleteAnalysisResponse, e
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers DeleteAnalysisResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers DeleteAnalysisResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -19149,6 +28734,13 @@ func ParseGetAnalysisResponse(rsp *http.Response) (*GetAnalysisResponse, error) 
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -19204,6 +28796,16 @@ func ParseGetAnalysisResponse(rsp *http.Response) (*GetAnalysisResponse, error) 
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetAnalysisResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetAnalysisResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -19308,6 +28910,13 @@ func ParseReanalyzeRecordingResponse(rsp *http.Response) (*ReanalyzeRecordingRes
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -19387,6 +28996,16 @@ func ParseReanalyzeRecordingResponse(rsp *http.Response) (*ReanalyzeRecordingRes
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ReanalyzeRecordingResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ReanalyzeRecordingResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -19504,6 +29123,13 @@ func ParseGetVideoLinkResponse(rsp *http.Response) (*GetVideoLinkResponse, error
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -19566,6 +29192,16 @@ func ParseGetVideoLinkResponse(rsp *http.Response) (*GetVideoLinkResponse, error
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetVideoLinkResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetVideoLinkResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -19645,6 +29281,1426 @@ func ParseGetVideoLinkResponse(rsp *http.Response) (*GetVideoLinkResponse, error
 	return response, nil
 }
 
+// ParseSignOutResponse parses an HTTP response from a SignOutWithResponse call
+func ParseSignOutResponse(rsp *http.Response) (*SignOutResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SignOutResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		var headers SignOutResponse204Headers
+		if values := rsp.Header.Values("Set-Cookie"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Set-Cookie", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.SetCookie = &value
+		}
+		response.Headers204 = &headers
+	case rsp.StatusCode == 401:
+		var headers SignOutResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers SignOutResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 429:
+		var headers SignOutResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers SignOutResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers SignOutResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetSessionResponse parses an HTTP response from a GetSessionWithResponse call
+func ParseGetSessionResponse(rsp *http.Response) (*GetSessionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSessionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SessionInfo
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetSessionResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetSessionResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetSessionResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetSessionResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSignInResponse parses an HTTP response from a SignInWithResponse call
+func ParseSignInResponse(rsp *http.Response) (*SignInResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SignInResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest SessionInfo
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest SignInRefused
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers SignInResponse201Headers
+		if values := rsp.Header.Values("Set-Cookie"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Set-Cookie", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.SetCookie = &value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 400:
+		var headers SignInResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers SignInResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 413:
+		var headers SignInResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 429:
+		var headers SignInResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers SignInResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers SignInResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetSignUpResponse parses an HTTP response from a GetSignUpWithResponse call
+func ParseGetSignUpResponse(rsp *http.Response) (*GetSignUpResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSignUpResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PublicTeamInvite
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
+		var dest Gone
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON410 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 404:
+		var headers GetSignUpResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 410:
+		var headers GetSignUpResponse410Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers410 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetSignUpResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetSignUpResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetSignUpResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSignUpResponse parses an HTTP response from a SignUpWithResponse call
+func ParseSignUpResponse(rsp *http.Response) (*SignUpResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SignUpResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest SessionInfo
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
+		var dest Gone
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON410 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers SignUpResponse201Headers
+		if values := rsp.Header.Values("Set-Cookie"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Set-Cookie", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.SetCookie = &value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 400:
+		var headers SignUpResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 404:
+		var headers SignUpResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers SignUpResponse409Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 410:
+		var headers SignUpResponse410Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers410 = &headers
+	case rsp.StatusCode == 413:
+		var headers SignUpResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 429:
+		var headers SignUpResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers SignUpResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers SignUpResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetTeamResponse parses an HTTP response from a GetTeamWithResponse call
+func ParseGetTeamResponse(rsp *http.Response) (*GetTeamResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetTeamResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Team
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetTeamResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetTeamResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetTeamResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetTeamResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetTeamResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseInviteMemberResponse parses an HTTP response from a InviteMemberWithResponse call
+func ParseInviteMemberResponse(rsp *http.Response) (*InviteMemberResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &InviteMemberResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest TeamInvite
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers InviteMemberResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers InviteMemberResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers InviteMemberResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 409:
+		var headers InviteMemberResponse409Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers InviteMemberResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 429:
+		var headers InviteMemberResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers InviteMemberResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers InviteMemberResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRemoveMemberResponse parses an HTTP response from a RemoveMemberWithResponse call
+func ParseRemoveMemberResponse(rsp *http.Response) (*RemoveMemberResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RemoveMemberResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RemoveMemberResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RemoveMemberResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers RemoveMemberResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers RemoveMemberResponse409Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers RemoveMemberResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers RemoveMemberResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers RemoveMemberResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseChangeMemberRoleResponse parses an HTTP response from a ChangeMemberRoleWithResponse call
+func ParseChangeMemberRoleResponse(rsp *http.Response) (*ChangeMemberRoleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ChangeMemberRoleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Member
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers ChangeMemberRoleResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ChangeMemberRoleResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ChangeMemberRoleResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ChangeMemberRoleResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers ChangeMemberRoleResponse409Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers ChangeMemberRoleResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 429:
+		var headers ChangeMemberRoleResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ChangeMemberRoleResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ChangeMemberRoleResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListWebhooksResponse parses an HTTP response from a ListWebhooksWithResponse call
 func ParseListWebhooksResponse(rsp *http.Response) (*ListWebhooksResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -19679,6 +30735,13 @@ func ParseListWebhooksResponse(rsp *http.Response) (*ListWebhooksResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
@@ -19731,6 +30794,16 @@ func ParseListWebhooksResponse(rsp *http.Response) (*ListWebhooksResponse, error
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListWebhooksResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 429:
 		var headers ListWebhooksResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -19815,6 +30888,13 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -19887,6 +30967,16 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateWebhookResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 409:
 		var headers CreateWebhookResponse409Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -19990,6 +31080,13 @@ func ParseDeleteWebhookResponse(rsp *http.Response) (*DeleteWebhookResponse, err
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20038,6 +31135,16 @@ func ParseDeleteWebhookResponse(rsp *http.Response) (*DeleteWebhookResponse, err
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers DeleteWebhookResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers DeleteWebhookResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -20125,6 +31232,13 @@ func ParseGetWebhookResponse(rsp *http.Response) (*GetWebhookResponse, error) {
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20173,6 +31287,16 @@ func ParseGetWebhookResponse(rsp *http.Response) (*GetWebhookResponse, error) {
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetWebhookResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetWebhookResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -20260,6 +31384,13 @@ func ParsePingWebhookResponse(rsp *http.Response) (*PingWebhookResponse, error) 
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20308,6 +31439,16 @@ func ParsePingWebhookResponse(rsp *http.Response) (*PingWebhookResponse, error) 
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers PingWebhookResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers PingWebhookResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -20395,6 +31536,13 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20450,6 +31598,16 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 			headers.XRequestId = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RotateWebhookSecretResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers RotateWebhookSecretResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -20514,6 +31672,84 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 			headers.XRequestId = &value
 		}
 		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetPortalResponse parses an HTTP response from a GetPortalWithResponse call
+func ParseGetPortalResponse(rsp *http.Response) (*GetPortalResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetPortalResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetPortalResponse200Headers
+		if values := rsp.Header.Values("Content-Security-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Security-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentSecurityPolicy = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetPortalPathResponse parses an HTTP response from a GetPortalPathWithResponse call
+func ParseGetPortalPathResponse(rsp *http.Response) (*GetPortalPathResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetPortalPathResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetPortalPathResponse200Headers
+		if values := rsp.Header.Values("Content-Security-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Security-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentSecurityPolicy = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetPortalPathResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
 	}
 
 	return response, nil

@@ -62,11 +62,33 @@ func loadOpenAPI(t *testing.T) map[string]apiOperation {
 	return ops
 }
 
-// wantSecurity is the security requirement of an operation with access a.
-var wantSecurity = map[Access][]map[string][]string{
-	AccessPublic: {},
-	AccessClient: {{"apiKey": {}}},
-	AccessAdmin:  {{"adminKey": {}}},
+// wantSecurity is the security requirement of an operation with access a
+// (by its name, README's: "session" is the level of routes any signed-in
+// account may call) and method: alternatives, one per credential, and a
+// session's requests that are not GET or HEAD also send the CSRF header.
+func wantSecurity(a Access, method string) ([]map[string][]string, bool) {
+	session := map[string][]string{"session": {}}
+	if method != "GET" && method != "HEAD" {
+		session["csrf"] = []string{}
+	}
+	switch a.String() {
+	case "public":
+		return []map[string][]string{}, true
+	case "session":
+		return []map[string][]string{session}, true
+	case "client":
+		return []map[string][]string{{"apiKey": {}}, session}, true
+	case "admin":
+		return []map[string][]string{{"adminKey": {}}, session}, true
+	}
+	return nil, false
+}
+
+// docPath is a route's path as the document writes it: OpenAPI has no
+// end anchor ({$}) and no wildcard of several segments ({path...} is
+// {path}, whose description says it may hold slashes).
+func docPath(p string) string {
+	return strings.NewReplacer("{$}", "", "...}", "}").Replace(p)
 }
 
 // TestOpenAPIRoutes holds api/openapi.json to Routes(): every route is
@@ -87,14 +109,14 @@ func TestOpenAPIRoutes(t *testing.T) {
 	}
 	routed := map[string]bool{}
 	for _, rt := range Routes() {
-		key := rt.Method + " " + rt.Path
+		key := rt.Method + " " + docPath(rt.Path)
 		routed[key] = true
 		op, ok := ops[key]
 		if !ok {
 			t.Errorf("route %s is not in %s", key, openAPIPath)
 			continue
 		}
-		want, ok := wantSecurity[rt.Auth]
+		want, ok := wantSecurity(rt.Auth, rt.Method)
 		if !ok {
 			t.Errorf("route %s: access %s has no security scheme", key, rt.Auth)
 			continue
