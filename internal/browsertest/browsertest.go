@@ -215,3 +215,22 @@ func FakeCamera(t testing.TB, image string) string {
 	}
 	return out
 }
+
+// Axe runs axe-core on the tab's page and returns its serious and
+// critical violations, one line each (rule, impact, the first nodes).
+// axe-core comes from tools/ (npm, pinned in tools/package-lock.json);
+// DevTools evaluation is not bound by the page's CSP, so the page needs
+// no exception for it.
+func (b *Browser) Axe(t testing.TB) []string {
+	t.Helper()
+	src, err := os.ReadFile(testenv.File(t, "tools/node_modules/axe-core/axe.min.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	Run(t, b, 10*time.Second, chromedp.Evaluate[bool](string(src)+";true"))
+	return Run(t, b, 60*time.Second, chromedp.Evaluate[[]string](`(async () => {
+		const r = await axe.run(document, { resultTypes: ["violations"] });
+		return r.violations.filter(v => v.impact === "serious" || v.impact === "critical")
+			.map(v => v.id + " (" + v.impact + "): " + v.help + " at " + v.nodes.slice(0, 3).map(n => n.target.join(" ")).join(", "));
+	})()`, chromedp.EvalAwaitPromise))
+}
