@@ -367,7 +367,7 @@ export const S = {
   erased: "Everything is being erased. You are signed out.",
 
   // Operator
-  operatorTitle: "Clients",
+  operatorTitle: "Operator",
   clientsTitle: "Clients",
   noClients: "No clients yet.",
   colId: "Id",

@@ -18,6 +18,13 @@ export function h(tag, props, ...kids) {
   return el;
 }
 
+// fill replaces el's children with kids, as h takes them.
+export function fill(el, ...kids) {
+  el.replaceChildren();
+  add(el, kids);
+  return el;
+}
+
 function add(el, kids) {
   for (const k of kids) {
     if (k === null || k === undefined || k === false) continue;

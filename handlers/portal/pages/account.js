@@ -3,7 +3,7 @@
 // erasure. Controls for owners only are not shown to others.
 import { api, query } from "../api.js";
 import { S, t } from "../strings.js";
-import { h, heading, field, input, errorBox, busy, problemText, when, section, confirmDialog, copyButton, pager, isOwner, uid } from "../ui.js";
+import { h, fill, heading, field, input, errorBox, busy, problemText, when, section, confirmDialog, copyButton, pager, isOwner, uid } from "../ui.js";
 
 const ROLES = ["owner", "researcher", "viewer"];
 const EVENTS = ["recording.analyzed", "recording.failed", "recording.deleted", "project.closed", "project.deleted"];
@@ -13,9 +13,9 @@ async function block(title, build) {
   const body = h("div");
   const reload = async () => {
     try {
-      body.replaceChildren(...[await build(reload)].flat().filter(Boolean));
+      fill(body, await build(reload));
     } catch (x) {
-      body.replaceChildren(h("p", { class: "error", text: problemText(x) }));
+      fill(body, h("p", { class: "error", text: problemText(x) }));
     }
   };
   await reload();
@@ -170,7 +170,7 @@ async function totp(ctx, reload) {
         const s = await api("POST", "/api/account/totp", {});
         const code = input({ name: "code", inputmode: "numeric", autocomplete: "one-time-code", required: true, pattern: "[0-9 ]{6,8}" });
         const secret = s.secret.replace(/(.{4})/g, "$1 ").trim();
-        out.replaceChildren(
+        fill(out,
           h("ol", { class: "steps" },
             h("li", {}, S.totpStep1),
             h("li", {}, S.totpStep2, " ", h("code", { class: "secret", text: secret }), " ", copyButton(s.secret, ctx),
@@ -281,7 +281,7 @@ async function keys(ctx, reload) {
     form([field(S.keyName, name, S.keyNameHint)], S.createKey, async () => {
       const k = await api("POST", "/api/clients/me/keys", name.value.trim() ? { name: name.value.trim() } : {});
       name.value = "";
-      shown.replaceChildren(h("div", { class: "once" },
+      fill(shown, h("div", { class: "once" },
         h("p", { class: "ok", text: S.keyCreated }),
         h("p", {}, h("code", { class: "wrap", text: k.apiKey }), " ", copyButton(k.apiKey, ctx)),
         h("p", { class: "hint", text: S.keyOnce })));
@@ -340,7 +340,7 @@ async function webhooks(ctx, reload) {
       const hk = await api("POST", "/api/webhooks", body);
       await reload();
       if (hk.secret) {
-        shown.replaceChildren(h("div", { class: "once" },
+        fill(shown, h("div", { class: "once" },
           h("p", { class: "ok", text: S.webhookAdded }),
           h("p", {}, S.webhookSecret, " ", h("code", { class: "wrap", text: hk.secret }), " ", copyButton(hk.secret, ctx)),
           h("p", { class: "hint", text: S.secretOnce })));

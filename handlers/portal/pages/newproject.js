@@ -3,7 +3,7 @@
 // and the analysis settings.
 import { api } from "../api.js";
 import { S, t } from "../strings.js";
-import { h, heading, field, input, errorBox, busy, problemText, uid } from "../ui.js";
+import { h, fill, heading, field, input, errorBox, busy, problemText, uid } from "../ui.js";
 
 const CONTEXTS = ["market-research", "media-testing", "usability", "academic-research", "healthcare-research", "other"];
 
@@ -61,7 +61,7 @@ export async function render(root, params, ctx) {
   const modeValue = () => modes.querySelector("input:checked").value;
   const draw = () => {
     settings.maxRetentionDays.closest(".field").hidden = modeValue() !== "retain";
-    preview.replaceChildren(consentPreview(name.value.trim(), consent.value.trim(), modeValue(), settings.maxRetentionDays.value || 90));
+    fill(preview, consentPreview(name.value.trim(), consent.value.trim(), modeValue(), settings.maxRetentionDays.value || 90));
   };
   for (const el of [name, consent, modes, settings.maxRetentionDays]) el.addEventListener("input", draw);
   modes.addEventListener("change", draw);

@@ -2,7 +2,7 @@
 // invitation, another owner for a client, and another operator.
 import { api } from "../api.js";
 import { S, t } from "../strings.js";
-import { h, heading, field, input, errorBox, busy, problemText, when, section } from "../ui.js";
+import { h, fill, heading, field, input, errorBox, busy, problemText, when, section } from "../ui.js";
 
 function form(kids, submit, fn) {
   const err = errorBox();
@@ -33,8 +33,8 @@ export async function render(root, params, ctx) {
   const load = async () => {
     const list = await api("GET", "/api/clients");
     const items = list.items || [];
-    clientSel.replaceChildren(h("option", { value: "", text: S.choose }), items.map((c) => h("option", { value: c.id, text: c.company })));
-    listBody.replaceChildren(items.length
+    fill(clientSel, h("option", { value: "", text: S.choose }), items.map((c) => h("option", { value: c.id, text: c.company })));
+    fill(listBody, items.length
       ? h("div", { class: "table-wrap" }, h("table", {},
         h("caption", { class: "sr-only", text: S.clientsTitle }),
         h("thead", {}, h("tr", {}, [S.companyLabel, S.contactLabel, S.countryLabel, S.colCreated, S.colId].map((x) => h("th", { scope: "col", text: x })))),
@@ -49,7 +49,7 @@ export async function render(root, params, ctx) {
   try {
     await load();
   } catch (x) {
-    listBody.replaceChildren(h("p", { class: "error", text: problemText(x) }));
+    fill(listBody, h("p", { class: "error", text: problemText(x) }));
   }
 
   const f = {
@@ -81,7 +81,7 @@ export async function render(root, params, ctx) {
       owner: { email: v(f.owner) },
     };
     const c = await api("POST", "/api/clients", body);
-    made.replaceChildren(h("p", { class: "ok", text: t("clientCreated", { company: c.company, email: body.owner.email }) }));
+    fill(made, h("p", { class: "ok", text: t("clientCreated", { company: c.company, email: body.owner.email }) }));
     ctx.announce(t("clientCreated", { company: c.company, email: body.owner.email }));
     for (const el of Object.values(f)) el.value = "";
     await load();

@@ -4,7 +4,7 @@
 // reopen and delete. Viewers see no control that changes anything.
 import { api, query } from "../api.js";
 import { S, t } from "../strings.js";
-import { h, heading, field, input, errorBox, busy, problemText, badge, when, section, link, canChange, confirmDialog, download, copyButton, pager, uid } from "../ui.js";
+import { h, fill, heading, field, input, errorBox, busy, problemText, badge, when, section, link, canChange, confirmDialog, download, copyButton, pager, uid } from "../ui.js";
 import { countText } from "./projects.js";
 
 const FINAL = ["analyzed", "failed", "expired"];
@@ -25,7 +25,7 @@ export async function render(root, params, ctx) {
     if (edit && !closed) acts.append(h("button", { type: "button", text: S.closeProject, onclick: closeProject }));
     if (edit && closed && del && Date.parse(del) > Date.now()) acts.append(h("button", { type: "button", text: S.reopenProject, onclick: reopen }));
     if (edit) acts.append(h("button", { type: "button", class: "danger", text: S.deleteProject, onclick: remove }));
-    head.replaceChildren(
+    fill(head,
       h("div", { class: "page-head" }, heading(p.name), badge(p.status)),
       h("dl", { class: "facts" },
         h("dt", { text: S.useContextLabel }), h("dd", { text: S.useContexts[p.useContext] || p.useContext }),
@@ -112,7 +112,7 @@ async function recordingsSection(base, ctx, onCounts) {
     const list = await api("GET", query(base + "/recordings", { limit: 100 }));
     const items = list.items || [];
     const counts = { "awaiting-upload": 0, uploaded: 0, analyzing: 0, analyzed: 0, failed: 0, expired: 0 };
-    body.replaceChildren(...items.map((r) => {
+    fill(body, items.map((r) => {
       counts[r.status] = (counts[r.status] || 0) + 1;
       const before = seen.get(r.id);
       if (before && before !== r.status) ctx.announce(t("recordingNow", { id: r.id, status: S.statusNames[r.status] || r.status }));
@@ -142,7 +142,7 @@ async function recordingsSection(base, ctx, onCounts) {
   };
   ctx.signal.addEventListener("abort", () => clearTimeout(timer));
   const pending = await load();
-  timer = setTimeout(tick, pending ? POLL_BUSY_MS : POLL_IDLE_MS);
+  if (!ctx.signal.aborted) timer = setTimeout(tick, pending ? POLL_BUSY_MS : POLL_IDLE_MS);
   return section(S.recordingsTitle, h("p", { class: "hint", text: S.recordingsLive }), empty, wrap, note);
 }
 
@@ -161,7 +161,7 @@ async function invitationsSection(p, base, ctx, edit) {
           if (!(await confirmDialog({ title: S.revokeTitle, text: S.revokeText, confirm: S.revoke, danger: true }))) return;
           try {
             await api("DELETE", "/api/invitations/" + encodeURIComponent(inv.id));
-            st.replaceChildren(badge("revoked"));
+            fill(st, badge("revoked"));
             b.remove();
             ctx.announce(S.revoked);
           } catch (x) {
@@ -199,7 +199,7 @@ async function invitationsSection(p, base, ctx, edit) {
 // makeLinks creates count single-use links and offers them as CSV.
 function makeLinks(base, ctx, prepend) {
   const count = input({ type: "number", name: "count", min: 1, max: 500, value: 1, inputmode: "numeric" });
-  const prefix = input({ name: "prefix", maxlength: 40, pattern: "[A-Za-z0-9._:-]*", spellcheck: "false" });
+  const prefix = input({ name: "prefix", maxlength: 40, pattern: "[A-Za-z0-9._:\\-]*", spellcheck: "false" });
   const days = input({ type: "number", name: "days", min: 1, max: 90, value: 14, inputmode: "numeric" });
   const err = errorBox();
   const out = h("div", { class: "made", "aria-live": "polite" });
@@ -238,7 +238,7 @@ function makeLinks(base, ctx, prepend) {
     if (!made.length) return;
     const csv = "participantRef,url,expiresAt\r\n" + made.map((m) => [m.ref, m.url, m.expiresAt].map(csvCell).join(",")).join("\r\n") + "\r\n";
     const list = h("ul", { class: "link-list" }, made.slice(0, 20).map((m) => h("li", {}, m.ref ? m.ref + ": " : "", h("code", { text: m.url }), " ", copyButton(m.url, ctx))));
-    out.replaceChildren(
+    fill(out,
       h("p", { class: "ok", text: t("madeLinks", { n: made.length }) }),
       h("p", { class: "hint", text: S.linksShownOnce }),
       h("button", { type: "button", class: "primary", text: S.downloadCSV, onclick: () => download("invitations.csv", csv, "text/csv") }),
@@ -289,7 +289,7 @@ function openLink(base, ctx, prepend) {
       const inv = await busy(form, () => api("POST", base + "/invitations", body));
       prepend({ id: inv.id, status: "open", quota: body.quota, uses: 0, expiresAt: inv.expiresAt });
       const url = ext.checked ? inv.url + "?ext={ID}" : inv.url;
-      out.replaceChildren(
+      fill(out,
         h("p", { class: "ok", text: S.openLinkMade }),
         h("p", {}, h("code", { text: url }), " ", copyButton(url, ctx)),
         h("p", { class: "hint", text: ext.checked ? S.openLinkExtNote : S.linksShownOnce }));
