@@ -64,6 +64,7 @@ func TestRouteAccess(t *testing.T) {
 		"GET /api/docs":                                       "public",
 		"GET /api/docs/{name}":                                "public",
 		"GET /api/openapi.json":                               "public",
+		"GET /app/{path...}":                                  "public",
 
 		"GET /api/projects/{id}/stimuli/{stimulusId}/results.csv": "client",
 	}

@@ -158,6 +158,7 @@ func Routes() []Route {
 		{"ApiDocs", "GET", "/api/docs", AccessPublic, 0, (*Handler).apiDocs},
 		{"ApiDocsAssets", "GET", "/api/docs/{name}", AccessPublic, 0, (*Handler).apiDocsAsset},
 		{"OpenAPI", "GET", "/api/openapi.json", AccessPublic, 0, (*Handler).openAPI},
+		{"Portal", "GET", "/app/{path...}", AccessPublic, 0, (*Handler).portal},
 	}
 }
 
