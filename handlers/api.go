@@ -122,33 +122,6 @@ func views[T, V any](items []T, f func(*T) V) []V {
 
 // --- clients ---
 
-func (h *Handler) createClient(w http.ResponseWriter, r *http.Request, _ *facet.Client) error {
-	var in app.NewClient
-	if err := decode(w, r, &in); err != nil {
-		return err
-	}
-	c, key, err := h.App.CreateClient(r.Context(), in)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, map[string]any{"id": c.ID, "apiKey": key, "company": c.Company, "createdAt": c.CreatedAt})
-	return nil
-}
-
-func (h *Handler) getMe(w http.ResponseWriter, r *http.Request, c *facet.Client) error {
-	writeJSON(w, http.StatusOK, viewClient(c))
-	return nil
-}
-
-func (h *Handler) rotateKey(w http.ResponseWriter, r *http.Request, c *facet.Client) error {
-	key, err := h.App.RotateKey(r.Context(), c)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, map[string]any{"id": c.ID, "apiKey": key})
-	return nil
-}
-
 // --- projects ---
 
 func (h *Handler) createProject(w http.ResponseWriter, r *http.Request, c *facet.Client) error {
@@ -182,7 +155,14 @@ func (h *Handler) getProject(w http.ResponseWriter, r *http.Request, c *facet.Cl
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewProject(p))
+	counts, err := h.App.RecordingCounts(r.Context(), p.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, struct {
+		projectView
+		Counts map[facet.RecordingStatus]int `json:"counts"`
+	}{viewProject(p), counts})
 	return nil
 }
 

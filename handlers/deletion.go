@@ -3,6 +3,7 @@ package handlers
 import (
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/humaninsight/facet"
 	"github.com/humaninsight/facet/internal/app"
@@ -45,7 +46,7 @@ func (h *Handler) removeRecording(w http.ResponseWriter, r *http.Request, c *fac
 }
 
 func (h *Handler) eraseMe(w http.ResponseWriter, r *http.Request, c *facet.Client) error {
-	rc, err := h.App.EraseClient(r.Context(), c.ID, app.TriggerAPI)
+	rc, err := h.App.EraseClient(r.Context(), c.ID, app.TriggerAPI, actor(r))
 	if err != nil {
 		return err
 	}
@@ -54,7 +55,7 @@ func (h *Handler) eraseMe(w http.ResponseWriter, r *http.Request, c *facet.Clien
 }
 
 func (h *Handler) eraseClient(w http.ResponseWriter, r *http.Request, _ *facet.Client) error {
-	rc, err := h.App.EraseClient(r.Context(), r.PathValue("id"), app.TriggerOperator)
+	rc, err := h.App.EraseClient(r.Context(), r.PathValue("id"), app.TriggerOperator, actor(r))
 	if err != nil {
 		return err
 	}
@@ -75,8 +76,39 @@ func (h *Handler) audit(w http.ResponseWriter, r *http.Request, clientID, projec
 	return nil
 }
 
+type securityView struct {
+	ID        string     `json:"id"`
+	Type      string     `json:"type"`
+	Action    string     `json:"action"`
+	AccountID string     `json:"accountId"`
+	TargetID  string     `json:"targetId,omitempty"`
+	Role      facet.Role `json:"role,omitempty"`
+	At        time.Time  `json:"at"`
+}
+
+// myAudit is the client's deletion log, or with ?type=security its
+// security log (sign-ins, roles, keys, erasure; owners only).
 func (h *Handler) myAudit(w http.ResponseWriter, r *http.Request, c *facet.Client) error {
-	return h.audit(w, r, c.ID, "")
+	switch r.URL.Query().Get("type") {
+	case "", "deletion":
+		return h.audit(w, r, c.ID, "")
+	case "security":
+		limit, cont, err := page(r)
+		if err != nil {
+			return err
+		}
+		items, next, err := h.App.SecurityLog(r.Context(), c.ID, limit, cont)
+		if err != nil {
+			return err
+		}
+		out := make([]securityView, 0, len(items))
+		for _, e := range items {
+			out = append(out, securityView{e.ID, e.Type, e.Action, e.AccountID, e.TargetID, e.Role, e.At})
+		}
+		list(w, out, next)
+		return nil
+	}
+	return facet.Errorf(facet.EInvalid, "type: deletion or security")
 }
 
 // clientAudit lets the operator read an erased client's deletion records.

@@ -34,6 +34,7 @@ type env struct {
 	blobs *inmem.BlobStore
 	queue *inmem.Queue
 	hooks *inmem.Hooks
+	mail  *inmem.Mailer
 }
 
 var sharedEngine *engine.Engine
@@ -65,6 +66,8 @@ func newEnv(t *testing.T) *env {
 	e.app = app.New(app.Config{PublicBaseURL: "https://facet.example", StorageAccount: "devstoreaccount1"}, e.store, e.blobs, e.queue, testEngine(t), log)
 	e.hooks = &inmem.Hooks{}
 	e.app.Hooks = e.hooks
+	e.mail = &inmem.Mailer{}
+	e.app.Mail = e.mail
 	h := &Handler{App: e.app, AdminKey: testAdminKey, Log: log}
 	e.srv = httptest.NewServer(withContract(t, h.ServeMux()))
 	t.Cleanup(e.srv.Close)
@@ -91,6 +94,12 @@ func (e *env) call(method, path, key string, body any) (int, map[string]any) {
 	switch {
 	case key == "admin":
 		req.Header.Set("X-Admin-Key", testAdminKey)
+	case strings.HasPrefix(key, "session "): // "session <cookie> <csrf token>"
+		f := strings.Fields(key)
+		req.AddCookie(&http.Cookie{Name: SessionCookie, Value: f[1]})
+		if len(f) > 2 {
+			req.Header.Set(CSRFHeader, f[2])
+		}
 	case key != "":
 		req.Header.Set("Authorization", "Bearer "+key)
 	}

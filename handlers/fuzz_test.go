@@ -59,11 +59,12 @@ const fuzzAdminKey = "admin-fuzz-key-0123456789"
 // thing a request can name: a client, an open project, an invitation and
 // an analysed recording.
 type fuzzAPI struct {
-	t     *testing.T
-	mux   http.Handler
-	app   *app.App
-	key   string
-	names *strings.Replacer // {cl} {pr} {rec} {an} {token} {inv} {cv} {key} in paths and bodies
+	t       *testing.T
+	mux     http.Handler
+	app     *app.App
+	key     string
+	session *app.SignedIn     // the client's owner, signed in
+	names   *strings.Replacer // {cl} {pr} {rec} {an} {token} {inv} {cv} {key} {se} {ac} {ak} {ti} in paths and bodies
 }
 
 func newFuzzAPI(t *testing.T) *fuzzAPI {
@@ -107,10 +108,19 @@ func newFuzzAPI(t *testing.T) *fuzzAPI {
 	must(err)
 	st, err := a.CreateStimulus(ctx, c, p.ID, app.NewStimulus{Name: "Spot A", Kind: facet.StimVideo})
 	must(err)
+	mail := &inmem.Mailer{}
+	a.Mail = mail
+	_, err = a.Invite(ctx, c.ID, nil, "owner@example.com", facet.RoleOwner)
+	must(err)
+	in, err := a.SignUp(ctx, mailToken(t, mail), app.NewMember{Name: "Olga Owner", Password: "correct horse battery staple"}, "fuzz")
+	must(err)
+	_, err = a.Invite(ctx, c.ID, in.Account, "viewer@example.com", facet.RoleViewer)
+	must(err)
 	// The reference's script installed, as in a deployment: /api/docs is then a page, not 503.
 	h := &Handler{App: a, AdminKey: fuzzAdminKey, Log: log, APIDocs: fstest.MapFS{APIDocsScript: {Data: []byte("/* redoc */")}}}
-	return &fuzzAPI{t: t, mux: h.ServeMux(), app: a, key: key, names: strings.NewReplacer("{cl}", c.ID, "{pr}", p.ID,
-		"{rec}", slot.RecordingID, "{an}", job.AnalysisID, "{token}", token, "{inv}", inv.ID, "{cv}", p.Consent.Version, "{key}", key, "{wh}", wh.ID, "{st}", st.Stimulus.ID)}
+	return &fuzzAPI{t: t, mux: h.ServeMux(), app: a, key: key, session: in, names: strings.NewReplacer("{cl}", c.ID, "{pr}", p.ID,
+		"{rec}", slot.RecordingID, "{an}", job.AnalysisID, "{token}", token, "{inv}", inv.ID, "{cv}", p.Consent.Version, "{key}", key, "{wh}", wh.ID, "{st}", st.Stimulus.ID,
+		"{se}", in.Session.Ref, "{ac}", in.Account.ID, "{ak}", c.Keys[0].ID, "{ti}", mailToken(t, mail))}
 }
 
 // do sends one request to target (an escaped path) with the raw query
@@ -129,6 +139,9 @@ func (f *fuzzAPI) do(method, target, query string, access Access, body []byte) *
 		r.Header.Set("X-Admin-Key", fuzzAdminKey)
 	case AccessClient:
 		r.Header.Set("Authorization", "Bearer "+f.key)
+	case AccessSession:
+		r.AddCookie(&http.Cookie{Name: SessionCookie, Value: f.session.Cookie})
+		r.Header.Set(CSRFHeader, f.session.Session.CSRF)
 	}
 	w := httptest.NewRecorder()
 	f.mux.ServeHTTP(w, r)
@@ -219,8 +232,14 @@ func fuzzRoutes() []fuzzRoute {
 		if rt.Method == "DELETE" {
 			key = "{inv}"
 		}
-		thing := map[string]string{"clients": "{cl}", "projects": "{pr}", "recordings": "{rec}", "webhooks": "{wh}"}[strings.Split(rt.Path, "/")[2]]
-		target := strings.NewReplacer("{id}", thing, "{analysisId}", "{an}", "{stimulusId}", "{st}", "{key}", key).Replace(rt.Path)
+		thing := map[string]string{"clients": "{cl}", "projects": "{pr}", "recordings": "{rec}", "webhooks": "{wh}", "account": "{se}", "team": "{ac}"}[strings.Split(rt.Path, "/")[2]]
+		if strings.Contains(rt.Path, "/keys/") {
+			thing = "{ak}"
+		}
+		if strings.HasPrefix(rt.Path, "/api/signup/") {
+			key = "{ti}"
+		}
+		target := strings.NewReplacer("{id}", thing, "{analysisId}", "{an}", "{stimulusId}", "{st}", "{key}", key, "{token}", key).Replace(rt.Path)
 		out = append(out, fuzzRoute{rt, target, slices.Contains(fuzzJSONRoutes, rt.Method+" "+rt.Path)})
 	}
 	return out
@@ -361,7 +380,8 @@ func FuzzPathIDs(f *testing.F) {
 		}
 		api := newFuzzAPI(t)
 		id = api.names.Replace(id)
-		target := strings.NewReplacer("{pr}", "{id}", "{rec}", "{id}", "{cl}", "{id}", "{token}", "{id}", "{inv}", "{id}", "{wh}", "{id}").Replace(rt.target)
+		target := strings.NewReplacer("{pr}", "{id}", "{rec}", "{id}", "{cl}", "{id}", "{token}", "{id}", "{inv}", "{id}", "{wh}", "{id}",
+			"{se}", "{id}", "{ac}", "{id}", "{ak}", "{id}", "{ti}", "{id}").Replace(rt.target)
 		target = api.names.Replace(strings.Replace(target, "{id}", url.PathEscape(id), 1))
 		w := api.do(rt.Method, target, "", rt.Auth, []byte(api.names.Replace(`{"accept":true,"consentVersion":"{cv}"}`)))
 		if w.Code/100 == 3 && path.Clean(target) != target {

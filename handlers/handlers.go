@@ -53,8 +53,11 @@ type Handler struct {
 	// Guard counts failed authentications per source and refuses a source
 	// that failed too often (429). Nil: NewThrottle(AuthFailures,
 	// AuthWindow, AuthMaxSources), made on first use.
-	Guard     *Throttle
-	guardOnce sync.Once
+	Guard *Throttle
+	// AccountGuard counts failed sign-ins per address. Nil:
+	// NewThrottle(SignInFailures, SignInWindow, AuthMaxSources).
+	AccountGuard *Throttle
+	guardOnce    sync.Once
 }
 
 // Deadlines of API requests (see Handler.ReadTimeout and Route.Timeout).
@@ -76,10 +79,11 @@ type Access int
 
 // Route access levels.
 const (
-	AccessNone   Access = iota // the zero value: every request refused
-	AccessPublic               // anyone: participants' links and pages
-	AccessClient               // a client's API key (Authorization: Bearer)
-	AccessAdmin                // the operator's key (X-Admin-Key)
+	AccessNone    Access = iota // the zero value: every request refused
+	AccessPublic                // anyone: participants' links and pages
+	AccessClient                // a client's API key (Authorization: Bearer) or a member's session
+	AccessAdmin                 // the operator's key (X-Admin-Key) or an operator's session
+	AccessSession               // a signed-in person's session, any role
 )
 
 // String names the access level as README's route table does.
@@ -91,6 +95,8 @@ func (a Access) String() string {
 		return "client"
 	case AccessAdmin:
 		return "admin"
+	case AccessSession:
+		return "session"
 	}
 	return "none"
 }
@@ -109,10 +115,31 @@ type Route struct {
 // Routes is every HTTP route; a test checks it against functions/*.
 func Routes() []Route {
 	return []Route{
+		{"Session", "POST", "/api/session", AccessPublic, 0, (*Handler).signIn},
+		{"Session", "GET", "/api/session", AccessSession, 0, (*Handler).getSession},
+		{"Session", "DELETE", "/api/session", AccessSession, 0, (*Handler).signOut},
+		{"AccountSessions", "GET", "/api/account/sessions", AccessSession, 0, (*Handler).listSessions},
+		{"AccountSession", "DELETE", "/api/account/sessions/{id}", AccessSession, 0, (*Handler).revokeSession},
+		{"AccountPassword", "POST", "/api/account/password", AccessSession, 0, (*Handler).changePassword},
+		{"AccountTOTP", "POST", "/api/account/totp", AccessSession, 0, (*Handler).startTOTP},
+		{"AccountTOTP", "PUT", "/api/account/totp", AccessSession, 0, (*Handler).confirmTOTP},
+		{"AccountTOTP", "DELETE", "/api/account/totp", AccessSession, 0, (*Handler).disableTOTP},
+		{"SignUp", "GET", "/api/signup/{token}", AccessPublic, 0, (*Handler).signUpInfo},
+		{"SignUp", "POST", "/api/signup/{token}", AccessPublic, 0, (*Handler).signUp},
+		{"Team", "GET", "/api/team", AccessClient, 0, (*Handler).getTeam},
+		{"TeamInvitations", "POST", "/api/team/invitations", AccessClient, 0, (*Handler).inviteMember},
+		{"TeamMember", "PATCH", "/api/team/{id}", AccessClient, 0, (*Handler).patchMember},
+		{"TeamMember", "DELETE", "/api/team/{id}", AccessClient, 0, (*Handler).removeMember},
+		{"Clients", "GET", "/api/clients", AccessAdmin, 0, (*Handler).listClients},
 		{"Clients", "POST", "/api/clients", AccessAdmin, 0, (*Handler).createClient},
+		{"ClientInvitations", "POST", "/api/clients/{id}/invitations", AccessAdmin, 0, (*Handler).inviteOwner},
+		{"OperatorInvitations", "POST", "/api/operators/invitations", AccessAdmin, 0, (*Handler).inviteOperator},
 		{"ClientMe", "GET", "/api/clients/me", AccessClient, 0, (*Handler).getMe},
+		{"ClientMe", "PATCH", "/api/clients/me", AccessClient, 0, (*Handler).patchMe},
 		{"ClientMe", "DELETE", "/api/clients/me", AccessClient, LongTimeout, (*Handler).eraseMe},
-		{"ClientKeys", "POST", "/api/clients/me/keys", AccessClient, 0, (*Handler).rotateKey},
+		{"ClientKeys", "GET", "/api/clients/me/keys", AccessClient, 0, (*Handler).listKeys},
+		{"ClientKeys", "POST", "/api/clients/me/keys", AccessClient, 0, (*Handler).createKey},
+		{"ClientKey", "DELETE", "/api/clients/me/keys/{id}", AccessClient, 0, (*Handler).revokeKey},
 		{"ClientAudit", "GET", "/api/clients/me/audit", AccessClient, 0, (*Handler).myAudit},
 		{"ClientByID", "DELETE", "/api/clients/{id}", AccessAdmin, LongTimeout, (*Handler).eraseClient},
 		{"ClientAuditByID", "GET", "/api/clients/{id}/audit", AccessAdmin, 0, (*Handler).clientAudit},
@@ -234,7 +261,7 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, rt Route) {
 	defer cancel()
 	r = r.WithContext(ctx)
 	rw := &responseWriter{ResponseWriter: w}
-	c, err := h.admit(r, rt)
+	c, r, err := h.admit(r, rt)
 	if err == nil {
 		err = rt.serve(h, rw, r, c)
 	}
@@ -255,25 +282,26 @@ func (h *Handler) timeout(rt Route, method string) time.Duration {
 }
 
 // admit checks what comes before a route's handler: the ids in the path
-// and the caller's credentials. It returns the calling client, if any.
-func (h *Handler) admit(r *http.Request, rt Route) (*facet.Client, error) {
+// and the caller's credentials. It returns the calling client, if any,
+// and the request, carrying the caller's session if it has one.
+func (h *Handler) admit(r *http.Request, rt Route) (*facet.Client, *http.Request, error) {
 	// Ids in the path are checked here, once: one that cannot exist is
 	// unknown (404), and never reaches a store whose own refusal would
 	// speak of its internals.
 	for _, name := range []string{"id", "analysisId", "stimulusId"} {
 		if v := r.PathValue(name); strings.Contains(rt.Path, "{"+name+"}") && !facet.ValidID(v) {
-			return nil, facet.Errorf(facet.ENotFound, "no such %s", pathThing(rt.Path, name))
+			return nil, r, facet.Errorf(facet.ENotFound, "no such %s", pathThing(rt.Path, name))
 		}
 	}
 	switch rt.Auth {
 	case AccessPublic:
-		return nil, nil
-	case AccessAdmin, AccessClient:
-		return h.authenticate(r, rt.Auth)
+		return nil, r, nil
+	case AccessAdmin, AccessClient, AccessSession:
+		return h.authenticate(r, rt)
 	}
 	// Deny by default: a route without access is a bug.
 	h.Log.Error("route without access refused", "function", rt.Function, "method", r.Method)
-	return nil, facet.Errorf(facet.EUnauthorized, "this route is not open to any caller")
+	return nil, r, facet.Errorf(facet.EUnauthorized, "this route is not open to any caller")
 }
 
 // authenticate checks the admin or client key of a request, counting
@@ -281,17 +309,17 @@ func (h *Handler) admit(r *http.Request, rt Route) (*facet.Client, error) {
 // its key is looked at, the right key included: were the right key let
 // in, each answer would still tell a throttled guesser whether its guess
 // was right, and the throttle would slow nothing down.
-func (h *Handler) authenticate(r *http.Request, level Access) (*facet.Client, error) {
+func (h *Handler) authenticate(r *http.Request, rt Route) (*facet.Client, *http.Request, error) {
 	src := clientAddr(r)
 	guard := h.guard()
 	if wait, blocked := guard.Blocked(src); blocked {
-		return nil, facet.Throttled(wait, "too many failed authentication attempts: retry later")
+		return nil, r, facet.Throttled(wait, "too many failed authentication attempts: retry later")
 	}
-	c, err := h.checkKey(r, level)
+	c, r, err := h.checkCredential(r, rt)
 	if facet.ErrorCode(err) == facet.EUnauthorized { // not a store that failed
 		guard.Fail(src)
 	}
-	return c, err
+	return c, r, err
 }
 
 func (h *Handler) checkKey(r *http.Request, level Access) (*facet.Client, error) {
@@ -310,12 +338,17 @@ func (h *Handler) checkKey(r *http.Request, level Access) (*facet.Client, error)
 }
 
 func (h *Handler) guard() *Throttle {
-	h.guardOnce.Do(func() {
-		if h.Guard == nil {
-			h.Guard = NewThrottle(AuthFailures, AuthWindow, AuthMaxSources)
-		}
-	})
+	h.guardOnce.Do(h.initGuards)
 	return h.Guard
+}
+
+func (h *Handler) initGuards() {
+	if h.Guard == nil {
+		h.Guard = NewThrottle(AuthFailures, AuthWindow, AuthMaxSources)
+	}
+	if h.AccountGuard == nil {
+		h.AccountGuard = NewThrottle(SignInFailures, SignInWindow, AuthMaxSources)
+	}
 }
 
 // fail answers a failed request, logs what the caller is not told, and
@@ -348,8 +381,11 @@ func (h *Handler) fail(w *responseWriter, r *http.Request, rt Route, reqID strin
 // the Bearer scheme for a client's API key; the operator's key travels in
 // its own header, which the AdminKey scheme names.
 func challenge(a Access) string {
-	if a == AccessAdmin {
+	switch a {
+	case AccessAdmin:
 		return `AdminKey realm="facet", header="X-Admin-Key"`
+	case AccessSession, AccessPublic:
+		return `Session realm="facet", cookie="` + SessionCookie + `"`
 	}
 	return `Bearer realm="facet"`
 }
@@ -410,7 +446,7 @@ func newRequestID() string {
 // pathThing names what a path parameter identifies, from the segment
 // before it: /api/recordings/{id} -> recording.
 func pathThing(path, name string) string {
-	singular := map[string]string{"clients": "client", "projects": "project", "recordings": "recording", "analyses": "analysis", "webhooks": "webhook", "stimuli": "stimulus"}
+	singular := map[string]string{"sessions": "session", "team": "member", "keys": "API key", "clients": "client", "projects": "project", "recordings": "recording", "analyses": "analysis", "webhooks": "webhook", "stimuli": "stimulus"}
 	parts := strings.Split(path, "/")
 	for i, p := range parts {
 		if p == "{"+name+"}" && i > 0 && singular[parts[i-1]] != "" {
@@ -435,6 +471,8 @@ func bearer(h string) (string, bool) {
 var status = map[string]int{
 	facet.EInvalid:       http.StatusBadRequest,
 	facet.EUnauthorized:  http.StatusUnauthorized,
+	facet.ECodeRequired:  http.StatusUnauthorized,
+	facet.EForbidden:     http.StatusForbidden,
 	facet.ENotFound:      http.StatusNotFound,
 	EMethod:              http.StatusMethodNotAllowed,
 	facet.EConflict:      http.StatusConflict,
@@ -462,6 +500,8 @@ const ProblemTypeBase = "https://github.com/humaninsight/facet/blob/main/README.
 var ProblemTitles = map[string]string{
 	facet.EInvalid:       "Invalid request",
 	facet.EUnauthorized:  "Unauthorized",
+	facet.ECodeRequired:  "Second factor required",
+	facet.EForbidden:     "Forbidden",
 	facet.ENotFound:      "Not found",
 	EMethod:              "Method not allowed",
 	facet.EConflict:      "Conflict with the resource's state",

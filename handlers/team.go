@@ -244,3 +244,8 @@ func (h *Handler) signUp(w http.ResponseWriter, r *http.Request, _ *facet.Client
 	setSession(w, s)
 	return nil
 }
+
+func (h *Handler) getMe(w http.ResponseWriter, r *http.Request, c *facet.Client) error {
+	writeJSON(w, http.StatusOK, viewClient(c))
+	return nil
+}

@@ -301,7 +301,7 @@ func (a *App) ChangePassword(ctx context.Context, in *SignedIn, current, next st
 // checkPassword applies the password rule, naming the field.
 func (a *App) checkPassword(field, pw string, context ...string) error {
 	if err := credential.CheckPassword(pw, context...); err != nil {
-		return facet.Errorf(facet.EUnprocessable, "%s: %v", field, err)
+		return facet.Errorf(facet.EUnprocessable, "%s: %s", field, strings.TrimPrefix(err.Error(), "password "))
 	}
 	return nil
 }
