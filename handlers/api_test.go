@@ -680,7 +680,7 @@ func statusRows() []statusRow {
 		{"DELETE /api/webhooks/{id}", "own webhook", 204, func(f *fixture) (string, string, string, any) {
 			return "DELETE", "/api/webhooks/" + f.hook, f.keyA, nil
 		}},
-		{"POST /api/clients/me/keys", "valid key (another key: the others keep working)", 201, func(f *fixture) (string, string, string, any) {
+		{"POST /api/clients/me/keys", "valid key: a new key (the others keep working)", 201, func(f *fixture) (string, string, string, any) {
 			return "POST", "/api/clients/me/keys", f.keyA, map[string]any{"name": "CRM"}
 		}},
 	}
