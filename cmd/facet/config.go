@@ -43,6 +43,12 @@ type config struct {
 	OrphanShareMax    float64       `env:"FACET_ORPHAN_SHARE_MAX"`              // share of all blobs the sweep may delete as orphans (default 0.1)
 	WebhookAllowLocal bool          `env:"FACET_WEBHOOK_ALLOW_LOCAL" azure:"-"` // local only: webhooks may use http on 127.0.0.1 / localhost
 
+	// Mail (sign-up and invitation links): Azure Communication Services
+	// with the managed identity, or locally a folder the mails go to.
+	MailEndpoint string `env:"FACET_MAIL_ENDPOINT"`         // https://<resource>.communication.azure.com
+	MailSender   string `env:"FACET_MAIL_SENDER"`           // DoNotReply@<guid>.azurecomms.net
+	MailOutbox   string `env:"FACET_MAIL_OUTBOX" azure:"-"` // local only: write each mail as a JSON file there instead
+
 	// Per-client limits (0 = app.DefaultLimits).
 	LimitRunning     int `env:"FACET_LIMIT_RUNNING_ANALYSES"`    // analyses of one client running at once
 	LimitReanalyses  int `env:"FACET_LIMIT_REANALYSES_PER_HOUR"` // re-analyses per client and hour

@@ -1,12 +1,18 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/humaninsight/facet/internal/testenv"
 )
@@ -82,4 +88,44 @@ func TestLoadConfigOrphanShare(t *testing.T) {
 			t.Errorf("%q: %v, want an error naming the variable", v, err)
 		}
 	}
+}
+
+// TestMailerConfig: Azure Communication Services when FACET_MAIL_ENDPOINT
+// is set, the outbox when FACET_MAIL_OUTBOX is, and an error at start
+// naming the variables otherwise.
+func TestMailerConfig(t *testing.T) {
+	const endpoint, sender = "https://facet-mail.europe.communication.azure.com", "DoNotReply@0a1b2c3d-0000-4000-8000-00000000abcd.azurecomms.net"
+	cases := []struct {
+		name     string
+		cfg      config
+		identity error  // from the managed identity
+		want     string // the Mailer's type, or a variable the error names
+	}{
+		{"azure", config{MailEndpoint: endpoint, MailSender: sender}, nil, "*acsemail.Mailer"},
+		{"outbox", config{MailOutbox: "out", MailSender: sender}, nil, "*outbox.Outbox"},
+		{"nothing", config{}, nil, "FACET_MAIL_OUTBOX"},
+		{"both", config{MailEndpoint: endpoint, MailSender: sender, MailOutbox: "out"}, nil, "not both"},
+		{"no sender", config{MailEndpoint: endpoint}, nil, "FACET_MAIL_SENDER"},
+		{"bad sender", config{MailEndpoint: endpoint, MailSender: "Facet <" + sender + ">"}, nil, "FACET_MAIL_SENDER"},
+		{"http endpoint", config{MailEndpoint: "http://facet-mail.europe.communication.azure.com", MailSender: sender}, nil, "FACET_MAIL_ENDPOINT"},
+		{"no identity", config{MailEndpoint: endpoint, MailSender: sender}, errors.New("no managed identity"), "no managed identity"},
+	}
+	for _, c := range cases {
+		m, err := mailer(c.cfg, func() (azcore.TokenCredential, error) { return fakeCredential{}, c.identity })
+		got := fmt.Sprintf("%T", m)
+		if err != nil {
+			got = err.Error()
+		}
+		if !strings.Contains(got, c.want) || (err == nil) != strings.HasPrefix(c.want, "*") {
+			t.Errorf("%s: mailer = %v, %v; want %s", c.name, m, err, c.want)
+		}
+	}
+}
+
+// fakeCredential stands in for the managed identity; mailer never asks
+// it for a token.
+type fakeCredential struct{}
+
+func (fakeCredential) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{}, errors.New("fakeCredential: no tokens here")
 }

@@ -131,6 +131,7 @@ func newCrashRig(t *testing.T) *crashRig {
 	}
 	t.Cleanup(sbSvc.Stop)
 	blobURL := useStack(&cfg, blob, cos, localstack.ServiceBusConnectionString(sbSvc.Port), "crash")
+	cfg.MailEndpoint, cfg.MailOutbox = "", t.TempDir()
 	r := &crashRig{t: t, tempDir: t.TempDir(), sysTmp: t.TempDir(), logDir: t.TempDir(), blobURL: blobURL, log: testLog()}
 	if r.fns, err = devhost.LoadFunctions(filepath.Join(testenv.RepoRoot(), "functions")); err != nil {
 		t.Fatal(err)
@@ -145,6 +146,7 @@ func newCrashRig(t *testing.T) *crashRig {
 		"FACET_STORAGE_CONNECTION_STRING="+cfg.StorageConnString, "FACET_STORAGE_ACCOUNT_URL=",
 		"ServiceBusConnection="+cfg.ServiceBusConn, "ServiceBusConnection__fullyQualifiedNamespace=",
 		"FACET_CREATE_RESOURCES=true", "FACET_ADMIN_KEY="+cfg.AdminKey, "FACET_PUBLIC_BASE_URL="+cfg.PublicBaseURL,
+		"FACET_MAIL_ENDPOINT=", "FACET_MAIL_OUTBOX="+cfg.MailOutbox,
 		"FACET_LOG_LEVEL=debug")
 	// This process's own clients stage nothing: its staging folder is
 	// kept apart from the children's.

@@ -73,6 +73,8 @@ func cmdDemo(ctx context.Context, cfg config, args []string, stdout, stderr io.W
 	cfg.ServiceBusConn, cfg.ServiceBusFQDN = localstack.ServiceBusConnectionString(sb.Port), ""
 	cfg.CreateResources, cfg.AdminKey = true, "demo-admin-key"
 	cfg.WebhookAllowLocal = true // the demo's receiver is on this machine, over http, as with facet dev
+	// The demo sends no real mail.
+	cfg.MailEndpoint, cfg.MailOutbox = "", filepath.Join(dir, "outbox")
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	l, err := startLocalHost(ctx, cfg, root, "127.0.0.1:0", fmt.Sprintf("http://127.0.0.1:%d/%s", az.Port, localstack.AzuriteAccount), 0, log)
 	if err != nil {

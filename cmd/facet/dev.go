@@ -171,6 +171,9 @@ func cmdDev(ctx context.Context, cfg config, args []string, stdout, stderr io.Wr
 	cfg.CreateResources = true
 	cfg.UploadCreateWrite = true // Azurite refuses Put Block through a create-only link
 	cfg.WebhookAllowLocal = true // receivers on this machine, over http
+	if cfg.MailEndpoint == "" && cfg.MailOutbox == "" {
+		cfg.MailOutbox = filepath.Join(root, ".cache", "outbox") // sign-up links are read from there
+	}
 	keyNote, err := devAdminKey(&cfg, filepath.Join(root, ".cache", "dev", "admin-key"))
 	if err != nil {
 		return err
@@ -193,7 +196,8 @@ func cmdDev(ctx context.Context, cfg config, args []string, stdout, stderr io.Wr
   Cosmos DB stand-in:        %s
   Service Bus stand-in:      127.0.0.1:%d
   operator key (X-Admin-Key): %s
-`, l.URL, l.URL, l.HandlerURL, blobURL, cfg.CosmosEndpoint, sb.Port, keyNote)
+  mail:                      %s
+`, l.URL, l.URL, l.HandlerURL, blobURL, cfg.CosmosEndpoint, sb.Port, keyNote, mailNote(cfg))
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "facet dev: stopping")
 	return nil

@@ -49,6 +49,7 @@ func startStack(t *testing.T, opts ...func(*config)) *stack {
 		t.Fatal(err)
 	}
 	blobURL := useStack(&cfg, blob, cos, sb, "e2e")
+	cfg.MailEndpoint, cfg.MailOutbox = "", t.TempDir()
 	for _, o := range opts {
 		o(&cfg)
 	}

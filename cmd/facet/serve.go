@@ -73,12 +73,18 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (*deps, error) {
 		return c, err
 	}
 
+	// Mail first: a configuration mistake there is found before any
+	// connection is made.
+	mail, err := mailer(cfg, identity)
+	if err != nil {
+		return nil, err
+	}
+
 	// Cosmos DB.
 	if cfg.CosmosEndpoint == "" {
 		return nil, errors.New("config: COSMOS_ENDPOINT is not set")
 	}
 	var cc *azcosmos.Client
-	var err error
 	if cfg.CosmosKey != "" {
 		kc, kerr := azcosmos.NewKeyCredential(cfg.CosmosKey)
 		if kerr != nil {
@@ -181,6 +187,7 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (*deps, error) {
 			InvitationsPerDay: cfg.LimitInvitations, OpenUploadSlots: cfg.LimitOpenUploads},
 	}, d.Store, d.Blobs, d.Bus, d.Engine, log)
 	d.App.Hooks = httphook.New(&httphook.Options{AllowLocal: cfg.WebhookAllowLocal})
+	d.App.Mail = mail
 	d.App.Media = mediaProber{ffmpeg: cfg.FFmpeg, ffprobe: cfg.FFprobe}
 	return d, nil
 }

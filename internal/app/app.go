@@ -59,7 +59,9 @@ type App struct {
 	Retries  RetryPolicy      // of queue messages that failed transiently
 	Hooks    facet.HookSender // posts webhook deliveries; set by the wiring
 	Media    MediaProber      // probes stimulus files; set by the wiring
-	Mail     facet.Mailer     // sends invitation e-mails; set by the wiring
+	// Mail sends the sign-up and invitation mails; set by the wiring
+	// (Azure Communication Services, or an outbox folder locally).
+	Mail facet.Mailer
 	// HookRetry is the wait after the n-th failed attempt of a webhook
 	// delivery: facet.HookRetryDelay, but for tests that cannot wait.
 	HookRetry func(n int) time.Duration
