@@ -265,6 +265,11 @@ func cmdDemo(ctx context.Context, cfg config, args []string, stdout, stderr io.W
 	if err := d.study(ctx, root, dir, out, say); err != nil {
 		return err
 	}
+	email, password, err := d.portal(ctx, l.URL, cfg.MailOutbox, say)
+	if err != nil {
+		return err
+	}
+	say("portal: %s/app/ (sign in as %s with the password %q)", l.URL, email, password)
 	er, err := d.api.EraseMeWithResponse(ctx)
 	if err := check("DELETE /api/clients/me", http.StatusAccepted, er, err); err != nil {
 		return err
@@ -299,7 +304,11 @@ func cmdDemo(ctx context.Context, cfg config, args []string, stdout, stderr io.W
 	}
 	slices.Sort(counts)
 	say("the operator's audit of the erased client keeps %d deletion records (%s)", len(au.JSON200.Items), strings.Join(counts, ", "))
-	say("== demo done: stopping the local stack")
+	if os.Getenv("FACET_DEMO_HOLD") == "1" {
+		say("FACET_DEMO_HOLD=1: the stack stays up for the portal at %s/app/ until Ctrl-C", l.URL)
+		<-ctx.Done()
+	}
+	say("== demo done: stopping the local stack (FACET_DEMO_HOLD=1 keeps it up; `make dev` runs one to keep)")
 	return nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/humaninsight/facet"
 	"github.com/humaninsight/facet/handlers"
 	"github.com/humaninsight/facet/internal/app"
 	"github.com/humaninsight/facet/internal/devhost"
@@ -187,9 +188,15 @@ func cmdDev(ctx context.Context, cfg config, args []string, stdout, stderr io.Wr
 		return err
 	}
 	defer l.Close()
+	// The stack starts clean: its first operator is invited at once.
+	opNote := "invite one with POST /api/operators/invitations (X-Admin-Key)"
+	if inv, err := l.Deps.App.Invite(ctx, "", nil, devOperator, facet.RoleOperator); err == nil {
+		opNote = "the sign-up link for " + inv.Email + " is in the mail below"
+	}
 	fmt.Fprintln(stdout, devCleanNote)
 	fmt.Fprintf(stdout, `facet dev is running (Ctrl-C stops everything)
   API and participant links: %s
+  portal:                    %s/app/ (operator: %s)
   API reference:             %s/api/docs
   custom handler:            %s
   Blob Storage (Azurite):    %s
@@ -197,11 +204,14 @@ func cmdDev(ctx context.Context, cfg config, args []string, stdout, stderr io.Wr
   Service Bus stand-in:      127.0.0.1:%d
   operator key (X-Admin-Key): %s
   mail:                      %s
-`, l.URL, l.URL, l.HandlerURL, blobURL, cfg.CosmosEndpoint, sb.Port, keyNote, mailNote(cfg))
+`, l.URL, l.URL, opNote, l.URL, l.HandlerURL, blobURL, cfg.CosmosEndpoint, sb.Port, keyNote, mailNote(cfg))
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "facet dev: stopping")
 	return nil
 }
+
+// devOperator is the address `facet dev` invites as its first operator.
+const devOperator = "operator@dev.example"
 
 // devCleanNote is what `facet dev` says about its state.
 const devCleanNote = "facet dev starts clean: the Cosmos DB and Service Bus stand-ins keep nothing, so neither does Azurite (blobs live in a folder of this run, removed when it stops and at the next start); clients, API keys, links and videos of an earlier run are gone"
