@@ -11,6 +11,9 @@
 // regions; storage is LRS/ZRS (no geo-replication), Cosmos DB has exactly one
 // region, logs go to a workspace in the same region, and the optional
 // "Allowed locations" policy keeps later hand-made resources in the list too.
+// The mail resources (modules/mail.bicep) have no region (location 'global',
+// which that policy exempts): their data rests where dataLocation says,
+// 'Europe'.
 //
 // Outputs are names, ids and endpoints only: no keys, no connection strings.
 
@@ -143,6 +146,9 @@ param sweepSchedule string = '0 0 * * * *'
 @description('Allow basic-auth (user name/password) publishing on the SCM endpoint. Keep false and deploy with your Entra ID login.')
 param allowScmBasicAuth bool = false
 
+@description('Give the app the built-in "Communication and Email Service Owner" role on the mail resource instead of the custom send-only role (roles.bicep). Only if sending fails with the custom role: the built-in one may also delete the resource and its domains.')
+param mailBuiltInRole bool = false
+
 @description('Days a deleted Key Vault (and its name) stays reserved; purge protection is on.')
 @minValue(7)
 @maxValue(90)
@@ -184,6 +190,9 @@ var names = {
   plan: 'plan-${prefix}-${suffix}'
   functionApp: '${prefix}-func-${suffix}'
   systemTopic: 'evgt-${prefix}-uploads-${suffix}'
+  // Communication Services: 1-63 characters; the resource's name is its host name.
+  communication: 'acs-${prefix}-${suffix}'
+  emailService: 'ecs-${prefix}-${suffix}'
 }
 
 var cosmosDatabaseName = 'facet'
@@ -284,6 +293,15 @@ module keyVault 'modules/keyvault.bicep' = {
   }
 }
 
+module mail 'modules/mail.bicep' = {
+  name: 'facet-mail'
+  params: {
+    communicationServiceName: names.communication
+    emailServiceName: names.emailService
+    tags: tags
+  }
+}
+
 module functionApp 'modules/functionapp.bicep' = {
   name: 'facet-functionapp'
   params: {
@@ -303,6 +321,8 @@ module functionApp 'modules/functionapp.bicep' = {
     keyVaultUri: keyVault.outputs.vaultUri
     adminKeySecretName: adminKeySecretName
     publicBaseUrl: effectivePublicBaseUrl
+    mailEndpoint: mail.outputs.endpoint
+    mailSenderAddress: mail.outputs.senderAddress
     logLevel: logLevel
     uploadTtl: uploadTtl
     sweepSchedule: sweepSchedule
@@ -334,6 +354,8 @@ module roles 'modules/roles.bicep' = {
     cosmosAccountName: cosmos.outputs.name
     serviceBusNamespaceName: serviceBus.outputs.name
     keyVaultName: keyVault.outputs.name
+    communicationServiceName: mail.outputs.name
+    mailBuiltInRole: mailBuiltInRole
   }
 }
 
@@ -355,6 +377,8 @@ output cosmosDatabaseName string = cosmos.outputs.databaseName
 output serviceBusNamespaceName string = serviceBus.outputs.name
 output serviceBusFullyQualifiedNamespace string = serviceBus.outputs.fullyQualifiedNamespace
 output keyVaultName string = keyVault.outputs.name
+output mailEndpoint string = mail.outputs.endpoint
+output mailSenderAddress string = mail.outputs.senderAddress
 output logAnalyticsWorkspaceId string = monitoring.outputs.workspaceId
 output appInsightsName string = monitoring.outputs.appInsightsName
 output allowedLocationsPolicyAssigned bool = enableAllowedLocationsPolicy

@@ -48,6 +48,8 @@
 //                        file whose own location passes, or 'global' for the
 //                        types in GLOBAL_LOCATION_TYPES. Nothing else: not
 //                        resourceGroup().location, not a literal region.
+//                        (Communication Services types are global; the
+//                        communication rule checks where their data rests.)
 //   storage-security     Microsoft.Storage/storageAccounts:
 //                        properties.minimumTlsVersion 'TLS1_2',
 //                        properties.supportsHttpsTrafficOnly true,
@@ -103,6 +105,15 @@
 //   keyvault             Microsoft.KeyVault/vaults:
 //                        properties.enableRbacAuthorization true,
 //                        properties.enablePurgeProtection true.
+//   communication        Microsoft.Communication/communicationServices and
+//                        emailServices: properties.dataLocation one of
+//                        EEA_DATA_LOCATIONS (they have no region; this is
+//                        where their data rests); communicationServices:
+//                        properties.disableLocalAuth true (no access keys:
+//                        the app sends with its managed identity);
+//                        emailServices/domains:
+//                        properties.userEngagementTracking 'Disabled' (click
+//                        tracking rewrites links, sign-up links among them).
 //   no-secrets-in-outputs no `output` whose name, or any identifier, property
 //                        or string in its expression (following vars), matches
 //                        key|secret|password|connectionString (the word
@@ -165,7 +176,17 @@ const GLOBAL_LOCATION_TYPES = new Set([
   "microsoft.network/privatednszones",
   "microsoft.network/privatednszones/virtualnetworklinks",
   "microsoft.insights/actiongroups",
+  // Their residency is properties.dataLocation (the communication rule).
+  "microsoft.communication/communicationservices",
+  "microsoft.communication/emailservices",
+  "microsoft.communication/emailservices/domains",
 ]);
+
+// Communication Services data locations inside the EEA, lower case. The
+// service's list (Region availability and data residency) also has
+// Switzerland and United Kingdom, which are not in the EEA. 'Europe' keeps
+// personal data in the EU Data Boundary.
+const EEA_DATA_LOCATIONS = new Set(["europe", "france", "germany", "norway"]);
 
 const HOST_STORAGE_MARKER = /^\/\/\s*infra-lint:\s*host-storage\b/;
 const SECRET_WORD = /key|secret|passw(or)?d|connection_?string|connstr/i;
@@ -792,6 +813,10 @@ const RULES = {
   // minimumTlsVersion is GA only from 2024-01-01.
   "microsoft.servicebus/namespaces": { verified: ["2024-01-01"], check: checkServiceBus },
   "microsoft.keyvault/vaults": { verified: ["2022-07-01", "2023-02-01", "2023-07-01", "2024-11-01"], check: checkKeyVault },
+  // disableLocalAuth is GA from 2025-05-01 (azure-rest-api-specs, stable/2025-05-01).
+  "microsoft.communication/communicationservices": { verified: ["2025-05-01"], check: checkCommunication },
+  "microsoft.communication/emailservices": { verified: ["2025-05-01"], check: checkCommunication },
+  "microsoft.communication/emailservices/domains": { verified: ["2025-05-01"], check: checkMailDomain },
 };
 
 let hostMarked = null;
@@ -861,6 +886,19 @@ function checkKeyVault(r) {
   const R = "keyvault";
   expectAt(r, R, "properties.enableRbacAuthorization", "true", v => v === true);
   expectAt(r, R, "properties.enablePurgeProtection", "true", v => v === true);
+}
+
+function checkCommunication(r) {
+  const R = "communication";
+  expectAt(r, R, "properties.dataLocation", "an EEA data location ('Europe', 'France', 'Germany' or 'Norway')",
+    v => typeof v === "string" && EEA_DATA_LOCATIONS.has(v.toLowerCase()));
+  if (r.key === "microsoft.communication/communicationservices") {
+    expectAt(r, R, "properties.disableLocalAuth", "true", v => v === true);
+  }
+}
+
+function checkMailDomain(r) {
+  expectAt(r, "communication", "properties.userEngagementTracking", "'Disabled'", v => v === "Disabled");
 }
 
 // storage-cors. Browsers talk to Blob Storage only, with Put Block and Put

@@ -90,6 +90,12 @@ param adminKeySecretName string
 @description('Base of participant links (FACET_PUBLIC_BASE_URL).')
 param publicBaseUrl string
 
+@description('FACET_MAIL_ENDPOINT: https://<host name> of the Communication Services resource (mail.bicep).')
+param mailEndpoint string
+
+@description('FACET_MAIL_SENDER: sender address of the domain linked to that resource.')
+param mailSenderAddress string
+
 @description('FACET_LOG_LEVEL.')
 @allowed([
   'debug'
@@ -232,6 +238,16 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'FACET_PUBLIC_BASE_URL'
           value: publicBaseUrl
+        }
+        {
+          // Sign-up and invitation mail, sent with the managed identity
+          // (roles.bicep); FACET_MAIL_OUTBOX is local only.
+          name: 'FACET_MAIL_ENDPOINT'
+          value: mailEndpoint
+        }
+        {
+          name: 'FACET_MAIL_SENDER'
+          value: mailSenderAddress
         }
         {
           // Versionless reference (trailing slash): the app follows the

@@ -21,6 +21,12 @@ param cosmosAccountName string
 param serviceBusNamespaceName string
 param keyVaultName string
 
+@description('Communication Services resource the app sends mail through (mail.bicep).')
+param communicationServiceName string
+
+@description('Assign the built-in Communication and Email Service Owner role instead of the custom send-only role.')
+param mailBuiltInRole bool
+
 var roles = {
   // Storage Blob Data Contributor: read, write, delete blobs.
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
@@ -36,6 +42,9 @@ var roles = {
   serviceBusDataReceiver: '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
   // Key Vault Secrets User: read secret values (the FACET_ADMIN_KEY reference).
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
+  // Communication and Email Service Owner: everything on Communication and
+  // Email resources (keys, domains, deletion); the fallback for mail only.
+  communicationEmailServiceOwner: '09976791-48a7-449e-bb21-39d1a415f350'
 }
 
 // Cosmos DB Built-in Data Contributor (data plane, not an Azure RBAC role):
@@ -80,6 +89,10 @@ resource serviceBus 'Microsoft.ServiceBus/namespaces@2024-01-01' existing = {
 
 resource vault 'Microsoft.KeyVault/vaults@2024-11-01' existing = {
   name: keyVaultName
+}
+
+resource communication 'Microsoft.Communication/communicationServices@2025-05-01' existing = {
+  name: communicationServiceName
 }
 
 // --- Uploads account ---------------------------------------------------------
@@ -192,6 +205,68 @@ resource appKeyVaultSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04
     principalId: functionAppPrincipalId
     principalType: 'ServicePrincipal'
     description: 'facet app: FACET_ADMIN_KEY Key Vault reference'
+  }
+}
+
+// --- Mail (Communication Services) -------------------------------------------
+// No built-in role only sends mail. Microsoft's instructions for sending
+// with a Microsoft Entra identity ask for the built-in Communication and
+// Email Service Owner role, or for a custom role with
+// Microsoft.Communication/CommunicationServices/Read,
+// Microsoft.Communication/CommunicationServices/Write and
+// Microsoft.Communication/EmailServices/write on the Communication Services
+// resource ("Create credentials for SMTP authentication",
+// https://learn.microsoft.com/azure/communication-services/quickstarts/email/send-email-smtp/smtp-authentication).
+// The custom role is the smaller: no access keys, no deletion, no domain or
+// sender changes, no Event Grid filters. (The instructions list the two
+// Write actions as required for sending without saying why.)
+// mailBuiltInRole switches to the built-in role should a send be refused
+// (401/403) with the custom one in place.
+
+// The custom role, defined in this resource group and assignable only here.
+// Its display name must be unique in the tenant, hence the suffix.
+var mailSenderRoleName = guid(resourceGroup().id, 'facet-mail-sender')
+
+resource mailSenderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (!mailBuiltInRole) {
+  name: mailSenderRoleName
+  properties: {
+    roleName: 'facet mail sender ${uniqueString(resourceGroup().id)}'
+    description: 'Send mail with Azure Communication Services Email using a Microsoft Entra identity (facet app).'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: [
+          'Microsoft.Communication/CommunicationServices/Read'
+          'Microsoft.Communication/CommunicationServices/Write'
+          'Microsoft.Communication/EmailServices/write'
+        ]
+        notActions: []
+        dataActions: []
+        notDataActions: []
+      }
+    ]
+    assignableScopes: [
+      resourceGroup().id
+    ]
+  }
+}
+
+// Role definitions live at the subscription whatever scope defines them,
+// and an assignment names them by that id.
+var mailRoleDefinitionId = subscriptionResourceId('Microsoft.Authorization/roleDefinitions', mailBuiltInRole ? roles.communicationEmailServiceOwner : mailSenderRoleName)
+
+// The chosen role on the Communication Services resource only.
+resource appMailSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(communication.id, functionAppPrincipalId, mailRoleDefinitionId)
+  scope: communication
+  dependsOn: [
+    mailSenderRole
+  ]
+  properties: {
+    roleDefinitionId: mailRoleDefinitionId
+    principalId: functionAppPrincipalId
+    principalType: 'ServicePrincipal'
+    description: 'facet app: send sign-up and invitation mail'
   }
 }
 

@@ -24,6 +24,13 @@ param prefix string = 'facet'
 @description('Encrypt the uploads account with a customer-managed key.')
 param cmkEnabled bool = false
 
+@description('Where the mail resources keep their data: EEA data locations only.')
+@allowed([
+  'Europe'
+  'Germany'
+])
+param mailGeography string = 'Europe'
+
 @description('Origin of the participant page: empty (the app itself) or https://host[:port].')
 param participantOrigin string = ''
 
@@ -183,6 +190,8 @@ resource siteSettings 'Microsoft.Web/sites/config@2023-12-01' = {
     FACET_LIMIT_REANALYSES_PER_HOUR: '60'
     FACET_LIMIT_INVITATIONS_PER_DAY: '5000'
     FACET_LIMIT_OPEN_UPLOADS: '500'
+    FACET_MAIL_ENDPOINT: 'https://${mail.properties.hostName}'
+    FACET_MAIL_SENDER: 'DoNotReply@${mailService::domain.properties.mailFromSenderDomain}'
   }
 }
 
@@ -258,3 +267,30 @@ resource adminKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
 output functionAppName string = site.name
 output keyVaultUri string = vault.properties.vaultUri
 output uploadsBlobEndpoint string = uploads.properties.primaryEndpoints.blob
+
+// Communication Services: global, with their data in the EEA, no access
+// keys, no click tracking.
+resource mailService 'Microsoft.Communication/emailServices@2025-05-01' = {
+  name: '${prefix}-ecs'
+  location: 'global'
+  properties: { dataLocation: mailGeography }
+
+  resource domain 'domains@2025-05-01' = {
+    name: 'AzureManagedDomain'
+    location: 'global'
+    properties: {
+      domainManagement: 'AzureManaged'
+      userEngagementTracking: 'Disabled'
+    }
+  }
+}
+
+resource mail 'Microsoft.Communication/communicationServices@2025-05-01' = {
+  name: '${prefix}-acs'
+  location: 'global'
+  properties: {
+    dataLocation: 'Europe'
+    linkedDomains: [ mailService::domain.id ]
+    disableLocalAuth: true
+  }
+}
