@@ -3820,16 +3820,9 @@ type ClientInterface interface {
 	// Corresponds with POST /api/webhooks/{id}/secret (the `RotateWebhookSecret` operationId).
 	RotateWebhookSecret(ctx context.Context, id WebhookIdParameter, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetPortal The portal
-	//
-	// The portal's HTML shell: one page for every path of the portal, whose script shows the page the path names (`/app/` the projects, or the sign-in when no one is signed in; `/app/signin`, `/app/signup`, `/app/projects/new`, `/app/projects/{id}`, `/app/projects/{id}/stimuli/{stimulusId}`, `/app/recordings/{id}`, `/app/deletions`, `/app/account`, `/app/operator`). It calls only this API, with the session cookie and `X-CSRF-Token`. Open it in a browser.
-	//
-	// Corresponds with GET /app/ (the `GetPortal` operationId).
-	GetPortal(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
-
 	// GetPortalPath A page or file of the portal
 	//
-	// A path without a dot answers the HTML shell of `GET /app/`, whose script shows that page; `assets/<name>` one of the portal's files (scripts, styles, icons); anything else 404.
+	// A path without a dot (and `/app/` itself, the first page) answers the portal's HTML shell, whose script shows that page; `assets/<name>` one of the portal's files (scripts, styles, icons); anything else 404.
 	//
 	// Corresponds with GET /app/{path} (the `GetPortalPath` operationId).
 	GetPortalPath(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -5465,26 +5458,9 @@ func (c *Client) RotateWebhookSecret(ctx context.Context, id WebhookIdParameter,
 	return c.Client.Do(req)
 }
 
-// GetPortal The portal
-//
-// The portal's HTML shell: one page for every path of the portal, whose script shows the page the path names (`/app/` the projects, or the sign-in when no one is signed in; `/app/signin`, `/app/signup`, `/app/projects/new`, `/app/projects/{id}`, `/app/projects/{id}/stimuli/{stimulusId}`, `/app/recordings/{id}`, `/app/deletions`, `/app/account`, `/app/operator`). It calls only this API, with the session cookie and `X-CSRF-Token`. Open it in a browser.
-//
-// Corresponds with GET /app/ (the `GetPortal` operationId).
-func (c *Client) GetPortal(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetPortalRequest(c.Server)
-	if err != nil {
-		return nil, err
-	}
-	req = req.WithContext(ctx)
-	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
-		return nil, err
-	}
-	return c.Client.Do(req)
-}
-
 // GetPortalPath A page or file of the portal
 //
-// A path without a dot answers the HTML shell of `GET /app/`, whose script shows that page; `assets/<name>` one of the portal's files (scripts, styles, icons); anything else 404.
+// A path without a dot (and `/app/` itself, the first page) answers the portal's HTML shell, whose script shows that page; `assets/<name>` one of the portal's files (scripts, styles, icons); anything else 404.
 //
 // Corresponds with GET /app/{path} (the `GetPortalPath` operationId).
 func (c *Client) GetPortalPath(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -8462,33 +8438,6 @@ func NewRotateWebhookSecretRequest(server string, id WebhookIdParameter) (*http.
 	return req, nil
 }
 
-// NewGetPortalRequest constructs an http.Request for the GetPortal method
-func NewGetPortalRequest(server string) (*http.Request, error) {
-	var err error
-
-	serverURL, err := url.Parse(server)
-	if err != nil {
-		return nil, err
-	}
-
-	operationPath := fmt.Sprintf("/app/")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
-	if err != nil {
-		return nil, err
-	}
-
-	return req, nil
-}
-
 // NewGetPortalPathRequest constructs an http.Request for the GetPortalPath method
 func NewGetPortalPathRequest(server string, path string) (*http.Request, error) {
 	var err error
@@ -9445,18 +9394,9 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/webhooks/{id}/secret (the `RotateWebhookSecret` operationId).
 	RotateWebhookSecretWithResponse(ctx context.Context, id WebhookIdParameter, reqEditors ...RequestEditorFn) (*RotateWebhookSecretResponse, error)
 
-	// GetPortalWithResponse The portal
-	//
-	// The portal's HTML shell: one page for every path of the portal, whose script shows the page the path names (`/app/` the projects, or the sign-in when no one is signed in; `/app/signin`, `/app/signup`, `/app/projects/new`, `/app/projects/{id}`, `/app/projects/{id}/stimuli/{stimulusId}`, `/app/recordings/{id}`, `/app/deletions`, `/app/account`, `/app/operator`). It calls only this API, with the session cookie and `X-CSRF-Token`. Open it in a browser.
-	//
-	// Returns a wrapper object for the known response body format(s).
-	//
-	// Corresponds with GET /app/ (the `GetPortal` operationId).
-	GetPortalWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetPortalResponse, error)
-
 	// GetPortalPathWithResponse A page or file of the portal
 	//
-	// A path without a dot answers the HTML shell of `GET /app/`, whose script shows that page; `assets/<name>` one of the portal's files (scripts, styles, icons); anything else 404.
+	// A path without a dot (and `/app/` itself, the first page) answers the portal's HTML shell, whose script shows that page; `assets/<name>` one of the portal's files (scripts, styles, icons); anything else 404.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -17322,6 +17262,11 @@ type SignUpResponse413Headers struct {
 	XRequestId *string
 }
 
+// SignUpResponse422Headers the declared response headers of an HTTP 422 response for SignUp
+type SignUpResponse422Headers struct {
+	XRequestId *string
+}
+
 // SignUpResponse429Headers the declared response headers of an HTTP 429 response for SignUp
 type SignUpResponse429Headers struct {
 	RetryAfter *int
@@ -17354,6 +17299,8 @@ type SignUpResponse struct {
 	ApplicationproblemJSON410 *Gone
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *TooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Unprocessable
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -17372,6 +17319,8 @@ type SignUpResponse struct {
 	Headers410 *SignUpResponse410Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *SignUpResponse413Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *SignUpResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *SignUpResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
@@ -17408,6 +17357,11 @@ func (r SignUpResponse) GetApplicationproblemJSON410() *Gone {
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r SignUpResponse) GetApplicationproblemJSON413() *TooLarge {
 	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r SignUpResponse) GetApplicationproblemJSON422() *Unprocessable {
+	return r.ApplicationproblemJSON422
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -18840,47 +18794,6 @@ func (r RotateWebhookSecretResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r RotateWebhookSecretResponse) ContentType() string {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.Header.Get("Content-Type")
-	}
-	return ""
-}
-
-// GetPortalResponse200Headers the declared response headers of an HTTP 200 response for GetPortal
-type GetPortalResponse200Headers struct {
-	ContentSecurityPolicy *string
-}
-
-type GetPortalResponse struct {
-	Body         []byte
-	HTTPResponse *http.Response
-	// Headers200 the parsed response headers for an HTTP 200 response
-	Headers200 *GetPortalResponse200Headers
-}
-
-// GetBody returns the raw response body bytes
-func (r GetPortalResponse) GetBody() []byte {
-	return r.Body
-}
-
-// Status returns HTTPResponse.Status
-func (r GetPortalResponse) Status() string {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.Status
-	}
-	return http.StatusText(0)
-}
-
-// StatusCode returns HTTPResponse.StatusCode
-func (r GetPortalResponse) StatusCode() int {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.StatusCode
-	}
-	return 0
-}
-
-// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetPortalResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -20446,24 +20359,9 @@ func (c *ClientWithResponses) RotateWebhookSecretWithResponse(ctx context.Contex
 	return ParseRotateWebhookSecretResponse(rsp)
 }
 
-// GetPortalWithResponse The portal
-//
-// The portal's HTML shell: one page for every path of the portal, whose script shows the page the path names (`/app/` the projects, or the sign-in when no one is signed in; `/app/signin`, `/app/signup`, `/app/projects/new`, `/app/projects/{id}`, `/app/projects/{id}/stimuli/{stimulusId}`, `/app/recordings/{id}`, `/app/deletions`, `/app/account`, `/app/operator`). It calls only this API, with the session cookie and `X-CSRF-Token`. Open it in a browser.
-//
-// Returns a wrapper object for the known response body format(s).
-//
-// Corresponds with GET /app/ (the `GetPortal` operationId).
-func (c *ClientWithResponses) GetPortalWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetPortalResponse, error) {
-	rsp, err := c.GetPortal(ctx, reqEditors...)
-	if err != nil {
-		return nil, err
-	}
-	return ParseGetPortalResponse(rsp)
-}
-
 // GetPortalPathWithResponse A page or file of the portal
 //
-// A path without a dot answers the HTML shell of `GET /app/`, whose script shows that page; `assets/<name>` one of the portal's files (scripts, styles, icons); anything else 404.
+// A path without a dot (and `/app/` itself, the first page) answers the portal's HTML shell, whose script shows that page; `assets/<name>` one of the portal's files (scripts, styles, icons); anything else 404.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -29879,6 +29777,13 @@ func ParseSignUpResponse(rsp *http.Response) (*SignUpResponse, error) {
 		}
 		response.ApplicationproblemJSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -29963,6 +29868,16 @@ func ParseSignUpResponse(rsp *http.Response) (*SignUpResponse, error) {
 			headers.XRequestId = &value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 422:
+		var headers SignUpResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers SignUpResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -31672,35 +31587,6 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 			headers.XRequestId = &value
 		}
 		response.Headers503 = &headers
-	}
-
-	return response, nil
-}
-
-// ParseGetPortalResponse parses an HTTP response from a GetPortalWithResponse call
-func ParseGetPortalResponse(rsp *http.Response) (*GetPortalResponse, error) {
-	bodyBytes, err := io.ReadAll(rsp.Body)
-	defer func() { _ = rsp.Body.Close() }()
-	if err != nil {
-		return nil, err
-	}
-
-	response := &GetPortalResponse{
-		Body:         bodyBytes,
-		HTTPResponse: rsp,
-	}
-
-	switch {
-	case rsp.StatusCode == 200:
-		var headers GetPortalResponse200Headers
-		if values := rsp.Header.Values("Content-Security-Policy"); len(values) > 0 {
-			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Security-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.ContentSecurityPolicy = &value
-		}
-		response.Headers200 = &headers
 	}
 
 	return response, nil

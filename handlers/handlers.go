@@ -385,7 +385,7 @@ func challenge(a Access) string {
 	case AccessAdmin:
 		return `AdminKey realm="facet", header="X-Admin-Key"`
 	case AccessSession, AccessPublic:
-		return `Session realm="facet", cookie="` + SessionCookie + `"`
+		return `Cookie realm="facet", cookie="` + SessionCookie + `"`
 	}
 	return `Bearer realm="facet"`
 }
