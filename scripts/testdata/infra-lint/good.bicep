@@ -65,6 +65,10 @@ var containers = [
   { name: 'audit', pk: '/clientId', order: [], orderBy: [ 'at' ] }
   { name: 'webhooks', pk: '/clientId', order: [], orderBy: [ 'createdAt' ] }
   { name: 'stimuli', pk: '/projectId', order: [], orderBy: [ 'createdAt' ] }
+  { name: 'accounts', pk: '/id', order: [], orderBy: [] }
+  { name: 'logins', pk: '/id', order: [], orderBy: [] }
+  { name: 'sessions', pk: '/accountId', order: [], orderBy: [] }
+  { name: 'teaminvites', pk: '/id', order: [], orderBy: [] }
 ]
 
 // The Functions host's own storage (AzureWebJobsStorage, content share):
