@@ -63,6 +63,13 @@ func (h *Handler) createClient(w http.ResponseWriter, r *http.Request, _ *facet.
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
+	// The owner's address is checked first: a refusal leaves no client
+	// behind for a retry to duplicate.
+	if in.Owner != nil {
+		if err := h.App.CheckInvitee(r.Context(), in.Owner.Email); err != nil {
+			return err
+		}
+	}
 	c, key, err := h.App.CreateClient(r.Context(), in.NewClient)
 	if err != nil {
 		return err

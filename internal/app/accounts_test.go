@@ -74,3 +74,27 @@ func TestEraseTeam(t *testing.T) {
 		t.Errorf("sign-in after erasure: %v", err)
 	}
 }
+
+// TestSweepLogins: the sweep deletes ended sessions and spent invitations
+// a day on, and leaves live ones.
+func TestSweepLogins(t *testing.T) {
+	e := newTestEnv(t)
+	c := e.client("Acme")
+	owner := e.member(c, "ada@acme.example", facet.RoleOwner)
+	_, err := e.app.Invite(e.ctx, c.ID, owner.Account, "rita@acme.example", facet.RoleResearcher)
+	e.must(err)
+	if r := e.sweep(); r.EndedLogins != 0 {
+		t.Fatalf("a fresh sweep ended %d", r.EndedLogins)
+	}
+	e.later(facet.SessionIdle + time.Minute)
+	if r := e.sweep(); r.EndedLogins != 1 { // the session; the spent invitation is an hour old
+		t.Fatalf("after an idle hour: %d ended, want 1", r.EndedLogins)
+	}
+	e.later(facet.TeamInviteTTL + 25*time.Hour)
+	if r := e.sweep(); r.EndedLogins != 2 { // both invitations
+		t.Fatalf("after the invitations' time: %d ended, want 2", r.EndedLogins)
+	}
+	if got := e.docsMentioning("rita@acme.example"); len(got) != 0 {
+		t.Errorf("the unanswered invitation is still in %v", got)
+	}
+}

@@ -44,6 +44,7 @@ type SweepReport struct {
 	Requeued     int            `json:"requeued"`                    // analyses queued again
 	EndedRuns    int            `json:"endedRuns"`                   // stuck runs ended failed: video gone, or past RunDeadline
 	ExpiredSlots int            `json:"expiredSlots"`                // upload slots marked expired
+	EndedLogins  int            `json:"endedLogins"`                 // ended sessions and spent or expired team invitations deleted
 	LostMessages int            `json:"lostMessages"`                // deleted (orphans once), orphans, requeued, endedRuns, expiredSlots
 }
 
@@ -76,6 +77,9 @@ func (a *App) Sweep(ctx context.Context) (*SweepReport, error) {
 	if err := a.expireSlots(ctx, now, r); err != nil {
 		return r, err
 	}
+	if err := a.sweepLogins(ctx, now, r); err != nil {
+		return r, err
+	}
 	for reason, n := range r.Deleted {
 		if reason != facet.ReasonOrphan {
 			r.LostMessages += n
@@ -83,7 +87,7 @@ func (a *App) Sweep(ctx context.Context) (*SweepReport, error) {
 	}
 	r.LostMessages += r.Orphans + r.Requeued + r.EndedRuns + r.ExpiredSlots
 	a.Log.Info("retention sweep finished", "blobs", r.Blobs, "deleted", r.Deleted, "orphans", r.Orphans, "orphansHeld", r.OrphansHeld,
-		"requeued", r.Requeued, "endedRuns", r.EndedRuns, "expiredSlots", r.ExpiredSlots, "lostMessages", r.LostMessages)
+		"requeued", r.Requeued, "endedRuns", r.EndedRuns, "expiredSlots", r.ExpiredSlots, "endedLogins", r.EndedLogins, "lostMessages", r.LostMessages)
 	return r, nil
 }
 
@@ -444,4 +448,40 @@ func (a *App) sweepViewingLog(ctx context.Context, b facet.BlobInfo, d *blobDoc)
 		return nil
 	}
 	return a.Blobs.Delete(ctx, b.Name)
+}
+
+// sweepLogins deletes ended sessions and team invitations that were
+// spent or expired a day ago: a person who never signs out, or never
+// accepts, leaves nothing behind (an invitation holds an address). Both
+// containers are small: a client's people, not its participants.
+func (a *App) sweepLogins(ctx context.Context, now time.Time, r *SweepReport) error {
+	ss, err := all[facet.Session](ctx, a, facet.CSessions, nil)
+	if err != nil {
+		return err
+	}
+	for _, s := range ss {
+		if !s.Live(now) {
+			if err := a.Store.Delete(ctx, facet.CSessions, s.AccountID, s.ID, ""); err != nil && !isCode(err, facet.ENotFound) {
+				return err
+			}
+			r.EndedLogins++
+		}
+	}
+	invs, err := all[facet.TeamInvite](ctx, a, facet.CTeamInvites, nil)
+	if err != nil {
+		return err
+	}
+	for _, inv := range invs {
+		end := inv.ExpiresAt
+		if inv.UsedAt != nil && inv.UsedAt.Before(end) {
+			end = *inv.UsedAt
+		}
+		if now.Sub(end) > 24*time.Hour {
+			if err := a.Store.Delete(ctx, facet.CTeamInvites, inv.ID, inv.ID, ""); err != nil && !isCode(err, facet.ENotFound) {
+				return err
+			}
+			r.EndedLogins++
+		}
+	}
+	return nil
 }

@@ -18,18 +18,10 @@ import (
 // role. by is the inviting account, nil for the operator's key.
 func (a *App) Invite(ctx context.Context, clientID string, by *facet.Account, email string, role facet.Role) (*facet.TeamInvite, error) {
 	email = strings.TrimSpace(email)
-	if !emailPattern.MatchString(email) || facet.CheckText("email", email, 254, true) != nil {
-		return nil, facet.Errorf(facet.EInvalid, "email: not an e-mail address")
-	}
 	if clientID == "" && role != facet.RoleOperator || clientID != "" && !role.ClientRole() {
 		return nil, facet.Errorf(facet.EInvalid, "role: one of owner, researcher, viewer")
 	}
-	if a.Mail == nil {
-		return nil, facet.Errorf(facet.EUnavailable, "e-mail is not set up")
-	}
-	if _, err := a.accountByEmail(ctx, email); err == nil {
-		return nil, facet.Errorf(facet.EConflict, "email: this address has an account already")
-	} else if !isCode(err, facet.ENotFound) {
+	if err := a.CheckInvitee(ctx, email); err != nil {
 		return nil, err
 	}
 	company := "facet"
@@ -58,6 +50,26 @@ func (a *App) Invite(ctx context.Context, clientID string, by *facet.Account, em
 	}
 	a.security(ctx, clientID, by, "member-invited", inv.Ref, role)
 	return inv, nil
+}
+
+// CheckInvitee says whether email can be invited: an address, with no
+// account yet, and e-mail set up to send the link.
+func (a *App) CheckInvitee(ctx context.Context, email string) error {
+	email = strings.TrimSpace(email)
+	if !emailPattern.MatchString(email) || facet.CheckText("email", email, 254, true) != nil {
+		return facet.Errorf(facet.EInvalid, "email: not an e-mail address")
+	}
+	if a.Mail == nil {
+		return facet.Errorf(facet.EUnavailable, "e-mail is not set up")
+	}
+	_, err := a.accountByEmail(ctx, email)
+	if err == nil {
+		return facet.Errorf(facet.EConflict, "email: this address has an account already")
+	}
+	if !isCode(err, facet.ENotFound) {
+		return err
+	}
+	return nil
 }
 
 // inviteMail is the invitation's e-mail. The token travels in the link's
