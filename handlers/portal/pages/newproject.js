@@ -52,7 +52,8 @@ export async function render(root, params, ctx) {
     mode("retain", S.modeRetain, S.modeRetainHint),
     mode("delete-after-analysis", S.modeDelete, S.modeDeleteHint));
   const consent = h("textarea", { name: "consentText", rows: 12, maxlength: 20000, value: S.defaultConsentText });
-  const preview = h("div", { class: "preview-frame", role: "region", "aria-label": S.previewLabel });
+  // It scrolls (the standard text is long): a keyboard reaches it to scroll.
+  const preview = h("div", { class: "preview-frame", role: "region", "aria-label": S.previewLabel, tabindex: "0" });
   const settings = {};
   const setFields = SETTINGS.map(([key, label, hint, def, min, max, step]) => {
     settings[key] = input({ type: "number", name: key, value: def, min, max, step, inputmode: "decimal" });
