@@ -97,6 +97,7 @@ export const S = {
 
   // New project
   newProjectTitle: "New project",
+  newProjectViewer: "Viewers read projects; researchers and owners make them. Ask an owner of your team if you need to.",
   projectNameLabel: "Project name",
   useContextLegend: "Use",
   useContextLabel: "What the study is for",

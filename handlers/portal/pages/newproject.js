@@ -3,7 +3,7 @@
 // and the analysis settings.
 import { api } from "../api.js";
 import { S, t } from "../strings.js";
-import { h, fill, heading, field, input, errorBox, busy, problemText, uid } from "../ui.js";
+import { h, fill, heading, field, input, errorBox, busy, problemText, uid, canChange } from "../ui.js";
 
 const CONTEXTS = ["market-research", "media-testing", "usability", "academic-research", "healthcare-research", "other"];
 
@@ -36,6 +36,10 @@ export function consentPreview(name, text, mode, days) {
 
 export async function render(root, params, ctx) {
   root.append(heading(S.newProjectTitle));
+  if (!canChange(ctx)) {
+    root.append(h("p", { text: S.newProjectViewer }), h("p", {}, h("a", { href: "/app/", text: S.backHome })));
+    return;
+  }
   const err = errorBox();
   const name = input({ name: "name", required: true, maxlength: 200 });
   const use = h("select", { name: "useContext", required: true },
