@@ -49,3 +49,10 @@ b -case pipeline -name memory-10min -models fast -fps 5 "$v600"
 # 64, 5 s each, on the Cosmos DB stand-in (started by the benchmark).
 { go test -run '^$' -bench '^BenchmarkAPILoad$/^store=cosmos-standin$' -benchtime 1x ./handlers 2>&1 || echo "BENCH case=api-load failed"; } |
   awk '/^BENCH / { print; n++ } END { if (!n) print "BENCH case=api-load failed" }'
+
+# The client portal (cmd/facet/portal_bench_test.go): each page in headless
+# Chromium from the local stack over loopback, from the start of the
+# navigation to the page usable (heading drawn with its data), the median
+# of 5 loads; and the gzip-compressed size of what the first page loads.
+{ go test -run '^$' -bench '^BenchmarkPortalPages$' -benchtime 1x ./cmd/facet 2>&1 || echo "BENCH case=portal-page failed"; } |
+  awk '/^BENCH / { print; n++ } END { if (!n) print "BENCH case=portal-page failed" }'

@@ -23,7 +23,7 @@ type flow struct {
 	video       []byte
 }
 
-func newFlow(t *testing.T, s *stack, company string) *flow {
+func newFlow(t testing.TB, s *stack, company string) *flow {
 	t.Helper()
 	video, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "testdata/media/synthetic_faces_640x480.mp4"))
 	if err != nil {

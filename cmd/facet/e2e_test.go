@@ -29,7 +29,7 @@ func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 // Service Bus stand-ins (or endpoints from the environment), the handler
 // and the host stand-in, in this process.
 type stack struct {
-	t   *testing.T
+	t   testing.TB
 	l   *localHost
 	url string
 	// cfg and blobURL are what l was started with: a test that restarts
@@ -38,7 +38,7 @@ type stack struct {
 	blobURL string
 }
 
-func startStack(t *testing.T, opts ...func(*config)) *stack {
+func startStack(t testing.TB, opts ...func(*config)) *stack {
 	t.Helper()
 	blob := testenv.BlobService(t)
 	cos := testenv.CosmosService(t)
@@ -124,7 +124,7 @@ func (s *stack) must(want int, method, path, key string, body any) map[string]an
 }
 
 // put uploads data through a signed URL as a browser would.
-func put(t *testing.T, u string, data []byte) int {
+func put(t testing.TB, u string, data []byte) int {
 	t.Helper()
 	req, _ := http.NewRequest("PUT", u, bytes.NewReader(data))
 	req.Header.Set("x-ms-blob-type", "BlockBlob")
@@ -365,7 +365,7 @@ func (s *stack) client(edit ...client.RequestEditorFn) *client.ClientWithRespons
 }
 
 // ok fails the test unless a call of the generated client answered want.
-func ok(t *testing.T, call string, want int, a answer, err error) {
+func ok(t testing.TB, call string, want int, a answer, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatalf("%s: %v", call, err)

@@ -19,7 +19,7 @@ import (
 )
 
 // env returns a getenv that points the binary at the project's set-up.
-func env(t *testing.T) func(string) string {
+func env(t testing.TB) func(string) string {
 	t.Helper()
 	lib := testenv.File(t, ".cache/lib/libonnxruntime.so.1")
 	testenv.File(t, "models/default/fr_expression.onnx")

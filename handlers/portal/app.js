@@ -121,6 +121,7 @@ async function show() {
   if (route && session && session.account.role === "operator" && route.page === "projects") route = match("operator");
   markCurrent();
   main.setAttribute("aria-busy", "true");
+  main.dataset.ready = "false";
   const root = h("div", { class: "page" });
   const ctx = {
     session,
@@ -150,6 +151,10 @@ async function show() {
   if (ctl.signal.aborted) return;
   main.replaceChildren(root);
   main.removeAttribute("aria-busy");
+  // The page is drawn with its data: tests and the benchmark wait on these.
+  main.dataset.page = route ? route.page : "notfound";
+  main.dataset.ready = "true";
+  performance.mark("facet-ready");
   const h1 = root.querySelector("h1");
   document.title = (h1 ? h1.textContent + " – " : "") + S.appName;
   if (!first) (h1 || main).focus();

@@ -51,7 +51,7 @@ export const S = {
   // Sign-in and sign-up
   signInTitle: "Sign in",
   signIn: "Sign in",
-  signInHelp: "Forgot your password? Ask an owner of your team to invite you again.",
+  signInHelp: "Forgot your password? An owner of your team can remove your account and invite you again.",
   emailLabel: "E-mail",
   passwordLabel: "Password",
   codeLabel: "One-time code",
@@ -97,6 +97,7 @@ export const S = {
 
   // New project
   newProjectTitle: "New project",
+  newProjectViewer: "Viewers read projects; researchers and owners make them. Ask an owner of your team if you need to.",
   projectNameLabel: "Project name",
   useContextLegend: "Use",
   useContextLabel: "What the study is for",

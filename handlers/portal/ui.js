@@ -99,10 +99,43 @@ export async function busy(form, fn) {
   }
 }
 
+// A wide table scrolls sideways in its box. While there is something to
+// scroll, the box is a named region in the tab order, so that a keyboard
+// can scroll it too (WCAG 2.1.1); a box that fits is neither.
+const shown = new WeakSet();
+const scrollWatch = new ResizeObserver((entries) => {
+  for (const { target: el } of entries) {
+    // Made before its page is shown; left once taken out of the page.
+    if (!el.isConnected) {
+      if (shown.has(el)) scrollWatch.unobserve(el);
+      continue;
+    }
+    shown.add(el);
+    const scrolls = el.scrollWidth > el.clientWidth + 1;
+    if (scrolls === (el.tabIndex === 0)) continue;
+    if (scrolls) {
+      el.tabIndex = 0;
+      el.setAttribute("role", "region");
+      el.setAttribute("aria-label", el.dataset.label);
+    } else {
+      el.removeAttribute("tabindex");
+      el.removeAttribute("role");
+      el.removeAttribute("aria-label");
+    }
+  }
+});
+
+// scroller is the box of a table (kids), named label when it scrolls.
+export function scroller(label, ...kids) {
+  const el = h("div", { class: "table-wrap", "data-label": label }, kids);
+  scrollWatch.observe(el);
+  return el;
+}
+
 // table makes a table with a caption, column heads and rows (arrays of
 // cells); the first cell of each row is its row head.
 export function table(caption, heads, rows) {
-  return h("div", { class: "table-wrap" },
+  return scroller(caption.text || caption,
     h("table", {},
       h("caption", { class: caption.hidden ? "sr-only" : null, text: caption.text || caption }),
       h("thead", {}, h("tr", {}, heads.map((x) => h("th", { scope: "col", text: x })))),

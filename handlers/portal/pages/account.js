@@ -3,7 +3,7 @@
 // erasure. Controls for owners only are not shown to others.
 import { api, query } from "../api.js";
 import { S, t } from "../strings.js";
-import { h, fill, heading, field, input, errorBox, busy, problemText, when, section, confirmDialog, copyButton, pager, isOwner, uid } from "../ui.js";
+import { h, fill, heading, field, input, errorBox, busy, problemText, when, section, confirmDialog, copyButton, pager, isOwner, uid, scroller } from "../ui.js";
 
 const ROLES = ["owner", "researcher", "viewer"];
 const EVENTS = ["recording.analyzed", "recording.failed", "recording.deleted", "project.closed", "project.deleted"];
@@ -39,7 +39,7 @@ function form(kids, submit, fn, props) {
 }
 
 function rows(heads, items, caption) {
-  return h("div", { class: "table-wrap" }, h("table", {},
+  return scroller(caption, h("table", {},
     h("caption", { class: "sr-only", text: caption }),
     h("thead", {}, h("tr", {}, heads.map((x) => h("th", { scope: "col", text: x })))),
     h("tbody", {}, items)));
@@ -364,7 +364,7 @@ async function securityLog(ctx) {
   } catch (x) {
     failed = h("p", { class: "error", text: problemText(x) });
   }
-  const tbl = h("div", { class: "table-wrap" }, h("table", {},
+  const tbl = scroller(S.securityTitle, h("table", {},
     h("caption", { class: "sr-only", text: S.securityTitle }),
     h("thead", {}, h("tr", {}, [S.colWhen, S.colAction, S.colAccount, S.colTarget].map((x) => h("th", { scope: "col", text: x })))),
     body));

@@ -2,7 +2,7 @@
 // first, with why and by what it was deleted.
 import { api, query } from "../api.js";
 import { S } from "../strings.js";
-import { h, heading, when, pager, link } from "../ui.js";
+import { h, heading, when, pager, link, scroller } from "../ui.js";
 
 export async function render(root, params, ctx) {
   root.append(heading(S.deletionsTitle), h("p", { class: "lead", text: S.deletionsLead }));
@@ -19,7 +19,7 @@ export async function render(root, params, ctx) {
     root.append(h("p", { class: "empty", text: S.noDeletions }));
     return;
   }
-  root.append(h("div", { class: "table-wrap" },
+  root.append(scroller(S.deletionsTitle,
     h("table", {},
       h("caption", { class: "sr-only", text: S.deletionsTitle }),
       h("thead", {}, h("tr", {}, [S.colWhen, S.colProject, S.colItem, S.colReason, S.colTrigger, S.colSizeMiB].map((x) => h("th", { scope: "col", text: x })))),

@@ -3,7 +3,7 @@
 // and the analysis settings.
 import { api } from "../api.js";
 import { S, t } from "../strings.js";
-import { h, fill, heading, field, input, errorBox, busy, problemText, uid } from "../ui.js";
+import { h, fill, heading, field, input, errorBox, busy, problemText, uid, canChange } from "../ui.js";
 
 const CONTEXTS = ["market-research", "media-testing", "usability", "academic-research", "healthcare-research", "other"];
 
@@ -36,6 +36,10 @@ export function consentPreview(name, text, mode, days) {
 
 export async function render(root, params, ctx) {
   root.append(heading(S.newProjectTitle));
+  if (!canChange(ctx)) {
+    root.append(h("p", { text: S.newProjectViewer }), h("p", {}, h("a", { href: "/app/", text: S.backHome })));
+    return;
+  }
   const err = errorBox();
   const name = input({ name: "name", required: true, maxlength: 200 });
   const use = h("select", { name: "useContext", required: true },
@@ -52,7 +56,8 @@ export async function render(root, params, ctx) {
     mode("retain", S.modeRetain, S.modeRetainHint),
     mode("delete-after-analysis", S.modeDelete, S.modeDeleteHint));
   const consent = h("textarea", { name: "consentText", rows: 12, maxlength: 20000, value: S.defaultConsentText });
-  const preview = h("div", { class: "preview-frame", role: "region", "aria-label": S.previewLabel });
+  // It scrolls (the standard text is long): a keyboard reaches it to scroll.
+  const preview = h("div", { class: "preview-frame", role: "region", "aria-label": S.previewLabel, tabindex: "0" });
   const settings = {};
   const setFields = SETTINGS.map(([key, label, hint, def, min, max, step]) => {
     settings[key] = input({ type: "number", name: key, value: def, min, max, step, inputmode: "decimal" });

@@ -2,7 +2,7 @@
 // invitation, another owner for a client, and another operator.
 import { api } from "../api.js";
 import { S, t } from "../strings.js";
-import { h, fill, heading, field, input, errorBox, busy, problemText, when, section } from "../ui.js";
+import { h, fill, heading, field, input, errorBox, busy, problemText, when, section, scroller } from "../ui.js";
 
 function form(kids, submit, fn) {
   const err = errorBox();
@@ -35,7 +35,7 @@ export async function render(root, params, ctx) {
     const items = list.items || [];
     fill(clientSel, h("option", { value: "", text: S.choose }), items.map((c) => h("option", { value: c.id, text: c.company })));
     fill(listBody, items.length
-      ? h("div", { class: "table-wrap" }, h("table", {},
+      ? scroller(S.clientsTitle, h("table", {},
         h("caption", { class: "sr-only", text: S.clientsTitle }),
         h("thead", {}, h("tr", {}, [S.companyLabel, S.contactLabel, S.countryLabel, S.colCreated, S.colId].map((x) => h("th", { scope: "col", text: x })))),
         h("tbody", {}, items.map((c) => h("tr", {},

@@ -4,7 +4,7 @@
 // reopen and delete. Viewers see no control that changes anything.
 import { api, query } from "../api.js";
 import { S, t } from "../strings.js";
-import { h, fill, heading, field, input, errorBox, busy, problemText, badge, when, section, link, canChange, confirmDialog, download, copyButton, pager, uid } from "../ui.js";
+import { h, fill, heading, field, input, errorBox, busy, problemText, badge, when, section, link, canChange, confirmDialog, download, copyButton, pager, uid, scroller } from "../ui.js";
 import { countText } from "./projects.js";
 
 const FINAL = ["analyzed", "failed", "expired"];
@@ -101,7 +101,7 @@ async function recordingsSection(base, ctx, onCounts) {
   const body = h("tbody");
   const note = h("p", { class: "hint", hidden: true, text: S.recordingsNewest });
   const empty = h("p", { class: "empty", text: S.noRecordings });
-  const wrap = h("div", { class: "table-wrap" },
+  const wrap = scroller(S.recordingsTitle,
     h("table", {},
       h("caption", { class: "sr-only", text: S.recordingsTitle }),
       h("thead", {}, h("tr", {}, [S.colRecording, S.colParticipant, S.colStatus, S.colCreated].map((x) => h("th", { scope: "col", text: x })))),
@@ -179,7 +179,7 @@ async function invitationsSection(p, base, ctx, edit) {
   };
   const heads = [S.colParticipant, S.colKind, S.colStatus, S.colExpires];
   if (edit) heads.push(S.colActions);
-  const wrap = h("div", { class: "table-wrap" },
+  const wrap = scroller(S.invitationsTitle,
     h("table", {}, h("caption", { class: "sr-only", text: S.invitationsTitle }),
       h("thead", {}, h("tr", {}, heads.map((x) => h("th", { scope: "col", text: x })))), body));
   const { more, first } = await pager(body, (tok) => api("GET", query(base + "/invitations", { continuationToken: tok })), row, ctx);

@@ -1,7 +1,7 @@
 // The client's projects with their status and recording counts.
 import { api, query } from "../api.js";
 import { S, t } from "../strings.js";
-import { h, heading, link, badge, when, canChange, pager, problemText } from "../ui.js";
+import { h, heading, link, badge, when, canChange, pager, problemText, scroller } from "../ui.js";
 
 // countText sums up a project's recordings by status.
 export function countText(counts) {
@@ -16,7 +16,7 @@ export async function render(root, params, ctx) {
   if (canChange(ctx)) top.append(h("a", { class: "button primary", href: "/app/projects/new", text: S.newProject }));
   root.append(top);
   const body = h("tbody");
-  const tbl = h("div", { class: "table-wrap" },
+  const tbl = scroller(S.projectsCaption,
     h("table", {},
       h("caption", { class: "sr-only", text: S.projectsCaption }),
       h("thead", {}, h("tr", {}, [S.colName, S.colStatus, S.colRecordings, S.colCreated].map((x) => h("th", { scope: "col", text: x })))),
