@@ -1282,8 +1282,8 @@ type ClientConsent struct {
 // ClientCreated defines model for ClientCreated.
 type ClientCreated struct {
 	// ApiKey Shown once; send it as `Authorization: Bearer <apiKey>`.
-	ApiKey  ApiKey `json:"apiKey"`
-	Company string `json:"company"`
+	ApiKey  *ApiKey `json:"apiKey,omitempty"`
+	Company string  `json:"company"`
 
 	// CreatedAt RFC 3339, UTC.
 	CreatedAt Timestamp `json:"createdAt"`

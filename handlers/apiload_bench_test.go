@@ -162,7 +162,7 @@ func seedAPILoad(b *testing.B, a *app.App, blobs *inmem.BlobStore, queue *inmem.
 	ctx := context.Background()
 	c, key, err := a.CreateClient(ctx, app.NewClient{Company: "Acme Research",
 		Contact:      facet.Contact{Name: "Ada Example", Email: "ada@example.com"},
-		Demographics: facet.Demographics{Country: "DE", Sector: "market research"}, DPAVersion: "2026-01"})
+		Demographics: facet.Demographics{Country: "DE", Sector: "market research"}, DPAVersion: "2026-01"}, true)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -78,7 +78,7 @@ func newFuzzAPI(t *testing.T) *fuzzAPI {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	a := app.New(app.Config{PublicBaseURL: "https://facet.example", StorageAccount: "devstoreaccount1", TempDir: t.TempDir()}, store, blobs, queue, fuzzAnalyzer{}, log)
 	c, key, err := a.CreateClient(ctx, app.NewClient{Company: "Fuzz Ltd", Contact: facet.Contact{Name: "Ada Example", Email: "ada@example.com"},
-		Demographics: facet.Demographics{Country: "DE"}, DPAVersion: "2026-01"})
+		Demographics: facet.Demographics{Country: "DE"}, DPAVersion: "2026-01"}, true)
 	must(err)
 	text := "Your webcam video is analysed for facial expressions, then deleted."
 	p, err := a.CreateProject(ctx, c, app.NewProject{Name: "Fuzz", PrivacyMode: facet.PrivacyRetain, UseContext: "media-testing", ConsentText: &text})

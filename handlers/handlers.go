@@ -315,8 +315,14 @@ func (h *Handler) authenticate(r *http.Request, rt Route) (*facet.Client, *http.
 	if wait, blocked := guard.Blocked(src); blocked {
 		return nil, r, facet.Throttled(wait, "too many failed authentication attempts: retry later")
 	}
+	// Only a key that was sent and is wrong counts as a failure (not a
+	// store that failed). A request with no credential, or with a session
+	// cookie that has ended, guesses nothing: a cookie's secret has 256
+	// bits. Counting them would let a signed-out portal's reloads throttle
+	// every person and key behind the same address.
+	keyed := r.Header.Get("Authorization") != "" || r.Header.Get("X-Admin-Key") != ""
 	c, r, err := h.checkCredential(r, rt)
-	if facet.ErrorCode(err) == facet.EUnauthorized { // not a store that failed
+	if keyed && facet.ErrorCode(err) == facet.EUnauthorized {
 		guard.Fail(src)
 	}
 	return c, r, err

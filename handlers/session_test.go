@@ -95,7 +95,9 @@ func TestPortalRoles(t *testing.T) {
 	client := map[string]any{"company": "Acme Research", "contact": map[string]any{"name": "Ada", "email": "ada@acme.example"},
 		"demographics": map[string]any{"country": "DE"}, "dpaVersion": "2026-01", "owner": map[string]any{"email": "ada@acme.example"}}
 	e.must(403, "POST", "/api/clients", noCSRF(op), client)
-	e.must(201, "POST", "/api/clients", op, client)
+	if made := e.must(201, "POST", "/api/clients", op, client); made["apiKey"] != nil || made["ownerInvitation"] == nil {
+		t.Errorf("a client with an invited owner: %v (no key: the owner makes them)", made)
+	}
 	e.must(403, "GET", "/api/projects", op, nil) // an operator sees no client's data
 	owner := e.join("Ada")
 	e.must(201, "POST", "/api/team/invitations", owner, map[string]any{"email": "rita@acme.example", "role": "researcher"})

@@ -70,11 +70,14 @@ func (h *Handler) createClient(w http.ResponseWriter, r *http.Request, _ *facet.
 			return err
 		}
 	}
-	c, key, err := h.App.CreateClient(r.Context(), in.NewClient)
+	c, key, err := h.App.CreateClient(r.Context(), in.NewClient, in.Owner == nil)
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"id": c.ID, "apiKey": key, "company": c.Company, "createdAt": c.CreatedAt}
+	out := map[string]any{"id": c.ID, "company": c.Company, "createdAt": c.CreatedAt}
+	if key != "" {
+		out["apiKey"] = key
+	}
 	if in.Owner != nil {
 		inv, err := h.App.Invite(r.Context(), c.ID, actor(r), in.Owner.Email, facet.RoleOwner)
 		if err != nil {

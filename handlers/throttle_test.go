@@ -100,13 +100,23 @@ func TestThrottleAPIKeys(t *testing.T) {
 	key, _ := e.setup()
 	const src = "192.0.2.50:1234"
 	for i := 0; i < AuthFailures-1; i++ {
-		bad := []string{"fk_" + strings.Repeat("0", 43), "not-a-key", ""}[i%3]
+		bad := []string{"fk_" + strings.Repeat("0", 43), "not-a-key", "fk_x"}[i%3]
 		if w := e.do("GET", "/api/projects", bad, src, nil); w.Code != 401 {
 			t.Fatalf("guess %d (%q): %d", i, bad, w.Code)
 		}
 		if w := e.do("GET", "/api/projects", key, src, nil); w.Code != 200 {
 			t.Fatalf("right key between guesses: %d", w.Code)
 		}
+	}
+	// No credential at all guesses nothing (a signed-out portal page
+	// asks GET /api/session): never counted, however often.
+	for i := 0; i < 2*AuthFailures; i++ {
+		if w := e.do("GET", "/api/projects", "", src, nil); w.Code != 401 {
+			t.Fatalf("no credential: %d, want 401", w.Code)
+		}
+	}
+	if w := e.do("GET", "/api/projects", key, src, nil); w.Code != 200 {
+		t.Fatalf("right key after requests without a credential: %d", w.Code)
 	}
 	e.store.set(true, false, nil) // Cosmos DB frozen: 503, not counted
 	for i := 0; i < 3; i++ {

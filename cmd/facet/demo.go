@@ -94,7 +94,7 @@ func cmdDemo(ctx context.Context, cfg config, args []string, stdout, stderr io.W
 	if err := check("POST /api/clients", http.StatusCreated, reg, err); err != nil {
 		return err
 	}
-	if d.api, err = client.NewClientWithResponses(l.URL, client.WithRequestEditorFn(client.APIKeyAuth(reg.JSON201.ApiKey))); err != nil {
+	if d.api, err = client.NewClientWithResponses(l.URL, client.WithRequestEditorFn(client.APIKeyAuth(*reg.JSON201.ApiKey))); err != nil {
 		return err
 	}
 	say("client %s registered (API key shown once, stored as a hash)", reg.JSON201.Id)

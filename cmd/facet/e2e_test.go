@@ -205,7 +205,7 @@ func TestEndToEndLocalStack(t *testing.T) {
 		Company: "Acme Research", Contact: client.Contact{Name: "Ada Example", Email: "ada@example.com"},
 		Demographics: client.Demographics{Country: "NL"}, DpaVersion: "2026-01"})
 	ok(t, "POST /api/clients", 201, reg, err)
-	api := s.client(client.APIKeyAuth(reg.JSON201.ApiKey))
+	api := s.client(client.APIKeyAuth(*reg.JSON201.ApiKey))
 	pr, err := api.CreateProjectWithResponse(ctx, client.NewProject{Name: "Ad test",
 		PrivacyMode: client.PrivacyModeRetain, UseContext: client.NewProjectUseContextMarketResearch})
 	ok(t, "POST /api/projects", 201, pr, err)

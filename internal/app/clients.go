@@ -49,23 +49,29 @@ func (n NewClient) validate() error {
 	return nil
 }
 
-// CreateClient registers a client and returns it with its first API key,
-// which is shown this once: only its hash is stored.
-func (a *App) CreateClient(ctx context.Context, n NewClient) (*facet.Client, string, error) {
+// CreateClient registers a client. With withKey it returns the client's
+// first API key, which is shown this once (only its hash is stored);
+// without, "" (a client whose owner is invited makes its own keys: a key
+// nobody asked for would be a live credential nobody looks after).
+func (a *App) CreateClient(ctx context.Context, n NewClient, withKey bool) (*facet.Client, string, error) {
 	if err := n.validate(); err != nil {
 		return nil, "", err
 	}
 	now := a.now()
 	c := &facet.Client{
 		ID: newID("cl"), Company: n.Company, Contact: n.Contact, Demographics: n.Demographics,
-		DPA: facet.DPA{Version: n.DPAVersion, AcceptedAt: now}, CreatedAt: now,
+		DPA: facet.DPA{Version: n.DPAVersion, AcceptedAt: now}, CreatedAt: now, Keys: []facet.KeyInfo{},
 	}
-	key, info := a.newKey("first key")
-	c.Keys = []facet.KeyInfo{info}
-	// The key first: a client without a key is harmless, a key without a
-	// client answers 401 like any unknown key.
-	if _, err := create(ctx, a.Store, facet.CAPIKeys, info.Hash, facet.APIKey{ID: info.Hash, ClientID: c.ID, CreatedAt: now}); err != nil {
-		return nil, "", err
+	key := ""
+	if withKey {
+		var info facet.KeyInfo
+		key, info = a.newKey("first key")
+		c.Keys = append(c.Keys, info)
+		// The key first: a client without a key is harmless, a key without
+		// a client answers 401 like any unknown key.
+		if _, err := create(ctx, a.Store, facet.CAPIKeys, info.Hash, facet.APIKey{ID: info.Hash, ClientID: c.ID, CreatedAt: now}); err != nil {
+			return nil, "", err
+		}
 	}
 	etag, err := create(ctx, a.Store, facet.CClients, c.ID, c)
 	if err != nil {

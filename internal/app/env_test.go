@@ -115,7 +115,7 @@ func (e *testEnv) must(err error) {
 func (e *testEnv) client(company string) *facet.Client {
 	e.t.Helper()
 	c, _, err := e.app.CreateClient(e.ctx, NewClient{Company: company, Contact: facet.Contact{Name: "Ada Example", Email: "ada@example.com"},
-		Demographics: facet.Demographics{Country: "DE", Sector: "market research"}, DPAVersion: "2026-01"})
+		Demographics: facet.Demographics{Country: "DE", Sector: "market research"}, DPAVersion: "2026-01"}, true)
 	e.must(err)
 	return c
 }

@@ -32,7 +32,7 @@ type fuzzWorld struct {
 func newFuzzWorld(t *testing.T) *fuzzWorld {
 	w := &fuzzWorld{testEnv: newTestEnv(t)}
 	c, key, err := w.app.CreateClient(w.ctx, NewClient{Company: "Fuzz Ltd", Contact: facet.Contact{Name: "Ada Example", Email: "ada@example.com"},
-		Demographics: facet.Demographics{Country: "DE"}, DPAVersion: "2026-01"})
+		Demographics: facet.Demographics{Country: "DE"}, DPAVersion: "2026-01"}, true)
 	w.must(err)
 	w.c, w.key = c, key
 	w.retain, w.byDesign = w.fuzzProject(facet.PrivacyRetain), w.fuzzProject(facet.PrivacyDeleteAfterAnalysis)
