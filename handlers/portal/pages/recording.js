@@ -4,6 +4,7 @@
 // an owner, a re-analysis with other settings.
 import { api, ApiError } from "../api.js";
 import { S, t } from "../strings.js";
+import { when } from "../ui.js";
 import { h, lineChart, EMOTIONS, INK, num, pct, secs } from "../chart.js";
 
 const POLL_MS = 3000;
@@ -13,7 +14,6 @@ const enc = encodeURIComponent;
 
 const problem = (e) => (e instanceof ApiError ? e.detail || e.title : S["rec.error"]);
 const label = (prefix, code) => S[prefix + code] || code;
-const when = (ts) => (ts ? new Date(ts).toLocaleString(document.documentElement.lang || "en") : S["chart.none"]);
 const dl = (pairs) => h("dl", { class: "r-facts" }, pairs.filter(Boolean).map(([k, v]) => [h("dt", null, k), h("dd", null, v)]));
 
 export async function render(root, params, ctx) {
