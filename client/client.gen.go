@@ -672,21 +672,6 @@ func (e RecordingQualityFlags) Valid() bool {
 	}
 }
 
-// Defines values for ResultWarnings.
-const (
-	ResultWarningsTruncated ResultWarnings = "truncated"
-)
-
-// Valid indicates whether the value is a known member of the ResultWarnings enum.
-func (e ResultWarnings) Valid() bool {
-	switch e {
-	case ResultWarningsTruncated:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for Role.
 const (
 	RoleOperator   Role = "operator"
@@ -2052,12 +2037,9 @@ type Result struct {
 	Summary Summary   `json:"summary"`
 	Video   VideoInfo `json:"video"`
 
-	// Warnings Absent when empty. truncated: the frames stop well before the length the file states.
-	Warnings *[]ResultWarnings `json:"warnings,omitempty"`
+	// Warnings Absent when empty. `truncated`: the frames stop well before the length the file states. A stimulus study's recording may also carry what its viewing log said: `viewing_log_missing`, `viewing_log_invalid` or `viewing_log_too_large` (no frame placed on a stimulus); `viewing_recorder_late`, `viewing_log_past_recording`, `viewing_recording_past_log`, `viewing_stray_events` (the log and the recording disagree); `viewing_stimulus_unfinished:<stimulusId>`, `viewing_stimulus_skipped:<stimulusId>`, `viewing_stimulus_unexpected:<stimulusId>` (one stimulus's viewing).
+	Warnings *[]string `json:"warnings,omitempty"`
 }
-
-// ResultWarnings defines model for Result.Warnings.
-type ResultWarnings string
 
 // ResultBin defines model for ResultBin.
 type ResultBin struct {

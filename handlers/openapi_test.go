@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/humaninsight/facet"
+	"github.com/humaninsight/facet/api"
 )
 
 // openAPIPath is the API's contract, relative to this package.
@@ -258,6 +261,48 @@ func TestOpenAPIExamples(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestResultWarningsDocumented: every warning a result can carry (the
+// engine's, and a study's viewing log's, from the domain's constants)
+// is one the document's Result.warnings allows.
+func TestResultWarningsDocumented(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]struct {
+					Items struct {
+						Pattern string `json:"pattern"`
+					} `json:"items"`
+				} `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(api.Document, &doc); err != nil {
+		t.Fatal(err)
+	}
+	re, err := regexp.Compile(doc.Components.Schemas["Result"].Properties["warnings"].Items.Pattern)
+	if err != nil || re.String() == "" {
+		t.Fatalf("Result.warnings has no pattern: %v", err)
+	}
+	const st = ":st_0123456789abcdef01234567"
+	warnings := []string{facet.WarnTruncated, "viewing_log_missing", "viewing_log_invalid", "viewing_log_too_large"}
+	for _, w := range []string{facet.WarnRecorderLate, facet.WarnLogPastRecording, facet.WarnRecordingPastLog, facet.WarnStrayEvents} {
+		warnings = append(warnings, "viewing_"+w)
+	}
+	for _, w := range []string{facet.WarnStimulusUnfinished, facet.WarnStimulusSkipped, facet.WarnStimulusUnexpected} {
+		warnings = append(warnings, "viewing_"+w+st)
+	}
+	for _, w := range warnings {
+		if !re.MatchString(w) {
+			t.Errorf("warning %q is not in the document", w)
+		}
+	}
+	for _, w := range []string{"viewing_", "truncated:st_x", "viewing_stimulus_skipped"} {
+		if re.MatchString(w) {
+			t.Errorf("%q should not match", w)
 		}
 	}
 }
