@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/humaninsight/facet/handlers"
 	"github.com/humaninsight/facet/internal/browsertest"
@@ -149,13 +150,20 @@ func (p *portalRun) signUp(t testing.TB, b *browsertest.Browser, email, name, pa
 	}
 }
 
-// signIn signs in on the sign-in page.
+// signIn signs in on the sign-in page with the keyboard alone: from the
+// page's heading, Tab reaches the address, Tab the password, and Enter
+// sends the form.
 func (p *portalRun) signIn(t testing.TB, b *browsertest.Browser, email, password, landing string) {
 	t.Helper()
 	b.Do(t, 30*time.Second,
-		chromedp.SendKeys(chromedp.CSS(`main input[name="email"]`), email),
-		chromedp.SendKeys(chromedp.CSS(`main input[name="password"]`), password),
-		chromedp.Click(chromedp.CSS(`main form button[type="submit"]`)),
+		chromedp.Focus(chromedp.CSS(`main h1`)),
+		chromedp.KeyEvent(kb.Tab),
+		browsertest.WaitJS(`document.activeElement && document.activeElement.name === "email"`),
+		chromedp.KeyEvent(email),
+		chromedp.KeyEvent(kb.Tab),
+		browsertest.WaitJS(`document.activeElement && document.activeElement.name === "password"`),
+		chromedp.KeyEvent(password),
+		chromedp.KeyEvent("\r"),
 		browsertest.WaitJS(readyJS(landing)))
 }
 
