@@ -540,7 +540,10 @@ func (h *demoHooks) count() int {
 // wait waits up to 30 s for n verified events; a delivery that failed
 // the check is an error.
 func (h *demoHooks) wait(ctx context.Context, n int) error {
-	deadline := time.Now().Add(30 * time.Second)
+	// A delivery that failed (a loaded machine, a slow answer) is retried
+	// after facet.HookRetryDelay(1), 30 s: wait long enough for that.
+	const patience = 2 * time.Minute
+	deadline := time.Now().Add(patience)
 	for {
 		h.mu.Lock()
 		got, bad := len(h.seen), h.bad
@@ -551,7 +554,7 @@ func (h *demoHooks) wait(ctx context.Context, n int) error {
 		case got >= n:
 			return nil
 		case time.Now().After(deadline):
-			return fmt.Errorf("demo: webhook: %d of %d events after 30 s", got, n)
+			return fmt.Errorf("demo: webhook: %d of %d events after %v", got, n, patience)
 		}
 		select {
 		case <-ctx.Done():
