@@ -19,12 +19,37 @@ loop() {
 v60=$(loop 60)
 v600=$(loop 600)
 
+# encode NAME ENCODER-OPTION...: the 60 s loop (H.264, a keyframe every
+# 3 s) re-encoded once as uploads also come, with a keyframe every 3 s
+# too, on 2 threads and the encoders' fast settings; says how long it took.
+# The file's name holds a hash of the options: changing them remakes it.
+encode() {
+  local out t0
+  out=".cache/bench/loop60-$(echo "$*" | md5sum | cut -c1-8)-$1"
+  shift
+  if [ ! -f "$out" ]; then
+    t0=$(date +%s.%N)
+    ffmpeg -nostdin -loglevel error -i "$v60" -an -g 75 -threads 2 "$@" -y "$out.part.${out##*.}"
+    mv "$out.part.${out##*.}" "$out"
+    awk -v t0="$t0" -v t1="$(date +%s.%N)" -v f="$out" 'BEGIN { printf "bench: made %s in %.1f s\n", f, t1 - t0 }' >&2
+  fi
+  echo "$out"
+}
+# VP8 and VP9 in webm as browsers record (MediaRecorder: realtime, 1 Mb/s
+# here); HEVC in mp4 as phones record, at x265's fastest preset.
+vp8=$(encode vp8.webm -c:v libvpx -deadline realtime -cpu-used 16 -b:v 1M)
+vp9=$(encode vp9.webm -c:v libvpx-vp9 -deadline realtime -cpu-used 8 -row-mt 1 -b:v 1M)
+hevc=$(encode hevc.mp4 -c:v libx265 -preset ultrafast -x265-params log-level=error:pools=2)
+
 b() { bin/facet-bench -root . "$@" || echo "BENCH case=$2 failed"; }
 b -case pipeline -models fast -fps 5 "$v60"
 b -case pipeline -models fast -fps 0 "$v60"
 b -case pipeline -models default -fps 5 "$v60"
 b -case pipeline -models default -fps 0 "$v60"
-b -case decode-only -models fast -fps 5 "$v60"
+# Decoding alone, per codec (the line says which: codec=).
+for cv in "h264 $v60" "vp8 $vp8" "vp9 $vp9" "hevc $hevc"; do
+  bin/facet-bench -root . -case decode-only -fps 5 "${cv#* }" || echo "BENCH case=decode-only codec=${cv%% *} failed"
+done
 b -case infer-only -models fast -fps 5 "$v60"
 b -case pipeline -name memory-10min -models fast -fps 5 "$v600"
 

@@ -1,11 +1,13 @@
 // Command facet-bench measures one benchmark case in its own process, so
 // its peak resident memory is the case's own, and prints one line:
 //
-//	BENCH case=<name> models=<set> sample_fps=<n> video_s=<x> frames=<n> wall_s=<x> x_realtime=<x> ms_per_frame=<x> peak_rss_mb=<x> ffmpeg_rss_mb=<x>
+//	BENCH case=<name> [codec=<c> [skip_frame=<mode>]] models=<set> sample_fps=<n> video_s=<x> frames=<n> wall_s=<x> x_realtime=<x> ms_per_frame=<x> peak_rss_mb=<x> ffmpeg_rss_mb=<x>
 //
 // Cases: pipeline (decode and analyse, as `facet analyze` does),
-// decode-only (ffmpeg frames, no models) and infer-only (the models on
-// frames already in memory). scripts/bench.sh runs the whole set.
+// decode-only (ffmpeg frames, no models; its line names the video's codec
+// as ffprobe does, and the decoder's -skip_frame mode when -skip-frame is
+// given) and infer-only (the models on frames already in memory).
+// scripts/bench.sh runs the whole set.
 package main
 
 import (
@@ -43,6 +45,7 @@ func run(args []string) error {
 	dthreads := fs.Int("decode-threads", 0, "ffmpeg decoder threads (0 = ffmpeg decides)")
 	workers := fs.Int("workers", 0, "frames analysed at once (0 = one per core)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
+	skipFrame := fs.String("skip-frame", "", "decode-only: ffmpeg's -skip_frame (noref, bidir, nointra, nokey; \"\" = off, as the engine decodes)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -74,6 +77,16 @@ func run(args []string) error {
 		return err
 	}
 	w, h := ffmpeg.FitSize(info.Width, info.Height, 640)
+	if *skipFrame != "" && *name != "decode-only" {
+		return errors.New("-skip-frame is for the decode-only case")
+	}
+	extra := ""
+	if *name == "decode-only" {
+		extra = " codec=" + info.Codec
+		if *skipFrame != "" {
+			extra += " skip_frame=" + *skipFrame
+		}
+	}
 
 	var frames int
 	var ffRSS int64
@@ -86,7 +99,7 @@ func run(args []string) error {
 		}
 		frames, ffRSS = res.Summary.Frames, st.FFmpegMaxRSSKB
 	case "decode-only":
-		rd, err := ffmpeg.Open(ctx, video, ffmpeg.Options{SampleFPS: *fps, Width: w, Height: h, Threads: *dthreads})
+		rd, err := ffmpeg.Open(ctx, video, ffmpeg.Options{SampleFPS: *fps, Width: w, Height: h, Threads: *dthreads, SkipFrame: *skipFrame})
 		if err != nil {
 			return err
 		}
@@ -125,8 +138,8 @@ func run(args []string) error {
 	wall := time.Since(start).Seconds()
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	fmt.Printf("BENCH case=%s models=%s sample_fps=%g video_s=%.1f frames=%d wall_s=%.3f x_realtime=%.1f ms_per_frame=%.2f peak_rss_mb=%.1f ffmpeg_rss_mb=%.1f\n",
-		*label, *models, *fps, info.DurationS, frames, wall, info.DurationS/wall, 1000*wall/float64(max(frames, 1)),
+	fmt.Printf("BENCH case=%s%s models=%s sample_fps=%g video_s=%.1f frames=%d wall_s=%.3f x_realtime=%.1f ms_per_frame=%.2f peak_rss_mb=%.1f ffmpeg_rss_mb=%.1f\n",
+		*label, extra, *models, *fps, info.DurationS, frames, wall, info.DurationS/wall, 1000*wall/float64(max(frames, 1)),
 		float64(ru.Maxrss)/1024, float64(ffRSS)/1024)
 	return nil
 }

@@ -69,6 +69,18 @@ func TestDecodeArgs(t *testing.T) {
 			want: join(head, []string{"-threads", "2", "-i", "in.mp4", "-map", "0:V:0", "-vf",
 				"fps=fps=2.5:start_time=0:round=up,scale=360:640:flags=bilinear,format=rgb24"}, tail),
 		},
+		{
+			name: "skip non-reference frames, an input option",
+			o:    Options{SampleFPS: 5, Width: 640, Height: 480, Threads: 1, SkipFrame: "noref"},
+			want: join(head, []string{"-threads", "1", "-skip_frame", "noref", "-i", "in.mp4", "-map", "0:V:0", "-vf",
+				"fps=fps=5:start_time=0:round=up,scale=640:480:flags=bilinear,format=rgb24"}, tail),
+		},
+		{
+			name: "keyframes only, every decoded frame",
+			o:    Options{Width: 640, Height: 480, SkipFrame: "nokey"},
+			want: join(head, []string{"-skip_frame", "nokey", "-i", "in.mp4", "-map", "0:V:0", "-vf",
+				"scale=640:480:flags=bilinear,format=rgb24,showinfo"}, tail),
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

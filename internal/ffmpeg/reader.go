@@ -20,7 +20,17 @@ type Options struct {
 	SampleFPS     float64 // frames per second to sample; 0 = every decoded frame
 	Width, Height int     // output size (use FitSize on Info's display size); rgb24
 	Threads       int     // decoder threads, 0 = ffmpeg's default
+	// SkipFrame is the decoder's -skip_frame: which frames it may leave
+	// undecoded ("noref", "bidir", "nointra", "nokey"; "" = ffmpeg's
+	// default, decode all). Skipped frames never reach the fps filter,
+	// which fills their sample times with the last frame decoded, so a
+	// sample's pixels may be older than its time. Measured, not used by the
+	// engine (README, Tests and benchmarks).
+	SkipFrame string
 }
+
+// skipFrameModes are the -skip_frame values Open accepts.
+var skipFrameModes = map[string]bool{"": true, "none": true, "default": true, "noref": true, "bidir": true, "nointra": true, "nokey": true}
 
 // DecodeArgs returns ffmpeg's argv (without the program name) for streaming
 // the rgb24 rawvideo frames of input's first video stream to stdout.
@@ -40,6 +50,9 @@ func DecodeArgs(input string, o Options) []string {
 	}
 	if o.Threads > 0 {
 		args = append(args, "-threads", strconv.Itoa(o.Threads))
+	}
+	if o.SkipFrame != "" {
+		args = append(args, "-skip_frame", o.SkipFrame)
 	}
 	args = append(args, "-i", input,
 		// V, not v: the first video stream that is not cover art, the one
@@ -113,6 +126,9 @@ func Open(ctx context.Context, input string, o Options) (*Reader, error) {
 	}
 	if o.SampleFPS < 0 {
 		return nil, fmt.Errorf("ffmpeg: open: invalid sample rate %g", o.SampleFPS)
+	}
+	if !skipFrameModes[o.SkipFrame] {
+		return nil, fmt.Errorf("ffmpeg: open: invalid skip_frame %q", o.SkipFrame)
 	}
 	bin := o.Bin
 	if bin == "" {
