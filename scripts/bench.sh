@@ -81,3 +81,11 @@ b -case pipeline -name memory-10min -models fast -fps 5 "$v600"
 # of 5 loads; and the gzip-compressed size of what the first page loads.
 { go test -run '^$' -bench '^BenchmarkPortalPages$' -benchtime 1x ./cmd/facet 2>&1 || echo "BENCH case=portal-page failed"; } |
   awk '/^BENCH / { print; n++ } END { if (!n) print "BENCH case=portal-page failed" }'
+
+# Throughput (cmd/facet/throughput_e2e_test.go): 20 uploads of the 6 s
+# sample at once through the whole local stack (Azurite, the Cosmos DB and
+# Service Bus stand-ins, a host stand-in in front of each `facet serve`),
+# with one, then two handler processes on this machine: recordings per
+# minute and seconds from each PUT to its stored result, p50 and p95.
+{ go test -run '^$' -bench '^BenchmarkThroughput$' -benchtime 1x ./cmd/facet 2>&1 || echo "BENCH case=throughput failed"; } |
+  awk '/^BENCH / { print; n++ } END { if (!n) print "BENCH case=throughput failed" }'

@@ -27,6 +27,7 @@ import (
 	"github.com/humaninsight/facet/internal/app"
 	"github.com/humaninsight/facet/internal/devhost"
 	"github.com/humaninsight/facet/internal/localstack"
+	"github.com/humaninsight/facet/internal/servicebus"
 	"github.com/humaninsight/facet/internal/testenv"
 )
 
@@ -89,14 +90,14 @@ func TestCrashMidAnalysis(t *testing.T) {
 // long a killed instance's message waits before it is delivered again.
 const crashLock = 3 * time.Second
 
-// crashRig is what both runs of `facet serve` share: the binary, its
-// environment, the port the host calls it on, and this process's clients
-// of the local stack (for the host stand-in and for the checks).
+// crashRig is what the runs of `facet serve` share: the binary, its
+// environment, and this process's clients of the local stack (for the
+// checks; each host instance has its own Service Bus client, as each
+// Functions instance has).
 type crashRig struct {
-	t       *testing.T
+	t       testing.TB
 	exe     string
 	env     []string
-	port    int
 	tempDir string // the children's FACET_TEMP_DIR
 	// sysTmp is the children's TMPDIR: their os.TempDir(), theirs alone.
 	// (The machine's is shared: tests of other packages stage videos
@@ -106,10 +107,16 @@ type crashRig struct {
 	d       *deps
 	fns     []devhost.Function
 	blobURL string
+	sbConn  string // the Service Bus stand-in's connection string
 	log     *slog.Logger
 }
 
-func newCrashRig(t *testing.T) *crashRig {
+func newCrashRig(t *testing.T) *crashRig { return newRig(t, crashLock) }
+
+// newRig starts the rig's own Service Bus stand-in with message locks of
+// lock (devhost does not renew them: a run longer than lock is delivered
+// again) and builds the binary.
+func newRig(t testing.TB, lock time.Duration) *crashRig {
 	t.Helper()
 	cfg, err := loadConfig(env(t))
 	if err != nil {
@@ -125,22 +132,19 @@ func newCrashRig(t *testing.T) *crashRig {
 	built := startBuild(t) // while the stand-ins start
 	blob := testenv.BlobService(t)
 	cos := testenv.CosmosService(t)
-	sbSvc, err := testenv.Paths().ServiceBus(0, 10, crashLock)
+	sbSvc, err := testenv.Paths().ServiceBus(0, 10, lock)
 	if err != nil {
 		t.Fatalf("the Service Bus stand-in did not start: %v", err)
 	}
 	t.Cleanup(sbSvc.Stop)
 	blobURL := useStack(&cfg, blob, cos, localstack.ServiceBusConnectionString(sbSvc.Port), "crash")
 	cfg.MailEndpoint, cfg.MailOutbox = "", t.TempDir()
-	r := &crashRig{t: t, tempDir: t.TempDir(), sysTmp: t.TempDir(), logDir: t.TempDir(), blobURL: blobURL, log: testLog()}
+	r := &crashRig{t: t, tempDir: t.TempDir(), sysTmp: t.TempDir(), logDir: t.TempDir(), blobURL: blobURL, sbConn: cfg.ServiceBusConn, log: testLog()}
 	if r.fns, err = devhost.LoadFunctions(filepath.Join(testenv.RepoRoot(), "functions")); err != nil {
 		t.Fatal(err)
 	}
-	if r.port, err = localstack.FreePort(); err != nil {
-		t.Fatal(err)
-	}
 	r.env = append(os.Environ(),
-		"FUNCTIONS_CUSTOMHANDLER_PORT="+strconv.Itoa(r.port), "FACET_TEMP_DIR="+r.tempDir, "TMPDIR="+r.sysTmp,
+		"FACET_TEMP_DIR="+r.tempDir, "TMPDIR="+r.sysTmp,
 		"FACET_ORT_LIB="+cfg.ORTLib, "FACET_MODELS_DIR="+cfg.ModelsDir, "FACET_SHARED_DIR="+testenv.SharedDir(),
 		"COSMOS_ENDPOINT="+cfg.CosmosEndpoint, "COSMOS_KEY="+cfg.CosmosKey, "COSMOS_DATABASE="+cfg.CosmosDatabase,
 		"FACET_STORAGE_CONNECTION_STRING="+cfg.StorageConnString, "FACET_STORAGE_ACCOUNT_URL=",
@@ -161,7 +165,7 @@ func newCrashRig(t *testing.T) *crashRig {
 
 // startBuild starts building the facet binary from the checkout; the
 // returned func waits for it and returns its path.
-func startBuild(t *testing.T) func() string {
+func startBuild(t testing.TB) func() string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
@@ -193,16 +197,21 @@ func startBuild(t *testing.T) func() string {
 type serveProc struct {
 	*stack
 	name     string
+	logFile  string
 	cmd      *exec.Cmd
 	exited   chan struct{}
 	recv     *mortalReceiver
 	stopHost func()
 }
 
-// start runs `facet serve`, waits until it listens, and starts a host
-// instance in front of it.
-func (r *crashRig) start(t *testing.T, name string) *serveProc {
+// start runs `facet serve` on a port of its own, waits until it
+// listens, and starts a host instance in front of it.
+func (r *crashRig) start(t testing.TB, name string) *serveProc {
 	t.Helper()
+	port, err := localstack.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
 	logFile := filepath.Join(r.logDir, name+".log")
 	lf, err := os.Create(logFile)
 	if err != nil {
@@ -210,7 +219,7 @@ func (r *crashRig) start(t *testing.T, name string) *serveProc {
 	}
 	defer lf.Close()
 	cmd := exec.Command(r.exe, "serve")
-	cmd.Dir, cmd.Env = testenv.RepoRoot(), r.env
+	cmd.Dir, cmd.Env = testenv.RepoRoot(), append(slices.Clip(r.env), "FUNCTIONS_CUSTOMHANDLER_PORT="+strconv.Itoa(port))
 	// Files, not pipes: Wait must not wait for an orphaned ffmpeg that
 	// inherited an output.
 	cmd.Stdout, cmd.Stderr = lf, lf
@@ -218,7 +227,7 @@ func (r *crashRig) start(t *testing.T, name string) *serveProc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &serveProc{name: name, cmd: cmd, exited: make(chan struct{})}
+	p := &serveProc{name: name, logFile: logFile, cmd: cmd, exited: make(chan struct{})}
 	go func() { cmd.Wait(); close(p.exited) }()
 	t.Cleanup(func() {
 		select {
@@ -232,7 +241,7 @@ func (r *crashRig) start(t *testing.T, name string) *serveProc {
 			t.Logf("%s (pid %d) logged:\n%s", name, cmd.Process.Pid, b)
 		}
 	})
-	addr := "127.0.0.1:" + strconv.Itoa(r.port)
+	addr := "127.0.0.1:" + strconv.Itoa(port)
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
 			c.Close()
@@ -251,10 +260,17 @@ func (r *crashRig) start(t *testing.T, name string) *serveProc {
 	return p
 }
 
-// startHost starts a host instance (devhost) that delivers to handlerURL.
-func (r *crashRig) startHost(t *testing.T, p *serveProc, handlerURL string) {
+// startHost starts a host instance (devhost) that delivers to handlerURL,
+// with a Service Bus client of its own: two instances receiving through
+// one client would share its receivers, which are not for concurrent use.
+func (r *crashRig) startHost(t testing.TB, p *serveProc, handlerURL string) {
 	t.Helper()
-	p.recv = &mortalReceiver{Receiver: r.d.Bus}
+	bus, err := servicebus.NewFromConnectionString(r.sbConn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bus.Close(context.Background()) })
+	p.recv = &mortalReceiver{Receiver: bus}
 	host, err := devhost.New(devhost.Config{
 		HandlerURL: handlerURL, Functions: r.fns, Blobs: r.d.Blobs, Container: app.UploadsContainer,
 		Account: r.d.Account, BlobURL: r.blobURL, Receiver: p.recv, Log: r.log.With("instance", p.name),
@@ -551,11 +567,12 @@ func (p *serveProc) completed(msgID string) int {
 // mortalReceiver is a host instance's hold on the queues. Once dead (the
 // instance went down with its handler) it settles and receives nothing,
 // so a message in flight stays locked until its lock expires. It counts
-// the messages it completed, by queue and message id.
+// the messages it received and completed, by queue and message id.
 type mortalReceiver struct {
 	facet.Receiver
 	dead      atomic.Bool
 	mu        sync.Mutex
+	received  map[string]int
 	completed map[string]int
 }
 
@@ -564,7 +581,16 @@ func (m *mortalReceiver) Receive(ctx context.Context, queue string, max int, wai
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}
-	return m.Receiver.Receive(ctx, queue, max, wait)
+	ds, err := m.Receiver.Receive(ctx, queue, max, wait)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.received == nil {
+		m.received = map[string]int{}
+	}
+	for _, d := range ds {
+		m.received[queue+"/"+d.ID]++
+	}
+	return ds, err
 }
 
 func (m *mortalReceiver) Complete(ctx context.Context, queue string, d facet.Delivery) error {

@@ -284,6 +284,7 @@ func (a *App) RunAnalysis(ctx context.Context, body []byte) (Outcome, error) {
 // failed or its instance died, and every write here is idempotent.
 func (a *App) run(ctx context.Context, p *facet.Project, rec *facet.Recording, recETag string, an *facet.Analysis, anETag string) (Outcome, error) {
 	now := a.now()
+	takeover := an.Status == facet.RunRunning
 	an.Status, an.StartedAt = facet.RunRunning, &now
 	anETag, err := replace(ctx, a.Store, facet.CAnalyses, an.RecordingID, an, anETag)
 	if err != nil {
@@ -293,6 +294,8 @@ func (a *App) run(ctx context.Context, p *facet.Project, rec *facet.Recording, r
 	if recETag, err = replace(ctx, a.Store, facet.CRecordings, rec.ProjectID, rec, recETag); err != nil {
 		return "", err
 	}
+	// Which instance analyses what, and when it takes a run over.
+	a.Log.Debug("analysis started", "recording", rec.ID, "analysis", an.ID, "takeover", takeover)
 	res, chunks, err := a.analyzeBlob(ctx, p, rec, an)
 	switch {
 	case errors.Is(err, errRunDeleted):

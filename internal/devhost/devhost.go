@@ -117,7 +117,15 @@ type Host struct {
 	seq       int64
 	delivered int      // invocations answered 2xx, for tests
 	drop      []string // blob name prefixes whose events are lost
+
+	watching     chan struct{} // closed after the first look at the uploads
+	watchingOnce sync.Once
 }
+
+// Watching is closed once the host has made its first listing of the
+// uploads container: it ignores the blobs it finds there, and delivers an
+// event for every blob made after that.
+func (h *Host) Watching() <-chan struct{} { return h.watching }
 
 // DropEvents makes the host lose the BlobCreated events of new blobs whose
 // names start with prefix, as a lost Event Grid delivery would (tests).
@@ -156,7 +164,7 @@ func New(cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devhost: handler URL: %w", err)
 	}
-	h := &Host{cfg: cfg, proxy: httputil.NewSingleHostReverseProxy(target), mux: http.NewServeMux()}
+	h := &Host{cfg: cfg, proxy: httputil.NewSingleHostReverseProxy(target), mux: http.NewServeMux(), watching: make(chan struct{})}
 	for _, f := range cfg.Functions {
 		t := f.Trigger()
 		if t.Type != "httpTrigger" {
@@ -292,6 +300,9 @@ func (h *Host) watchBlobs(ctx context.Context, f Function) {
 			h.cfg.Log.Warn("listing blobs failed", "error", err)
 		}
 		first = false
+		if err == nil {
+			h.watchingOnce.Do(func() { close(h.watching) })
+		}
 		select {
 		case <-ctx.Done():
 			return
