@@ -51,7 +51,8 @@ func TestTwoServeProcesses(t *testing.T) {
 	b.check(r, procs)
 	t.Logf("models %s: 20 recordings analysed %.1f s after the first PUT (%.1f per minute), upload to analysed p50 %.1f s, p95 %.1f s; test took %.1f s",
 		b.models, b.wall().Seconds(), b.perMin(), b.latency(0.5), b.latency(0.95), time.Since(t0).Seconds())
-	if d := b.wall(); d > 75*time.Second {
+	// A guard against a hang, not a speed check (make bench measures that).
+	if d := b.wall(); d > 3*time.Minute {
 		t.Errorf("20 short recordings took %.0f s from the first upload to the last result on two processes", d.Seconds())
 	}
 }
