@@ -121,11 +121,17 @@ func missingCredential(a Access) string {
 
 // setSession answers a new session: its cookie and what the page needs.
 func setSession(w http.ResponseWriter, in *app.SignedIn) {
+	setCookie(w, in.Cookie, int(facet.SessionTTL/time.Second))
+	writeJSON(w, http.StatusCreated, viewSession(in))
+}
+
+// setCookie sets the session cookie, or with maxAge < 0 clears it; a
+// browser clears a cookie only when the attributes match.
+func setCookie(w http.ResponseWriter, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{
-		Name: SessionCookie, Value: in.Cookie, Path: "/", MaxAge: int(facet.SessionTTL / time.Second),
+		Name: SessionCookie, Value: value, Path: "/", MaxAge: maxAge,
 		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode,
 	})
-	writeJSON(w, http.StatusCreated, viewSession(in))
 }
 
 type accountView struct {
@@ -196,7 +202,7 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request, _ *facet.Clien
 	if err := h.App.SignOut(r.Context(), signedIn(r)); err != nil {
 		return err
 	}
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+	setCookie(w, "", -1)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -13,11 +12,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/humaninsight/facet"
+	"github.com/humaninsight/facet/internal/app"
 	"github.com/humaninsight/facet/internal/credential"
 	"github.com/humaninsight/facet/internal/inmem"
 )
-
-var signupLink = regexp.MustCompile(`/app/signup#(fi_[A-Za-z0-9_-]+)`)
 
 // mailToken returns the sign-up token of the newest invitation e-mail.
 func mailToken(t testing.TB, m *inmem.Mailer) string {
@@ -26,11 +24,11 @@ func mailToken(t testing.TB, m *inmem.Mailer) string {
 	if len(sent) == 0 {
 		t.Fatal("no e-mail was sent")
 	}
-	got := signupLink.FindStringSubmatch(sent[len(sent)-1].Text)
-	if got == nil {
+	token := app.SignUpToken(sent[len(sent)-1].Text)
+	if token == "" {
 		t.Fatalf("no sign-up link in %q", sent[len(sent)-1].Text)
 	}
-	return got[1]
+	return token
 }
 
 // session signs in (path /api/session) or signs up (/api/signup/<token>)

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -474,7 +475,7 @@ func (h *demoHooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var ev client.Event
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	err = verifyHook(r.Header.Get("Facet-Signature"), body, h.secret, time.Now())
+	_, err = verifyHook(r.Header.Get("Facet-Signature"), body, h.secret, time.Now())
 	if err == nil {
 		err = json.Unmarshal(body, &ev)
 	}
@@ -497,37 +498,47 @@ func (h *demoHooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// verifyHook checks a Facet-Signature header, "t=<unix seconds>,v1=<hex>"
-// (one v1 per secret that signs), against the raw body.
-func verifyHook(header string, body []byte, secret string, now time.Time) error {
+// verifyHook checks a Facet-Signature header, "t=<unix seconds>,v1=<hex>
+// [,v1=<hex>...]" (one v1 per secret that signs), against the raw body as
+// a receiver does, with its own code rather than facet.Sign: one v1 must
+// be the hex HMAC-SHA256 of "<t>.<body>" under secret, and t within five
+// minutes of now. It returns how many v1 the header holds.
+func verifyHook(header string, body []byte, secret string, now time.Time) (int, error) {
 	var ts string
-	var sigs []string
+	var sigs [][]byte
 	for _, part := range strings.Split(header, ",") {
 		k, v, _ := strings.Cut(part, "=")
 		switch k {
 		case "t":
 			ts = v
 		case "v1":
-			sigs = append(sigs, v)
+			b, err := hex.DecodeString(v)
+			if err != nil {
+				return 0, fmt.Errorf("signature %q: v1 is not hex", header)
+			}
+			sigs = append(sigs, b)
 		}
 	}
 	sec, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil || len(sigs) == 0 {
-		return fmt.Errorf("no signature (Facet-Signature %q)", header)
+		return len(sigs), fmt.Errorf("signature %q: want t=...,v1=...", header)
 	}
 	if d := now.Sub(time.Unix(sec, 0)); d > 5*time.Minute || d < -5*time.Minute {
-		return fmt.Errorf("signed %s away from now", d.Round(time.Second))
+		return len(sigs), fmt.Errorf("signature %q: timestamp %s away from now", header, d.Round(time.Second))
+	}
+	if secret == "" {
+		return len(sigs), errors.New("no secret yet")
 	}
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(ts + "."))
 	m.Write(body)
 	want := m.Sum(nil)
 	for _, s := range sigs {
-		if got, err := hex.DecodeString(s); err == nil && hmac.Equal(got, want) {
-			return nil
+		if hmac.Equal(s, want) {
+			return len(sigs), nil
 		}
 	}
-	return fmt.Errorf("signature does not match the secret")
+	return len(sigs), fmt.Errorf("signature %q: no v1 matches the secret", header)
 }
 
 // count is how many events came, verified.
@@ -537,7 +548,7 @@ func (h *demoHooks) count() int {
 	return len(h.seen)
 }
 
-// wait waits up to 30 s for n verified events; a delivery that failed
+// wait waits up to 2 min for n verified events; a delivery that failed
 // the check is an error.
 func (h *demoHooks) wait(ctx context.Context, n int) error {
 	// A delivery that failed (a loaded machine, a slow answer) is retried

@@ -6,12 +6,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"regexp"
-	"strings"
 
 	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"github.com/humaninsight/facet/client"
+	"github.com/humaninsight/facet/internal/app"
 	"github.com/humaninsight/facet/internal/outbox"
 )
 
@@ -20,8 +19,6 @@ import (
 // as a person would in the portal, and a project made with the session's
 // cookie and CSRF token shows the portal's credential opening the same
 // API as the key.
-
-var signupLinkRe = regexp.MustCompile(`\S+/app/signup#(fi_[A-Za-z0-9_-]+)`)
 
 // portal makes the demo owner and returns the portal's address, the
 // owner's e-mail address and password.
@@ -37,15 +34,15 @@ func (d *demo) portal(ctx context.Context, base, outboxDir string, say func(stri
 	if err != nil {
 		return "", "", fmt.Errorf("demo: the owner's invitation: %w", err)
 	}
-	link := signupLinkRe.FindStringSubmatch(mail.Text)
-	if link == nil {
+	token := app.SignUpToken(mail.Text)
+	if token == "" {
 		return "", "", fmt.Errorf("demo: no sign-up link in the owner's invitation")
 	}
-	say("client %s registered with its first owner: %q e-mailed to %s (the outbox), link %s…", reg.JSON201.Id, mail.Subject, email, link[0][:strings.Index(link[0], "#")+4])
+	say("client %s registered with its first owner: %q e-mailed to %s (the outbox), link …%s%s…", reg.JSON201.Id, mail.Subject, email, app.SignUpPath, token[:3])
 	b := make([]byte, 8)
 	rand.Read(b)
 	password = "demo owner " + hex.EncodeToString(b)
-	su, err := d.public.SignUpWithResponse(ctx, link[1], client.NewAccount{Name: "Olga Owner", Password: password})
+	su, err := d.public.SignUpWithResponse(ctx, token, client.NewAccount{Name: "Olga Owner", Password: password})
 	if err := check("POST /api/signup/{token}", http.StatusCreated, su, err); err != nil {
 		return "", "", err
 	}

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -24,6 +23,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/humaninsight/facet/handlers"
+	"github.com/humaninsight/facet/internal/app"
 	"github.com/humaninsight/facet/internal/browsertest"
 	"github.com/humaninsight/facet/internal/outbox"
 	"github.com/humaninsight/facet/internal/testenv"
@@ -110,8 +110,6 @@ func fetchIn(t testing.TB, b *browsertest.Browser, method, path string, body any
 	})()`, csrf, method, j, path))
 }
 
-var signupLink = regexp.MustCompile(`/app/signup#(fi_[A-Za-z0-9_-]+)`)
-
 // signupPath reads the newest invitation mailed to email from the outbox
 // and returns its link's path and fragment (the mail's links start with
 // the configured public address, not the stack's).
@@ -121,11 +119,11 @@ func (p *portalRun) signupPath(t testing.TB, email string) string {
 	if err != nil {
 		t.Fatalf("mail to %s: %v", email, err)
 	}
-	sm := signupLink.FindStringSubmatch(m.Text)
-	if sm == nil || !strings.Contains(m.Text, p.cfg.PublicBaseURL+sm[0]) {
+	token := app.SignUpToken(m.Text)
+	if token == "" || !strings.Contains(m.Text, p.cfg.PublicBaseURL+app.SignUpPath+token) {
 		t.Fatalf("mail to %s has no sign-up link:\n%s", email, m.Text)
 	}
-	return "/app/signup#" + sm[1]
+	return app.SignUpPath + token
 }
 
 // signUp opens the sign-up link mailed to email, signs up on the page

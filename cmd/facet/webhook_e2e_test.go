@@ -3,16 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -66,7 +61,7 @@ func (r *hookReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	d := hookDelivery{Raw: raw, UserAgent: req.UserAgent(), Status: http.StatusOK}
-	d.Sigs, d.SigErr = verifyHookSignature(req.Header.Get("Facet-Signature"), raw, r.secret, time.Now())
+	d.Sigs, d.SigErr = verifyHook(req.Header.Get("Facet-Signature"), raw, r.secret, time.Now())
 	if err := json.Unmarshal(raw, &d.Event); err != nil && d.SigErr == nil {
 		d.SigErr = fmt.Errorf("body: %w", err)
 	}
@@ -78,48 +73,6 @@ func (r *hookReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	r.got = append(r.got, d)
 	w.WriteHeader(d.Status)
-}
-
-// verifyHookSignature checks a Facet-Signature header, "t=<unix
-// seconds>,v1=<hex>[,v1=<hex>...]", against body as a receiver does: one
-// v1 must be the hex HMAC-SHA256 of "<t>.<body>" under secret, and t
-// within five minutes of now. It returns how many v1 the header holds.
-func verifyHookSignature(header string, body []byte, secret string, now time.Time) (int, error) {
-	var ts string
-	var sigs [][]byte
-	for _, part := range strings.Split(header, ",") {
-		k, v, _ := strings.Cut(part, "=")
-		switch k {
-		case "t":
-			ts = v
-		case "v1":
-			b, err := hex.DecodeString(v)
-			if err != nil {
-				return 0, fmt.Errorf("signature %q: v1 is not hex", header)
-			}
-			sigs = append(sigs, b)
-		}
-	}
-	sec, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil || len(sigs) == 0 {
-		return len(sigs), fmt.Errorf("signature %q: want t=...,v1=...", header)
-	}
-	if d := now.Sub(time.Unix(sec, 0)); d > 5*time.Minute || d < -5*time.Minute {
-		return len(sigs), fmt.Errorf("signature %q: timestamp %s away from now", header, d)
-	}
-	if secret == "" {
-		return len(sigs), errors.New("no secret yet")
-	}
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(ts + "."))
-	m.Write(body)
-	want := m.Sum(nil)
-	for _, s := range sigs {
-		if hmac.Equal(s, want) {
-			return len(sigs), nil
-		}
-	}
-	return len(sigs), fmt.Errorf("signature %q: no v1 matches the secret", header)
 }
 
 // register makes the receiver a webhook of the client api stands for,

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -218,22 +219,9 @@ func (a *App) SignOut(ctx context.Context, in *SignedIn) error {
 
 // Sessions lists an account's live sessions.
 func (a *App) Sessions(ctx context.Context, accountID string) ([]facet.Session, error) {
-	var out []facet.Session
-	now, cont := a.now(), ""
-	for {
-		ss, next, err := query[facet.Session](ctx, a.Store, facet.CSessions, facet.Query{Partition: accountID, Continuation: cont, Limit: 100})
-		if err != nil {
-			return nil, err
-		}
-		for _, s := range ss {
-			if s.Live(now) {
-				out = append(out, s)
-			}
-		}
-		if cont = next; cont == "" {
-			return out, nil
-		}
-	}
+	ss, err := all[facet.Session](ctx, a, facet.CSessions, facet.Query{Partition: accountID})
+	now := a.now()
+	return slices.DeleteFunc(ss, func(s facet.Session) bool { return !s.Live(now) }), err
 }
 
 // EndSessions ends the account's sessions but keep (by its id; "" ends

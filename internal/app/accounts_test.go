@@ -1,15 +1,12 @@
 package app
 
 import (
-	"regexp"
 	"testing"
 	"time"
 
 	"github.com/humaninsight/facet"
 	"github.com/humaninsight/facet/internal/inmem"
 )
-
-var signupToken = regexp.MustCompile(`/app/signup#(fi_[A-Za-z0-9_-]+)`)
 
 // member invites email to c in role and signs the person up.
 func (e *testEnv) member(c *facet.Client, email string, role facet.Role) *SignedIn {
@@ -18,11 +15,11 @@ func (e *testEnv) member(c *facet.Client, email string, role facet.Role) *Signed
 	e.app.Mail = mail
 	_, err := e.app.Invite(e.ctx, c.ID, nil, email, role)
 	e.must(err)
-	m := signupToken.FindStringSubmatch(mail.Sent()[0].Text)
-	if m == nil {
+	token := SignUpToken(mail.Sent()[0].Text)
+	if token == "" {
 		e.t.Fatalf("no link in %q", mail.Sent()[0].Text)
 	}
-	in, err := e.app.SignUp(e.ctx, m[1], NewMember{Name: "Ada", Password: "correct horse battery staple"}, "test")
+	in, err := e.app.SignUp(e.ctx, token, NewMember{Name: "Ada", Password: "correct horse battery staple"}, "test")
 	e.must(err)
 	return in
 }

@@ -455,7 +455,7 @@ func (a *App) sweepViewingLog(ctx context.Context, b facet.BlobInfo, d *blobDoc)
 // accepts, leaves nothing behind (an invitation holds an address). Both
 // containers are small: a client's people, not its participants.
 func (a *App) sweepLogins(ctx context.Context, now time.Time, r *SweepReport) error {
-	ss, err := all[facet.Session](ctx, a, facet.CSessions, nil)
+	ss, err := all[facet.Session](ctx, a, facet.CSessions, facet.Query{})
 	if err != nil {
 		return err
 	}
@@ -467,7 +467,7 @@ func (a *App) sweepLogins(ctx context.Context, now time.Time, r *SweepReport) er
 			r.EndedLogins++
 		}
 	}
-	invs, err := all[facet.TeamInvite](ctx, a, facet.CTeamInvites, nil)
+	invs, err := all[facet.TeamInvite](ctx, a, facet.CTeamInvites, facet.Query{})
 	if err != nil {
 		return err
 	}

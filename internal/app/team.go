@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/humaninsight/facet"
@@ -72,10 +73,26 @@ func (a *App) CheckInvitee(ctx context.Context, email string) error {
 	return nil
 }
 
-// inviteMail is the invitation's e-mail. The token travels in the link's
-// fragment, which browsers send to no server and in no Referer.
+// SignUpPath is where an invitation's link leads, after the public base
+// URL; the token follows as the fragment, which browsers send to no
+// server and in no Referer.
+const SignUpPath = "/app/signup#"
+
+var signUpLink = regexp.MustCompile(regexp.QuoteMeta(SignUpPath) + `(fi_[A-Za-z0-9_-]+)`)
+
+// SignUpToken returns the token of the sign-up link in an invitation
+// e-mail's text, "" if it has none: for whoever reads mails from an
+// outbox (the demo, tests).
+func SignUpToken(text string) string {
+	if m := signUpLink.FindStringSubmatch(text); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// inviteMail is the invitation's e-mail.
 func inviteMail(base, token, company string, inv *facet.TeamInvite) facet.Mail {
-	link := strings.TrimRight(base, "/") + "/app/signup#" + url.PathEscape(token)
+	link := strings.TrimRight(base, "/") + SignUpPath + url.PathEscape(token)
 	what := fmt.Sprintf("%s on facet as %s", company, inv.Role)
 	if inv.Role == facet.RoleOperator {
 		what = "facet's operators"
@@ -117,6 +134,12 @@ func (a *App) SignUpInfo(ctx context.Context, token string) (*InviteInfo, error)
 	if err != nil {
 		return nil, err
 	}
+	return a.inviteInfo(ctx, inv)
+}
+
+// inviteInfo describes inv, with its client's company ("" for an
+// operator's).
+func (a *App) inviteInfo(ctx context.Context, inv *facet.TeamInvite) (*InviteInfo, error) {
 	info := &InviteInfo{Email: inv.Email, Role: inv.Role}
 	if inv.ClientID != "" {
 		c, err := a.Client(ctx, inv.ClientID)
@@ -148,7 +171,7 @@ func (a *App) SignUp(ctx context.Context, token string, n NewMember, userAgent s
 	if err != nil {
 		return nil, err
 	}
-	info, err := a.SignUpInfo(ctx, token)
+	info, err := a.inviteInfo(ctx, inv)
 	if err != nil {
 		return nil, err
 	}
@@ -190,11 +213,11 @@ func (a *App) SignUp(ctx context.Context, token string, n NewMember, userAgent s
 
 // Team lists a client's members and its unspent invitations.
 func (a *App) Team(ctx context.Context, clientID string) ([]facet.Account, []facet.TeamInvite, error) {
-	members, err := all[facet.Account](ctx, a, facet.CAccounts, map[string]any{"clientId": clientID})
+	members, err := all[facet.Account](ctx, a, facet.CAccounts, facet.Query{Where: map[string]any{"clientId": clientID}})
 	if err != nil {
 		return nil, nil, err
 	}
-	invs, err := all[facet.TeamInvite](ctx, a, facet.CTeamInvites, map[string]any{"clientId": clientID})
+	invs, err := all[facet.TeamInvite](ctx, a, facet.CTeamInvites, facet.Query{Where: map[string]any{"clientId": clientID}})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -208,18 +231,18 @@ func (a *App) Team(ctx context.Context, clientID string) ([]facet.Account, []fac
 	return members, open, nil
 }
 
-// all reads every document of a container that matches where, across
-// partitions (a client's team is small).
-func all[T any](ctx context.Context, a *App, container string, where map[string]any) ([]T, error) {
+// all reads every document q selects, page by page (for small sets: a
+// client's team, an account's sessions).
+func all[T any](ctx context.Context, a *App, container string, q facet.Query) ([]T, error) {
 	var out []T
-	cont := ""
+	q.Limit = 100
 	for {
-		page, next, err := query[T](ctx, a.Store, container, facet.Query{Where: where, Limit: 100, Continuation: cont})
+		page, next, err := query[T](ctx, a.Store, container, q)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, page...)
-		if cont = next; cont == "" {
+		if q.Continuation = next; next == "" {
 			return out, nil
 		}
 	}
@@ -242,7 +265,7 @@ func (a *App) lastOwner(ctx context.Context, acc *facet.Account) (bool, error) {
 	if acc.Role != facet.RoleOwner {
 		return false, nil
 	}
-	members, err := all[facet.Account](ctx, a, facet.CAccounts, map[string]any{"clientId": acc.ClientID, "role": string(facet.RoleOwner)})
+	members, err := all[facet.Account](ctx, a, facet.CAccounts, facet.Query{Where: map[string]any{"clientId": acc.ClientID, "role": string(facet.RoleOwner)}})
 	return len(members) <= 1, err
 }
 
@@ -312,11 +335,11 @@ func (a *App) deleteAccount(ctx context.Context, acc *facet.Account) error {
 // keys: the people of an erased client can no longer sign in.
 func (a *App) eraseTeam(ctx context.Context, c *facet.Client) error {
 	// Every invitation, spent ones too: they hold an e-mail address.
-	members, err := all[facet.Account](ctx, a, facet.CAccounts, map[string]any{"clientId": c.ID})
+	members, err := all[facet.Account](ctx, a, facet.CAccounts, facet.Query{Where: map[string]any{"clientId": c.ID}})
 	if err != nil {
 		return err
 	}
-	invs, err := all[facet.TeamInvite](ctx, a, facet.CTeamInvites, map[string]any{"clientId": c.ID})
+	invs, err := all[facet.TeamInvite](ctx, a, facet.CTeamInvites, facet.Query{Where: map[string]any{"clientId": c.ID}})
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,9 @@
 // Package credential holds the portal's sign-in secrets, following NIST
 // SP 800-63B: argon2id password hashes in PHC string format, a password
 // policy that checks length, context words and a breached-password list
-// instead of composition rules, RFC 6238 TOTP codes with replay protection,
-// and random tokens for session cookies and invitation links of which only
-// a hash is stored.
+// instead of composition rules, and RFC 6238 TOTP codes with replay
+// protection. (Session and invitation tokens are the app's random secrets,
+// stored as hashes like API keys: see internal/app.)
 package credential
 
 import (
