@@ -124,6 +124,29 @@ type Settings struct {
 	// face track's emotions were smoothed; 0 = raw per-frame scores (also
 	// every result made before smoothing existed, and every still image).
 	SmoothS float64 `json:"smooth_s"`
+	// Detect is how faces were found; "" (every result made before the
+	// setting existed) means DetectEveryFrame.
+	Detect DetectMode `json:"detect,omitempty"`
+}
+
+// DetectMode says on which frames the face detector runs.
+type DetectMode string
+
+// Detection modes.
+const (
+	// DetectEveryFrame runs the detector and every model on every analysed
+	// frame: the exact mode, and the default.
+	DetectEveryFrame DetectMode = "every-frame"
+	// DetectTrack runs the detector at least once a second and follows
+	// faces between detections by matching their pictures; a face whose
+	// picture has barely changed keeps its last description. Faster, at a
+	// measured cost in agreement (README, How the engine works).
+	DetectTrack DetectMode = "track"
+)
+
+// Valid reports whether m is a known mode; "" counts as DetectEveryFrame.
+func (m DetectMode) Valid() bool {
+	return m == "" || m == DetectEveryFrame || m == DetectTrack
 }
 
 // DefaultSmoothS is the smoothing window of new analyses: half a second

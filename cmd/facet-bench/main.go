@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/humaninsight/facet"
 	"github.com/humaninsight/facet/internal/analysis"
 	"github.com/humaninsight/facet/internal/engine"
 	"github.com/humaninsight/facet/internal/ffmpeg"
@@ -46,6 +47,7 @@ func run(args []string) error {
 	workers := fs.Int("workers", 0, "frames analysed at once (0 = one per core)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	skipFrame := fs.String("skip-frame", "", "decode-only: ffmpeg's -skip_frame (noref, bidir, nointra, nokey; \"\" = off, as the engine decodes)")
+	detect := fs.String("detect", "", "pipeline: how faces are found (every-frame, track; \"\" = every-frame)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -88,12 +90,18 @@ func run(args []string) error {
 		}
 	}
 
+	if *detect != "" {
+		if !facet.DetectMode(*detect).Valid() || *name != "pipeline" {
+			return fmt.Errorf("-detect %q: every-frame or track, for the pipeline case", *detect)
+		}
+		extra += " detect=" + *detect
+	}
 	var frames int
 	var ffRSS int64
 	start := time.Now()
 	switch *name {
 	case "pipeline":
-		res, st, err := eng.Analyze(ctx, engine.Request{Input: video, SampleFPS: *fps, Models: *models})
+		res, st, err := eng.Analyze(ctx, engine.Request{Input: video, SampleFPS: *fps, Models: *models, Detect: facet.DetectMode(*detect)})
 		if err != nil {
 			return err
 		}

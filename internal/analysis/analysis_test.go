@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"sync/atomic"
@@ -395,16 +396,19 @@ func TestRunErrors(t *testing.T) {
 		}, "disk full"},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			_, err := Run(context.Background(), c.src, c.m, Options{Width: 2, Height: 2, Workers: 3, OnFrame: c.on})
-			if err == nil || err.Error() != c.want {
-				t.Fatalf("got %v, want %q", err, c.want)
-			}
-			// It stopped early instead of analysing the rest.
-			if n := c.m.calls.Load(); n > 50 {
-				t.Errorf("%d frames analysed after the error", n)
-			}
-		})
+		for _, tr := range []*Tracking{nil, {Every: 4, MinMatch: 0.9, MaxDrift: 0.5, ReuseBelow: 1}} {
+			src, m := *c.src, &fakeModels{failAt: c.m.failAt}
+			t.Run(fmt.Sprintf("%s/tracking=%v", c.name, tr != nil), func(t *testing.T) {
+				_, err := Run(context.Background(), &src, m, Options{Width: 2, Height: 2, Workers: 3, OnFrame: c.on, Tracking: tr})
+				if err == nil || err.Error() != c.want {
+					t.Fatalf("got %v, want %q", err, c.want)
+				}
+				// It stopped early instead of analysing the rest.
+				if n := m.calls.Load(); n > 50 {
+					t.Errorf("%d frames analysed after the error", n)
+				}
+			})
+		}
 	}
 	if _, err := Run(context.Background(), &fakeSource{n: 3, err: bad}, &fakeModels{failAt: -1}, Options{Width: 2, Height: 2}); !facet.IsBadVideo(err) {
 		t.Errorf("a decode error lost its code: %v", err)

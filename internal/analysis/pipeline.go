@@ -28,6 +28,9 @@ type Options struct {
 	// OnFrame receives every frame in presentation order, from the
 	// goroutine that called Run. An error stops the analysis.
 	OnFrame func(facet.Frame) error
+	// Tracking, when set, detects less (see Tracking); nil detects and
+	// describes every frame.
+	Tracking *Tracking
 }
 
 type job struct {
@@ -42,7 +45,8 @@ type job struct {
 }
 
 // Run analyses every frame of src and returns the summary (WallS unset).
-// Memory is bounded by Workers+2 frame buffers whatever the video's length:
+// Memory is bounded by Workers+2 frame buffers (Workers*Tracking.Every+2
+// with tracking) whatever the video's length:
 // a buffer returns to the decoder only once its frame has been emitted in
 // order, so out-of-order results can never pile up. Smoothing adds the
 // face records (not the pictures) of the frames inside its window. Faces
@@ -63,26 +67,44 @@ func Run(ctx context.Context, src FrameSource, m Models, o Options) (facet.Summa
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	nbuf := workers + 2
+	// Frames go to the workers in segments: runs of consecutive frames
+	// that one worker analyses in order, so that it can follow faces from
+	// one to the next. Without tracking a segment is one frame.
+	seg := 1
+	if o.Tracking != nil {
+		seg = max(1, o.Tracking.Every)
+	}
+	nbuf := workers*seg + 2
 	free := make(chan []byte, nbuf)
 	for range nbuf {
 		free <- make([]byte, o.Width*o.Height*3)
 	}
-	jobs := make(chan *job)
+	segs := make(chan chan *job)
 	done := make(chan *job, nbuf)
 
-	dec := &decoder{src: src}
-	go dec.run(ctx, free, jobs)
+	dec := &decoder{src: src, seg: seg}
+	go dec.run(ctx, free, segs)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for j := range jobs {
-				if ctx.Err() == nil {
-					analyse(j, Image{W: o.Width, H: o.Height, Pix: j.buf}, m, maxFaces)
+			for frames := range segs {
+				var fl *follower
+				if o.Tracking != nil {
+					fl = &follower{t: *o.Tracking}
 				}
-				done <- j
+				for j := range frames {
+					if ctx.Err() == nil {
+						img := Image{W: o.Width, H: o.Height, Pix: j.buf}
+						if fl != nil {
+							fl.analyse(j, img, m, maxFaces)
+						} else {
+							analyse(j, img, m, maxFaces)
+						}
+					}
+					done <- j
+				}
 			}
 		}()
 	}
@@ -149,17 +171,26 @@ func inOrder(done <-chan *job, free chan<- []byte, sm *Smoother, cancel func(), 
 }
 
 // decoder reads frames into free buffers and hands them out as jobs, in
-// order, until the source ends, fails or ctx is done; it closes jobs when
-// it returns. err (nil at the end of the video) and decoded are for
-// reading after jobs is closed.
+// order and in segments of seg frames, until the source ends, fails or
+// ctx is done. A segment is a channel that gets its frames as they are
+// decoded; it goes to segs when its first frame is read. The decoder
+// closes every segment and segs when it returns. err (nil at the end of
+// the video) and decoded are for reading after segs is closed and drained.
 type decoder struct {
 	src     FrameSource
+	seg     int
 	err     error
 	decoded int // frames read before the end or the error
 }
 
-func (d *decoder) run(ctx context.Context, free <-chan []byte, jobs chan<- *job) {
-	defer close(jobs)
+func (d *decoder) run(ctx context.Context, free <-chan []byte, segs chan<- chan *job) {
+	defer close(segs)
+	var cur chan *job
+	defer func() {
+		if cur != nil {
+			close(cur)
+		}
+	}()
 	for idx := 0; ; idx++ {
 		var buf []byte
 		select {
@@ -175,11 +206,19 @@ func (d *decoder) run(ctx context.Context, free <-chan []byte, jobs chan<- *job)
 			d.decoded = idx
 			return
 		}
-		select {
-		case jobs <- &job{idx: idx, t: t, buf: buf}:
-		case <-ctx.Done():
-			return
+		if idx%d.seg == 0 {
+			if cur != nil {
+				close(cur)
+			}
+			cur = make(chan *job, d.seg)
+			select {
+			case segs <- cur:
+			case <-ctx.Done():
+				cur = nil // no worker has it: nobody waits on it
+				return
+			}
 		}
+		cur <- &job{idx: idx, t: t, buf: buf}
 	}
 }
 
@@ -192,18 +231,47 @@ func analyse(j *job, img Image, m Models, maxFaces int) {
 		return
 	}
 	j.faces = largest(j.faces, maxFaces)
+	describeFaces(j, img, m, nil)
+}
+
+// describeFaces measures each face of j, flags those too poor to judge,
+// and describes the rest, except those known[i] already describes (known
+// may be nil). fresh[i] says whether face i was described now.
+func describeFaces(j *job, img Image, m Models, known []*Attributes) (fresh []bool) {
 	j.quality = make([]facet.FaceQuality, len(j.faces))
 	j.flags = make([][]string, len(j.faces))
-	var good []Detection
+	fresh = make([]bool, len(j.faces))
+	var need []Detection
 	for i, d := range j.faces {
 		j.quality[i] = MeasureFace(img, d)
-		if j.flags[i] = FaceFlags(j.quality[i]); j.flags[i] == nil {
-			good = append(good, d)
+		if j.flags[i] = FaceFlags(j.quality[i]); j.flags[i] == nil && (known == nil || known[i] == nil) {
+			need = append(need, d)
+			fresh[i] = true
 		}
 	}
-	if len(good) > 0 {
-		j.attrs, j.err = m.Describe(img, good)
+	var got []Attributes
+	if len(need) > 0 {
+		if got, j.err = m.Describe(img, need); j.err != nil {
+			return fresh
+		}
 	}
+	if known == nil {
+		j.attrs = got // emit checks the count
+		return fresh
+	}
+	if len(got) != len(need) {
+		j.err = fmt.Errorf("%d attributes for %d faces", len(got), len(need))
+		return fresh
+	}
+	for i := range j.faces {
+		switch {
+		case fresh[i]:
+			j.attrs, got = append(j.attrs, got[0]), got[1:]
+		case j.flags[i] == nil:
+			j.attrs = append(j.attrs, *known[i])
+		}
+	}
+	return fresh
 }
 
 // emit turns a finished job into a frame, in order.

@@ -4,8 +4,10 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -119,6 +121,8 @@ type Request struct {
 	// that re-running a stored raw analysis gives it back. Stills are never
 	// smoothed.
 	Smooth float64
+	// Detect chooses how faces are found; "" means every frame.
+	Detect facet.DetectMode
 	// KeepFrames puts every frame into Result.Frames. Without it frames go
 	// only to OnFrame, and memory stays flat however long the video is.
 	KeepFrames bool
@@ -164,7 +168,7 @@ func (e *Engine) Analyze(ctx context.Context, req Request) (*facet.Result, Stats
 	}
 	res := &facet.Result{
 		Video:    vi,
-		Settings: facet.Settings{SampleFPS: req.SampleFPS, Models: set.Name(), SmoothS: smooth},
+		Settings: facet.Settings{SampleFPS: req.SampleFPS, Models: set.Name(), SmoothS: smooth, Detect: req.Detect},
 		Models:   set.Refs(),
 		Frames:   []facet.Frame{},
 	}
@@ -184,7 +188,8 @@ func (e *Engine) Analyze(ctx context.Context, req Request) (*facet.Result, Stats
 		}
 		return nil
 	}
-	sum, err := analysis.Run(ctx, rd, set, analysis.Options{Width: w, Height: h, Workers: e.cfg.Workers, SmoothS: smooth, OnFrame: on})
+	opts := analysis.Options{Width: w, Height: h, Workers: e.cfg.Workers, SmoothS: smooth, OnFrame: on, Tracking: tracking(req.Detect, info.FPS, fps)}
+	sum, err := analysis.Run(ctx, rd, set, opts)
 	cerr := rd.Close()
 	st.FFmpegMaxRSSKB = rd.MaxRSSKB()
 	if err != nil {
@@ -222,8 +227,23 @@ func (e *Engine) Analyze(ctx context.Context, req Request) (*facet.Result, Stats
 // AnalyzeFile analyses a file with the given settings, streaming frames to
 // onFrame; the result holds no frames. It serves the Functions app.
 func (e *Engine) AnalyzeFile(ctx context.Context, input string, s facet.Settings, maxDurationS float64, onFrame func(facet.Frame) error) (*facet.Result, error) {
-	res, _, err := e.Analyze(ctx, Request{Input: input, SampleFPS: s.SampleFPS, Models: s.Models, Smooth: s.SmoothS, MaxDurationS: maxDurationS, OnFrame: onFrame})
+	res, _, err := e.Analyze(ctx, Request{Input: input, SampleFPS: s.SampleFPS, Models: s.Models, Smooth: s.SmoothS, Detect: s.Detect, MaxDurationS: maxDurationS, OnFrame: onFrame})
 	return res, err
+}
+
+// tracking returns the pipeline's tracking for mode: nil for every frame;
+// for DetectTrack, analysis.DefaultTracking with a detection at least once
+// a second at the rate frames are analysed (the sampling rate, else the
+// source's).
+func tracking(mode facet.DetectMode, sourceFPS, sampleFPS float64) *analysis.Tracking {
+	if mode != facet.DetectTrack {
+		return nil
+	}
+	t := analysis.DefaultTracking
+	if rate := cmp.Or(sampleFPS, sourceFPS); rate > 0 {
+		t.Every = max(1, int(math.Round(rate)))
+	}
+	return &t
 }
 
 // frameStep is the time between two analysed frames: the sampling

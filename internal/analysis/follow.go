@@ -1,0 +1,276 @@
+package analysis
+
+import "math"
+
+// Tracking makes Run detect less: the detector runs on the first frame of
+// every run of Every frames and on any frame where a face cannot be
+// followed; between, each face found is followed from frame to frame by
+// matching its picture, and a face whose picture has barely changed since
+// it was last described keeps that description. A nil *Tracking detects
+// and describes every frame.
+type Tracking struct {
+	// Every is the longest run of frames between two detections; 0 or 1
+	// detects on every frame (a follower still reuses descriptions).
+	Every int
+	// MinMatch is the lowest normalised cross-correlation (-1..1) between
+	// a face's picture in the previous frame and the best-matching place in
+	// this one at which the face counts as followed; below it, or when a
+	// face is near the frame's edge, the frame is detected afresh.
+	MinMatch float64
+	// MaxDrift is how far, as a share of its width, a followed face may
+	// move from where it was last detected before the frame is detected
+	// afresh.
+	MaxDrift float64
+	// ReuseBelow is the mean absolute difference in luma (0..255) between
+	// a face's picture now and when it was last described under which its
+	// description is reused; 0 describes every frame.
+	ReuseBelow float64
+}
+
+// DefaultTracking is the faster mode's tuning: a detection at least every
+// frame of five (once a second at 5 fps), a face followed while its
+// picture correlates at 0.9 or more and within half its width of its
+// detected place, and a description reused under a mean change of 2 luma
+// levels (camera noise on a still face is about 1).
+var DefaultTracking = Tracking{Every: 5, MinMatch: 0.9, MaxDrift: 0.5, ReuseBelow: 4}
+
+// plane is a luma picture at half the frame's size, what faces are matched
+// on: quarter the pixels, and the averaging removes most sensor noise.
+type plane struct {
+	w, h int
+	pix  []uint8
+}
+
+// halfPlane fills g with img's luma, each pixel the mean of a 2x2 block.
+func halfPlane(img Image, g *plane) {
+	g.w, g.h = img.W/2, img.H/2
+	if cap(g.pix) < g.w*g.h {
+		g.pix = make([]uint8, g.w*g.h)
+	}
+	g.pix = g.pix[:g.w*g.h]
+	row := img.W * 3
+	for y := range g.h {
+		a := img.Pix[2*y*row:]
+		b := img.Pix[(2*y+1)*row:]
+		for x := range g.w {
+			i := 6 * x
+			s := 299*(int(a[i])+int(a[i+3])+int(b[i])+int(b[i+3])) +
+				587*(int(a[i+1])+int(a[i+4])+int(b[i+1])+int(b[i+4])) +
+				114*(int(a[i+2])+int(a[i+5])+int(b[i+2])+int(b[i+5]))
+			g.pix[y*g.w+x] = uint8(s / 4000)
+		}
+	}
+}
+
+// patchN is the side of the grid of points a face is matched and compared
+// on: at most patchN x patchN samples whatever the face's size.
+const patchN = 24
+
+// patch is a face's picture as patchN x patchN luma samples over its box.
+type patch [patchN * patchN]float32
+
+// samplePatch reads b's patch from g, offset by (dx, dy) pixels of g; false
+// when any sample falls outside g.
+func samplePatch(g *plane, b Box, dx, dy int, p *patch) bool {
+	x0, y0 := b.X1*float64(g.w), b.Y1*float64(g.h)
+	sx, sy := (b.X2-b.X1)*float64(g.w)/patchN, (b.Y2-b.Y1)*float64(g.h)/patchN
+	for j := range patchN {
+		y := int(y0+(float64(j)+0.5)*sy) + dy
+		if y < 0 || y >= g.h {
+			return false
+		}
+		r := g.pix[y*g.w : (y+1)*g.w]
+		for i := range patchN {
+			x := int(x0+(float64(i)+0.5)*sx) + dx
+			if x < 0 || x >= g.w {
+				return false
+			}
+			p[j*patchN+i] = float32(r[x])
+		}
+	}
+	return true
+}
+
+// ncc is the normalised cross-correlation of a and b, -1..1; 0 when
+// either is flat.
+func ncc(a, b *patch) float64 {
+	var ma, mb float64
+	for i := range a {
+		ma += float64(a[i])
+		mb += float64(b[i])
+	}
+	ma /= patchN * patchN
+	mb /= patchN * patchN
+	var ab, aa, bb float64
+	for i := range a {
+		da, db := float64(a[i])-ma, float64(b[i])-mb
+		ab += da * db
+		aa += da * da
+		bb += db * db
+	}
+	if aa == 0 || bb == 0 {
+		return 0
+	}
+	return ab / math.Sqrt(aa*bb)
+}
+
+// meanAbsDiff is the mean absolute difference of a and b.
+func meanAbsDiff(a, b *patch) float64 {
+	var s float64
+	for i := range a {
+		s += math.Abs(float64(a[i] - b[i]))
+	}
+	return s / (patchN * patchN)
+}
+
+// match finds where box b of prev went in cur: the offset in pixels of the planes,
+// within a quarter of the box's width, whose patch correlates best with
+// b's patch in prev; a coarse search on every second offset, then the
+// eight neighbours of the best. ok is false when b's patch leaves prev.
+func match(prev, cur *plane, b Box) (dx, dy int, score float64, ok bool) {
+	var tmpl, p patch
+	if !samplePatch(prev, b, 0, 0, &tmpl) {
+		return 0, 0, 0, false
+	}
+	r := max(2, int(0.25*(b.X2-b.X1)*float64(cur.w))) &^ 1 // even: the coarse grid holds 0
+	score = -2
+	try := func(x, y int) {
+		if samplePatch(cur, b, x, y, &p) {
+			if s := ncc(&tmpl, &p); s > score {
+				dx, dy, score = x, y, s
+			}
+		}
+	}
+	for y := -r; y <= r; y += 2 {
+		for x := -r; x <= r; x += 2 {
+			try(x, y)
+		}
+	}
+	cx, cy := dx, dy
+	for y := cy - 1; y <= cy+1; y++ {
+		for x := cx - 1; x <= cx+1; x++ {
+			if x != cx || y != cy {
+				try(x, y)
+			}
+		}
+	}
+	return dx, dy, score, score > -2
+}
+
+// follower carries faces from frame to frame within one segment: Run gives
+// each run of Tracking.Every frames to one worker, in order, so the
+// segments of several workers are analysed in parallel.
+type follower struct {
+	t         Tracking
+	prev, cur plane
+	faces     []followed // the previous frame's faces
+	frames    int        // frames of the segment analysed
+}
+
+// followed is a face of the previous frame.
+type followed struct {
+	det    Detection
+	anchor Box         // its box when last detected
+	seen   patch       // its picture when last described
+	attrs  *Attributes // that description; nil when not described
+}
+
+// analyse detects or follows the faces of j, the segment's next frame,
+// and describes those whose picture changed.
+func (f *follower) analyse(j *job, img Image, m Models, maxFaces int) {
+	halfPlane(img, &f.cur)
+	dets, ok := f.follow()
+	var known []*Attributes
+	if ok {
+		j.faces, known = dets, f.known(dets)
+	} else {
+		if j.faces, j.err = m.Detect(img); j.err != nil {
+			return
+		}
+		j.faces = largest(j.faces, maxFaces)
+	}
+	fresh := describeFaces(j, img, m, known)
+	if j.err == nil {
+		f.remember(j, known, fresh)
+	}
+	f.prev, f.cur = f.cur, f.prev
+	f.frames++
+}
+
+// follow moves every face of the previous frame to where its picture went;
+// false when the frame must be detected: the segment's first frame, no
+// face to follow, or a face lost, at an edge or drifted from its anchor.
+func (f *follower) follow() ([]Detection, bool) {
+	if f.frames == 0 || len(f.faces) == 0 {
+		return nil, false
+	}
+	dets := make([]Detection, len(f.faces))
+	for i, fc := range f.faces {
+		dx, dy, score, ok := match(&f.prev, &f.cur, fc.det.Box)
+		if !ok || score < f.t.MinMatch {
+			return nil, false
+		}
+		ox, oy := float64(dx)/float64(f.cur.w), float64(dy)/float64(f.cur.h)
+		d := fc.det
+		d.Box = Box{d.Box.X1 + ox, d.Box.Y1 + oy, d.Box.X2 + ox, d.Box.Y2 + oy}
+		if d.Box.X1 < 0 || d.Box.Y1 < 0 || d.Box.X2 > 1 || d.Box.Y2 > 1 {
+			return nil, false
+		}
+		a := fc.anchor
+		drift := math.Hypot((d.Box.X1+d.Box.X2-a.X1-a.X2)/2, (d.Box.Y1+d.Box.Y2-a.Y1-a.Y2)/2)
+		if drift > f.t.MaxDrift*(a.X2-a.X1) {
+			return nil, false
+		}
+		if d.Landmarks != nil {
+			lm := *d.Landmarks
+			for k := range lm {
+				lm[k].X += ox
+				lm[k].Y += oy
+			}
+			d.Landmarks = &lm
+		}
+		dets[i] = d
+	}
+	return dets, true
+}
+
+// known returns, per followed face, its last description when its picture
+// differs from then by less than ReuseBelow; nil entries are described.
+func (f *follower) known(dets []Detection) []*Attributes {
+	known := make([]*Attributes, len(dets))
+	var p patch
+	for i, d := range dets {
+		fc := f.faces[i]
+		if fc.attrs != nil && samplePatch(&f.cur, d.Box, 0, 0, &p) && meanAbsDiff(&fc.seen, &p) < f.t.ReuseBelow {
+			known[i] = fc.attrs
+		}
+	}
+	return known
+}
+
+// remember keeps j's faces for the next frame: anchors move only with a
+// detection, and a description's picture only with a new description.
+func (f *follower) remember(j *job, known []*Attributes, fresh []bool) {
+	faces := make([]followed, len(j.faces))
+	a := 0
+	for i, d := range j.faces {
+		fc := followed{det: d, anchor: d.Box}
+		if known != nil {
+			fc.anchor, fc.seen, fc.attrs = f.faces[i].anchor, f.faces[i].seen, f.faces[i].attrs
+		}
+		if j.flags[i] == nil {
+			if fresh[i] {
+				attrs := j.attrs[a]
+				fc.attrs = &attrs
+				if !samplePatch(&f.cur, d.Box, 0, 0, &fc.seen) {
+					fc.attrs = nil
+				}
+			}
+			a++
+		} else {
+			fc.attrs = nil
+		}
+		faces[i] = fc
+	}
+	f.faces = faces
+}
