@@ -172,6 +172,9 @@ type ProjectSettings struct {
 	// (0 = raw per-frame scores); nil, in projects made before it
 	// existed, means DefaultSmoothS.
 	SmoothS *float64 `json:"smoothS,omitempty"`
+	// Detect is how the project's analyses find faces; "" (projects made
+	// before the setting existed, and the default) is DetectEveryFrame.
+	Detect DetectMode `json:"detect,omitempty"`
 }
 
 // Smooth returns the smoothing window the project's analyses use.

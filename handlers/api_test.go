@@ -251,20 +251,20 @@ func TestFlowInMemory(t *testing.T) {
 	}
 
 	// Re-analysis makes a second run with other settings.
-	re := f.must(202, "POST", "/api/recordings/"+f.rec+"/reanalyze", f.keyA, map[string]any{"settings": map[string]any{"sampleFps": 1, "smoothS": 0}})
+	re := f.must(202, "POST", "/api/recordings/"+f.rec+"/reanalyze", f.keyA, map[string]any{"settings": map[string]any{"sampleFps": 1, "smoothS": 0, "detect": "track"}})
 	f.drain()
 	run := f.must(200, "GET", "/api/recordings/"+f.rec+"/analyses/"+re["analysisId"].(string), f.keyA, nil)
 	if n := len(run["frames"].([]any)); n != 6 {
 		t.Errorf("re-analysis at 1 fps: %d frames", n)
 	}
 	// Raw scores on request; the project's runs are smoothed by default.
-	if s := run["settings"].(map[string]any); s["smooth_s"] != 0.0 {
-		t.Errorf("re-analysis with smoothS 0: settings %v", s)
+	if s := run["settings"].(map[string]any); s["smooth_s"] != 0.0 || s["detect"] != "track" {
+		t.Errorf("re-analysis with smoothS 0 and detect track: settings %v", s)
 	}
 	first := f.must(200, "GET", "/api/recordings/"+f.rec, f.keyA, nil)["analyses"].([]any)
 	for _, a := range first {
 		if id := a.(map[string]any)["id"]; id != re["analysisId"] {
-			if s := f.must(200, "GET", "/api/recordings/"+f.rec+"/analyses/"+id.(string), f.keyA, nil)["settings"].(map[string]any); s["smooth_s"] != facet.DefaultSmoothS {
+			if s := f.must(200, "GET", "/api/recordings/"+f.rec+"/analyses/"+id.(string), f.keyA, nil)["settings"].(map[string]any); s["smooth_s"] != facet.DefaultSmoothS || s["detect"] != nil {
 				t.Errorf("first run's settings %v, want smooth_s %v", s, facet.DefaultSmoothS)
 			}
 		}
@@ -459,6 +459,9 @@ func statusRows() []statusRow {
 		}},
 		{"POST /api/projects", "smoothing window out of range", 400, func(f *fixture) (string, string, string, any) {
 			return "POST", "/api/projects", f.keyA, proj(map[string]any{"settings": map[string]any{"smoothS": 6}})
+		}},
+		{"POST /api/projects", "unknown detection mode", 400, func(f *fixture) (string, string, string, any) {
+			return "POST", "/api/projects", f.keyA, proj(map[string]any{"settings": map[string]any{"detect": "sometimes"}})
 		}},
 		{"GET /api/projects", "valid", 200, func(f *fixture) (string, string, string, any) { return "GET", "/api/projects?limit=2", f.keyA, nil }},
 		{"GET /api/projects", "limit outside 1..500", 400, func(f *fixture) (string, string, string, any) { return "GET", "/api/projects?limit=501", f.keyA, nil }},

@@ -259,7 +259,7 @@ var fuzzBodies = map[string][]string{
 	"POST /api/projects/{id}/recordings": {`{"participantRef":"P-002","consent":{"obtainedAt":"2026-01-15T10:00:00Z","method":"signed-form"}}`,
 		`{"consent":{"obtainedAt":"yesterday","method":"x"}}`, `{"consent":{"obtainedAt":"0001-01-01T00:00:00Z","method":"signed-form"}}`},
 	"POST /api/invitations/{key}/consent":           {`{"accept":true,"consentVersion":"{cv}"}`, `{"accept":false,"consentVersion":"{cv}","accept":true}`, `{"accept":"yes"}`},
-	"POST /api/recordings/{id}/reanalyze":           {`{"settings":{"sampleFps":2,"models":"fast","smoothS":0}}`, `{"settings":{"models":"missing"}}`, `{}`},
+	"POST /api/recordings/{id}/reanalyze":           {`{"settings":{"sampleFps":2,"models":"fast","smoothS":0,"detect":"track"}}`, `{"settings":{"models":"missing"}}`, `{}`},
 	"POST /api/projects/{id}/stimuli":               {`{"name":"Spot A","kind":"video"}`, `{"name":"Poster","kind":"image","displayS":4}`, `{"name":"x","kind":"audio"}`, `{"name":"x","kind":"image","displayS":1e9}`},
 	"PATCH /api/projects/{id}/stimuli/{stimulusId}": {`{"name":"Renamed","segments":[{"name":"reveal","fromS":1,"toS":2}]}`, `{"segments":[{"name":"","fromS":2,"toS":1}]}`, `{"displayS":3}`},
 	"POST /api/webhooks": {`{"url":"https://hooks.example/in","events":["recording.analyzed","project.closed"],"projectId":"{pr}"}`,

@@ -41,6 +41,7 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 // analyzeOpts are the parsed flags and the video of `facet analyze`.
 type analyzeOpts struct {
 	video, models, format, out string
+	detect                     string
 	fps, smooth                float64
 	quiet                      bool
 }
@@ -54,6 +55,7 @@ func parseAnalyze(args []string) (analyzeOpts, error) {
 	fs.Float64Var(&o.fps, "fps", engine.DefaultSampleFPS, "frames per second to analyse (0 = every frame)")
 	fs.StringVar(&o.models, "models", "default", "model set: default, fast or a manifest .json")
 	fs.Float64Var(&o.smooth, "smooth", facet.DefaultSmoothS, "seconds over which each face's emotions are smoothed (0 = raw scores)")
+	fs.StringVar(&o.detect, "detect", string(facet.DetectEveryFrame), "how faces are found: every-frame (exact) or track (faster)")
 	fs.StringVar(&o.format, "format", "text", "output: text, json, csv or html")
 	fs.StringVar(&o.out, "o", "", "write the output to this file instead of stdout")
 	fs.BoolVar(&o.quiet, "q", false, "no progress on stderr")
@@ -70,6 +72,9 @@ func parseAnalyze(args []string) (analyzeOpts, error) {
 	if o.smooth < 0 || o.smooth > facet.MaxSmoothS {
 		return o, usagef("analyze: --smooth %g: want 0 (raw scores) to %g seconds", o.smooth, float64(facet.MaxSmoothS))
 	}
+	if !facet.DetectMode(o.detect).Valid() {
+		return o, usagef("analyze: --detect %q: want %s or %s", o.detect, facet.DetectEveryFrame, facet.DetectTrack)
+	}
 	switch o.format {
 	case "text", "json", "csv", "html":
 	default:
@@ -80,6 +85,15 @@ func parseAnalyze(args []string) (analyzeOpts, error) {
 		return o, usagef("analyze: %v", err)
 	}
 	return o, nil
+}
+
+// detectMode is the engine's mode for a --detect value: every-frame, the
+// default, is recorded as "" as in results made before the setting.
+func detectMode(v string) facet.DetectMode {
+	if m := facet.DetectMode(v); m != facet.DetectEveryFrame {
+		return m
+	}
+	return ""
 }
 
 func cmdAnalyze(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
@@ -103,7 +117,7 @@ func cmdAnalyze(ctx context.Context, cfg config, args []string, stdout, stderr i
 	bw := bufio.NewWriterSize(w, 64<<10)
 
 	video := o.video
-	req := engine.Request{Input: video, SampleFPS: o.fps, Models: o.models, Smooth: o.smooth, KeepFrames: o.format == "json"}
+	req := engine.Request{Input: video, SampleFPS: o.fps, Models: o.models, Smooth: o.smooth, Detect: detectMode(o.detect), KeepFrames: o.format == "json"}
 	var duration float64
 	req.Probed = func(v facet.VideoInfo) { duration = float64(v.DurationS) }
 	var cw *csv.Writer

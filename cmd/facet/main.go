@@ -64,7 +64,7 @@ func exitCode(err error, stderr io.Writer) int {
 }
 
 const usage = `usage:
-  facet analyze [--fps N] [--smooth S] [--models default|fast|MANIFEST.json] [--format text|json|csv|html] [-o FILE] VIDEO
+  facet analyze [--fps N] [--smooth S] [--detect every-frame|track] [--models default|fast|MANIFEST.json] [--format text|json|csv|html] [-o FILE] VIDEO
   facet eval [--fps N] [--smooth S] [--models default|fast|MANIFEST.json] [--format text|json] [-o FILE] MANIFEST.csv
   facet models verify [SET ...]
   facet models fix SRC DST

@@ -343,12 +343,17 @@ func TestFormatsAndFlags(t *testing.T) {
 		{"analyze", "--fps", "-1", video},
 		{"analyze", video, video},
 		{"analyze", "--bogus", video},
+		{"analyze", "--detect", "sometimes", video},
 		{"frobnicate"},
 	} {
 		err := run(context.Background(), bad, env(t), &out, &errb)
 		if exitCode(err, &bytes.Buffer{}) != 2 {
 			t.Errorf("%v: %v, want a usage error", bad, err)
 		}
+	}
+	// The tracking mode says so in the result; it finds the same face.
+	if res := analyze(t, "--detect", "track", "--fps", "2", "--models", "fast", video); res.Settings.Detect != facet.DetectTrack || res.Summary.FramesWithFace != res.Summary.Frames {
+		t.Errorf("--detect track: settings %+v, %d of %d frames with a face", res.Settings, res.Summary.FramesWithFace, res.Summary.Frames)
 	}
 	// An unknown model set is an error that names the manifest.
 	err = run(context.Background(), []string{"analyze", "--models", "huge", video}, env(t), &out, &errb)

@@ -182,7 +182,7 @@ func (a *App) acceptUpload(ctx context.Context, p *facet.Project, rec *facet.Rec
 	rec.Video = facet.VideoState{Present: true, SizeBytes: info.Size, ETag: strings.Trim(info.ETag, `"`), UploadedAt: &now}
 	// The first run's id follows from the upload, so a retried event
 	// makes the same run, not a second one.
-	an := a.newAnalysis(rec, "an_"+shortHash(rec.ID+"|"+rec.Video.ETag), facet.Settings{SampleFPS: p.Settings.SampleFPS, Models: p.Settings.Models, SmoothS: p.Settings.Smooth()})
+	an := a.newAnalysis(rec, "an_"+shortHash(rec.ID+"|"+rec.Video.ETag), facet.Settings{SampleFPS: p.Settings.SampleFPS, Models: p.Settings.Models, SmoothS: p.Settings.Smooth(), Detect: p.Settings.Detect})
 	if _, err := create(ctx, a.Store, facet.CAnalyses, rec.ID, an); err != nil && !isCode(err, facet.EConflict) {
 		return "", err
 	}

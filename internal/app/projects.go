@@ -33,13 +33,14 @@ const MaxRetentionDays = 365
 
 // SettingsPatch changes some settings; nil fields stay as they are.
 type SettingsPatch struct {
-	SampleFPS        *float64 `json:"sampleFps"`
-	Models           *string  `json:"models"`
-	MaxDurationS     *int     `json:"maxDurationS"`
-	MaxUploadBytes   *int64   `json:"maxUploadBytes"`
-	DeletionGraceS   *int     `json:"deletionGraceS"`
-	MaxRetentionDays *int     `json:"maxRetentionDays"`
-	SmoothS          *float64 `json:"smoothS"`
+	SampleFPS        *float64          `json:"sampleFps"`
+	Models           *string           `json:"models"`
+	MaxDurationS     *int              `json:"maxDurationS"`
+	MaxUploadBytes   *int64            `json:"maxUploadBytes"`
+	DeletionGraceS   *int              `json:"deletionGraceS"`
+	MaxRetentionDays *int              `json:"maxRetentionDays"`
+	SmoothS          *float64          `json:"smoothS"`
+	Detect           *facet.DetectMode `json:"detect"`
 }
 
 // NewProject is a client's request to create a project.
@@ -88,6 +89,9 @@ func (a *App) apply(s facet.ProjectSettings, p *SettingsPatch) (facet.ProjectSet
 		v := *p.SmoothS
 		s.SmoothS = &v
 	}
+	if p.Detect != nil {
+		s.Detect = *p.Detect
+	}
 	switch {
 	case s.SampleFPS < 0 || s.SampleFPS > 30:
 		return s, facet.Errorf(facet.EInvalid, "settings.sampleFps: 0 (every frame) to 30")
@@ -99,6 +103,8 @@ func (a *App) apply(s facet.ProjectSettings, p *SettingsPatch) (facet.ProjectSet
 		return s, facet.Errorf(facet.EInvalid, "settings.deletionGraceS: 0 to 2592000 (30 days)")
 	case s.Smooth() < 0 || s.Smooth() > facet.MaxSmoothS:
 		return s, facet.Errorf(facet.EInvalid, "settings.smoothS: 0 (raw scores) to %g seconds", facet.MaxSmoothS)
+	case !s.Detect.Valid():
+		return s, facet.Errorf(facet.EInvalid, "settings.detect: %s or %s", facet.DetectEveryFrame, facet.DetectTrack)
 	case s.MaxRetentionDays < 1 || s.MaxRetentionDays > MaxRetentionDays:
 		return s, facet.Errorf(facet.EInvalid, "settings.maxRetentionDays: 1 to %d", MaxRetentionDays)
 	case s.Models == "" || strings.ContainsAny(s.Models, "/\\.") || len(s.Models) > 40:

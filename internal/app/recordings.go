@@ -204,9 +204,10 @@ func (a *App) deleteAnalysis(ctx context.Context, an *facet.Analysis) error {
 
 // AnalysisSettings are the settings a re-analysis may change.
 type AnalysisSettings struct {
-	SampleFPS *float64 `json:"sampleFps"`
-	Models    *string  `json:"models"`
-	SmoothS   *float64 `json:"smoothS"`
+	SampleFPS *float64          `json:"sampleFps"`
+	Models    *string           `json:"models"`
+	SmoothS   *float64          `json:"smoothS"`
+	Detect    *facet.DetectMode `json:"detect"`
 }
 
 // Reanalyze queues a new analysis run of a recording whose video exists.
@@ -227,14 +228,14 @@ func (a *App) Reanalyze(ctx context.Context, c *facet.Client, recID string, in A
 	case rec.Status == facet.RecAwaitingUpload || rec.Status == facet.RecExpired || !rec.Video.Present:
 		return nil, facet.Errorf(facet.EConflict, "no video has been uploaded")
 	}
-	s, err := a.apply(p.Settings, &SettingsPatch{SampleFPS: in.SampleFPS, Models: in.Models, SmoothS: in.SmoothS})
+	s, err := a.apply(p.Settings, &SettingsPatch{SampleFPS: in.SampleFPS, Models: in.Models, SmoothS: in.SmoothS, Detect: in.Detect})
 	if err != nil {
 		return nil, err
 	}
 	if err := a.takeReanalysis(ctx, c); err != nil {
 		return nil, err
 	}
-	an := a.newAnalysis(rec, newID("an"), facet.Settings{SampleFPS: s.SampleFPS, Models: s.Models, SmoothS: s.Smooth()})
+	an := a.newAnalysis(rec, newID("an"), facet.Settings{SampleFPS: s.SampleFPS, Models: s.Models, SmoothS: s.Smooth(), Detect: s.Detect})
 	if _, err := create(ctx, a.Store, facet.CAnalyses, rec.ID, an); err != nil {
 		return nil, err
 	}
