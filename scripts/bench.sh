@@ -46,6 +46,10 @@ b -case pipeline -models fast -fps 5 "$v60"
 b -case pipeline -models fast -fps 0 "$v60"
 b -case pipeline -models default -fps 5 "$v60"
 b -case pipeline -models default -fps 0 "$v60"
+# The faster mode (settings.detect track): detect at least once a second,
+# follow faces between, reuse unchanged faces' descriptions.
+b -case pipeline -detect track -models fast -fps 5 "$v60"
+b -case pipeline -detect track -models default -fps 5 "$v60"
 # Decoding alone, per codec (the line says which: codec=).
 for cv in "h264 $v60" "vp8 $vp8" "vp9 $vp9" "hevc $hevc"; do
   bin/facet-bench -root . -case decode-only -fps 5 "${cv#* }" || echo "BENCH case=decode-only codec=${cv%% *} failed"
