@@ -74,6 +74,15 @@ type Models interface {
 	Describe(img Image, faces []Detection) ([]Attributes, error)
 }
 
+// EmotionReader is implemented by Models that can run their emotion
+// models alone. A face followed from one frame to the next (Tracking)
+// keeps its age and gender, which belong to the person, and has only its
+// emotions read again.
+type EmotionReader interface {
+	// Emotions returns one reading per detection, in the same order.
+	Emotions(img Image, faces []Detection) ([]facet.Emotions, error)
+}
+
 // FrameSource yields decoded frames of a fixed size in presentation order.
 // ReadFrame fills dst (W*H*3 bytes) and returns the frame's time in
 // seconds; it returns io.EOF after the last frame. It is used by one

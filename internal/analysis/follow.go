@@ -180,18 +180,18 @@ type followed struct {
 func (f *follower) analyse(j *job, img Image, m Models, maxFaces int) {
 	halfPlane(img, &f.cur)
 	dets, ok := f.follow()
-	var known []*Attributes
+	var priors []prior
 	if ok {
-		j.faces, known = dets, f.known(dets)
+		j.faces, priors = dets, f.priors(dets)
 	} else {
 		if j.faces, j.err = m.Detect(img); j.err != nil {
 			return
 		}
 		j.faces = largest(j.faces, maxFaces)
 	}
-	fresh := describeFaces(j, img, m, known)
+	fresh := describeFaces(j, img, m, priors)
 	if j.err == nil {
-		f.remember(j, known, fresh)
+		f.remember(j, priors != nil, fresh)
 	}
 	f.prev, f.cur = f.cur, f.prev
 	f.frames++
@@ -234,28 +234,29 @@ func (f *follower) follow() ([]Detection, bool) {
 	return dets, true
 }
 
-// known returns, per followed face, its last description when its picture
-// differs from then by less than ReuseBelow; nil entries are described.
-func (f *follower) known(dets []Detection) []*Attributes {
-	known := make([]*Attributes, len(dets))
+// priors returns, per followed face, its last description, to be reused
+// whole when its picture differs from then by less than ReuseBelow.
+func (f *follower) priors(dets []Detection) []prior {
+	ps := make([]prior, len(dets))
 	var p patch
 	for i, d := range dets {
 		fc := f.faces[i]
+		ps[i].attrs = fc.attrs
 		if fc.attrs != nil && samplePatch(&f.cur, d.Box, 0, 0, &p) && meanAbsDiff(&fc.seen, &p) < f.t.ReuseBelow {
-			known[i] = fc.attrs
+			ps[i].whole = true
 		}
 	}
-	return known
+	return ps
 }
 
 // remember keeps j's faces for the next frame: anchors move only with a
-// detection, and a description's picture only with a new description.
-func (f *follower) remember(j *job, known []*Attributes, fresh []bool) {
+// detection, and a description's picture only with a new reading.
+func (f *follower) remember(j *job, wasFollowed bool, fresh []bool) {
 	faces := make([]followed, len(j.faces))
 	a := 0
 	for i, d := range j.faces {
 		fc := followed{det: d, anchor: d.Box}
-		if known != nil {
+		if wasFollowed {
 			fc.anchor, fc.seen, fc.attrs = f.faces[i].anchor, f.faces[i].seen, f.faces[i].attrs
 		}
 		if j.flags[i] == nil {

@@ -229,4 +229,57 @@ func TestRunTrackingReuse(t *testing.T) {
 	if n := m.described.Load(); n != 12 {
 		t.Errorf("a changing face: described %d times, want 12", n)
 	}
+	// With models that can read emotions alone, a followed face keeps its
+	// age and gender and only its emotions are read again.
+	em := &emotionModels{}
+	var frames2 []facet.Frame
+	_, err := Run(context.Background(), &squareSource{n: 12, pos: still, lift: 2}, em, Options{Width: 160, Height: 120, Workers: 2, Tracking: &tr,
+		OnFrame: func(f facet.Frame) error { frames2 = append(frames2, f); return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, e := em.described.Load(), em.emotions.Load(); d != 3 || e != 9 {
+		t.Errorf("described whole %d times, emotions alone %d; want 3 (detected frames) and 9", d, e)
+	}
+	for i, f := range frames2 {
+		fc := f.Faces[0]
+		if *fc.Age != 30 || fc.Gender.Man != 0.5 || *fc.Dominant != facet.EmotionLabels[emotionOf(i)] {
+			t.Errorf("frame %d: age %v, man %v, dominant %s; want 30, 0.5, %s", i, *fc.Age, fc.Gender.Man, *fc.Dominant, facet.EmotionLabels[emotionOf(i)])
+		}
+	}
+}
+
+// emotionModels are squareModels that read emotions alone too: the
+// reading is the frame's lift (its texture's first pixel less the
+// texture's own), so each frame reads as emotionOf(frame).
+type emotionModels struct {
+	squareModels
+	emotions atomic.Int64
+}
+
+func emotionOf(frame int) int { return frame % 7 }
+
+func (m *emotionModels) read(img Image, f Detection) facet.Emotions {
+	x, y := int(f.Box.X1*float64(img.W)), int(f.Box.Y1*float64(img.H))
+	lift := int(img.Pix[(y*img.W+x)*3]) - int(texture[0])
+	var e facet.Emotions
+	e[emotionOf(lift/2)] = 1
+	return e
+}
+
+func (m *emotionModels) Describe(img Image, faces []Detection) ([]Attributes, error) {
+	out, err := m.squareModels.Describe(img, faces)
+	for i := range out {
+		out[i].Emotions = m.read(img, faces[i])
+	}
+	return out, err
+}
+
+func (m *emotionModels) Emotions(img Image, faces []Detection) ([]facet.Emotions, error) {
+	m.emotions.Add(int64(len(faces)))
+	out := make([]facet.Emotions, len(faces))
+	for i, f := range faces {
+		out[i] = m.read(img, f)
+	}
+	return out, nil
 }

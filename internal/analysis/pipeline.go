@@ -234,44 +234,96 @@ func analyse(j *job, img Image, m Models, maxFaces int) {
 	describeFaces(j, img, m, nil)
 }
 
+// prior is what a followed face already has: its last description, and
+// whether its picture has changed so little that the description is
+// reused whole.
+type prior struct {
+	attrs *Attributes // nil: none
+	whole bool
+}
+
 // describeFaces measures each face of j, flags those too poor to judge,
-// and describes the rest, except those known[i] already describes (known
-// may be nil). fresh[i] says whether face i was described now.
-func describeFaces(j *job, img Image, m Models, known []*Attributes) (fresh []bool) {
+// and describes the rest. With priors (one per face; nil for none), a face
+// whose prior is whole keeps it, and one with a prior description has
+// only its emotions read again when m is an EmotionReader (age and gender
+// are the person's). fresh[i] says whether face i's emotions were read now.
+func describeFaces(j *job, img Image, m Models, priors []prior) (fresh []bool) {
 	j.quality = make([]facet.FaceQuality, len(j.faces))
 	j.flags = make([][]string, len(j.faces))
 	fresh = make([]bool, len(j.faces))
-	var need []Detection
+	if priors == nil {
+		priors = make([]prior, len(j.faces))
+	}
+	er, _ := m.(EmotionReader)
+	var full, emo []int // faces to describe whole, and for emotions only
 	for i, d := range j.faces {
 		j.quality[i] = MeasureFace(img, d)
-		if j.flags[i] = FaceFlags(j.quality[i]); j.flags[i] == nil && (known == nil || known[i] == nil) {
-			need = append(need, d)
-			fresh[i] = true
+		if j.flags[i] = FaceFlags(j.quality[i]); j.flags[i] != nil {
+			continue
+		}
+		switch p := priors[i]; {
+		case p.whole:
+		case p.attrs != nil && er != nil:
+			emo = append(emo, i)
+		default:
+			full = append(full, i)
 		}
 	}
-	var got []Attributes
-	if len(need) > 0 {
-		if got, j.err = m.Describe(img, need); j.err != nil {
+	attrs := make([]Attributes, len(j.faces))
+	if j.err = describeSome(img, m, j.faces, full, func(i int, a Attributes) { attrs[i] = a }); j.err != nil {
+		return fresh
+	}
+	if len(emo) > 0 {
+		got, err := er.Emotions(img, pick(j.faces, emo))
+		if err == nil && len(got) != len(emo) {
+			err = fmt.Errorf("%d emotion readings for %d faces", len(got), len(emo))
+		}
+		if j.err = err; err != nil {
 			return fresh
 		}
-	}
-	if known == nil {
-		j.attrs = got // emit checks the count
-		return fresh
-	}
-	if len(got) != len(need) {
-		j.err = fmt.Errorf("%d attributes for %d faces", len(got), len(need))
-		return fresh
+		for k, i := range emo {
+			attrs[i] = *priors[i].attrs
+			attrs[i].Emotions = got[k]
+		}
 	}
 	for i := range j.faces {
-		switch {
-		case fresh[i]:
-			j.attrs, got = append(j.attrs, got[0]), got[1:]
-		case j.flags[i] == nil:
-			j.attrs = append(j.attrs, *known[i])
+		if j.flags[i] == nil {
+			if priors[i].whole {
+				attrs[i] = *priors[i].attrs
+			}
+			j.attrs = append(j.attrs, attrs[i])
+			fresh[i] = !priors[i].whole
 		}
 	}
 	return fresh
+}
+
+// describeSome describes faces[idx...] in one call and hands each result
+// to set with its face's index.
+func describeSome(img Image, m Models, faces []Detection, idx []int, set func(int, Attributes)) error {
+	if len(idx) == 0 {
+		return nil
+	}
+	got, err := m.Describe(img, pick(faces, idx))
+	if err != nil {
+		return err
+	}
+	if len(got) != len(idx) {
+		return fmt.Errorf("%d attributes for %d faces", len(got), len(idx))
+	}
+	for k, i := range idx {
+		set(i, got[k])
+	}
+	return nil
+}
+
+// pick returns faces[idx...].
+func pick(faces []Detection, idx []int) []Detection {
+	out := make([]Detection, len(idx))
+	for k, i := range idx {
+		out[k] = faces[i]
+	}
+	return out
 }
 
 // emit turns a finished job into a frame, in order.

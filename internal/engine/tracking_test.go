@@ -16,10 +16,17 @@ import (
 	"github.com/humaninsight/facet/internal/testenv"
 )
 
-// counting counts the detector's runs and the faces described.
+// counting counts the detector's runs, the faces described and the faces
+// whose emotions alone were read. Its Models must be an EmotionReader, as
+// onnx.Set is.
 type counting struct {
 	analysis.Models
-	detects, described atomic.Int64
+	detects, described, emotions atomic.Int64
+}
+
+func (c *counting) Emotions(img analysis.Image, faces []analysis.Detection) ([]facet.Emotions, error) {
+	c.emotions.Add(int64(len(faces)))
+	return c.Models.(analysis.EmotionReader).Emotions(img, faces)
 }
 
 func (c *counting) Detect(img analysis.Image) ([]analysis.Detection, error) {
@@ -34,8 +41,8 @@ func (c *counting) Describe(img analysis.Image, faces []analysis.Detection) ([]a
 
 // trackRun is one analysis of a video at 5 fps, raw scores.
 type trackRun struct {
-	frames             []facet.Frame
-	detects, described int64
+	frames                       []facet.Frame
+	detects, described, emotions int64
 }
 
 func runTracked(t *testing.T, e *Engine, set, video string, mode facet.DetectMode) trackRun {
@@ -62,7 +69,7 @@ func runTracked(t *testing.T, e *Engine, set, video string, mode facet.DetectMod
 	if err != nil {
 		t.Fatal(err)
 	}
-	run.detects, run.described = c.detects.Load(), c.described.Load()
+	run.detects, run.described, run.emotions = c.detects.Load(), c.described.Load(), c.emotions.Load()
 	return run
 }
 
@@ -83,6 +90,8 @@ type trackCost struct {
 	frames, foundExact, foundTrack, both, sameDominant int
 	sumAbs, maxAbs                                     float64
 	smoothSame                                         int // sameDominant after the default smoothing
+	sumAgeDiff                                         float64
+	sameGender                                         int
 }
 
 // smoothed returns r with its frames smoothed as analyses are by default.
@@ -126,6 +135,12 @@ func compareRuns(t *testing.T, exact, track trackRun) trackCost {
 		c.both++
 		if *a.Dominant == *b.Dominant {
 			c.sameDominant++
+		}
+		if a.Age != nil && b.Age != nil {
+			c.sumAgeDiff += math.Abs(float64(*a.Age - *b.Age))
+		}
+		if a.Gender != nil && b.Gender != nil && (a.Gender.Man > 0.5) == (b.Gender.Man > 0.5) {
+			c.sameGender++
 		}
 		var d float64
 		for k := range a.Emotions {
@@ -200,33 +215,39 @@ func TestTrackingCost(t *testing.T) {
 		testenv.Skip(t, "model set "+set+" not installed: "+err.Error())
 	}
 	var all trackCost
-	var detE, detT, desE, desT int64
+	var detE, detT, desE, desT, emoT int64
 	for _, v := range trackingVideos(t) {
 		exact := runTracked(t, e, set, v[1], facet.DetectEveryFrame)
 		track := runTracked(t, e, set, v[1], facet.DetectTrack)
 		c := compareRuns(t, exact, track)
 		sc := compareRuns(t, smoothed(t, exact), smoothed(t, track))
 		all.smoothSame += sc.sameDominant
-		t.Logf("%-12s frames %3d  found %3d -> %3d  same dominant %3d/%3d  mean |dp| %.4f max %.3f  detector runs %3d -> %3d  faces described %3d -> %3d",
+		t.Logf("%-12s frames %3d  found %3d -> %3d  same dominant %3d/%3d  mean |dp| %.4f max %.3f  detector runs %3d -> %3d  faces described %3d -> %3d + %3d emotions alone",
 			v[0], c.frames, c.foundExact, c.foundTrack, c.sameDominant, c.both, c.sumAbs/float64(max(c.both, 1)), c.maxAbs,
-			exact.detects, track.detects, exact.described, track.described)
+			exact.detects, track.detects, exact.described, track.described, track.emotions)
 		all.frames += c.frames
 		all.foundExact += c.foundExact
 		all.foundTrack += c.foundTrack
 		all.both += c.both
 		all.sameDominant += c.sameDominant
 		all.sumAbs += c.sumAbs
+		all.sumAgeDiff += c.sumAgeDiff
+		all.sameGender += c.sameGender
 		all.maxAbs = max(all.maxAbs, c.maxAbs)
-		detE, detT, desE, desT = detE+exact.detects, detT+track.detects, desE+exact.described, desT+track.described
+		detE, detT, desE, desT, emoT = detE+exact.detects, detT+track.detects, desE+exact.described, desT+track.described, emoT+track.emotions
 	}
 	found := float64(all.foundExact-all.foundTrack) / float64(all.frames)
 	agree := float64(all.sameDominant) / float64(all.both)
 	meanAbs := all.sumAbs / float64(all.both)
-	t.Logf("all: %d frames; face found in %.1f%% -> %.1f%% (cost %.2f points); dominant agrees %.1f%% (%.1f%% smoothed over %g s); mean |dp| %.4f; detector runs %d -> %d; faces described %d -> %d",
+	t.Logf("all: age differs by %.2f years on average; gender agrees on %.1f%% of frames", all.sumAgeDiff/float64(all.both), 100*float64(all.sameGender)/float64(all.both))
+	t.Logf("all: %d frames; face found in %.1f%% -> %.1f%% (cost %.2f points); dominant agrees %.1f%% (%.1f%% smoothed over %g s); mean |dp| %.4f; detector runs %d -> %d; faces described %d -> %d (+ %d emotions alone)",
 		all.frames, 100*float64(all.foundExact)/float64(all.frames), 100*float64(all.foundTrack)/float64(all.frames), 100*found, 100*agree,
-		100*float64(all.smoothSame)/float64(all.both), facet.DefaultSmoothS, meanAbs, detE, detT, desE, desT)
-	if detT >= detE || desT >= desE {
+		100*float64(all.smoothSame)/float64(all.both), facet.DefaultSmoothS, meanAbs, detE, detT, desE, desT, emoT)
+	if detT >= detE || desT+emoT >= desE {
 		t.Errorf("tracking saved nothing: detector %d -> %d, described %d -> %d", detE, detT, desE, desT)
+	}
+	if age, gender := all.sumAgeDiff/float64(all.both), float64(all.sameGender)/float64(all.both); age > 4 || gender < 0.8 {
+		t.Errorf("tracking moves age by %.2f years and gender agrees on %.1f%% of frames", age, 100*gender)
 	}
 	if found > 0.03 || agree < 0.9 || meanAbs > 0.03 {
 		t.Errorf("tracking costs more than the README says: found -%.1f points, agreement %.1f%%, mean |dp| %.4f", 100*found, 100*agree, meanAbs)

@@ -283,6 +283,29 @@ func (s *Set) Describe(img analysis.Image, faces []analysis.Detection) ([]analys
 	if len(faces) == 0 {
 		return attrs, nil
 	}
+	emos, err := s.Emotions(img, faces)
+	if err != nil {
+		return nil, err
+	}
+	for i := range attrs {
+		attrs[i].Emotions = emos[i]
+	}
+	for _, m := range []*model{s.age, s.gend, s.ageGender} {
+		if m == nil {
+			continue
+		}
+		if err := s.describe(m, img, faces, func(i int, o []float32) { setAgeGender(&attrs[i], m.spec, o) }); err != nil {
+			return nil, err
+		}
+	}
+	return attrs, nil
+}
+
+var _ analysis.EmotionReader = (*Set)(nil)
+
+// Emotions runs only the emotion models on each face: their ensemble's
+// probabilities, as Describe gives them.
+func (s *Set) Emotions(img analysis.Image, faces []analysis.Detection) ([]facet.Emotions, error) {
 	logs := make([][7]float64, len(faces))
 	var weights float64
 	for _, m := range s.emotions {
@@ -301,18 +324,11 @@ func (s *Set) Describe(img analysis.Image, faces []analysis.Detection) ([]analys
 			return nil, err
 		}
 	}
-	for i := range attrs {
-		attrs[i].Emotions = fromLogs(logs[i], weights)
+	out := make([]facet.Emotions, len(faces))
+	for i := range out {
+		out[i] = fromLogs(logs[i], weights)
 	}
-	for _, m := range []*model{s.age, s.gend, s.ageGender} {
-		if m == nil {
-			continue
-		}
-		if err := s.describe(m, img, faces, func(i int, o []float32) { setAgeGender(&attrs[i], m.spec, o) }); err != nil {
-			return nil, err
-		}
-	}
-	return attrs, nil
+	return out, nil
 }
 
 // minProb bounds log-probabilities: one model's near-zero must not veto a

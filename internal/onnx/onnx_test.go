@@ -318,3 +318,29 @@ func TestFill(t *testing.T) {
 		t.Errorf("GRAY: %v, want %v", gray[0], wantGray)
 	}
 }
+
+// TestEmotionsAlone checks that reading emotions alone (what a followed
+// face gets) gives exactly the emotions of a whole description.
+func TestEmotionsAlone(t *testing.T) {
+	for _, set := range []string{"default", "fast"} {
+		s := openSet(t, set)
+		img := loadPNG(t, testenv.Shared(t, "media/astronaut.png"))
+		dets, err := s.Detect(img)
+		if err != nil || len(dets) == 0 {
+			t.Fatalf("%s: detect: %v, %d faces", set, err, len(dets))
+		}
+		whole, err := s.Describe(img, dets)
+		if err != nil {
+			t.Fatal(err)
+		}
+		alone, err := s.Emotions(img, dets)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range dets {
+			if alone[i] != whole[i].Emotions {
+				t.Errorf("%s face %d: alone %v, described %v", set, i, alone[i], whole[i].Emotions)
+			}
+		}
+	}
+}
