@@ -56,6 +56,7 @@ for cv in "h264 $v60" "vp8 $vp8" "vp9 $vp9" "hevc $hevc"; do
 done
 b -case infer-only -models fast -fps 5 "$v60"
 b -case pipeline -name memory-10min -models fast -fps 5 "$v600"
+b -case pipeline -name memory-10min -detect track -models fast -fps 5 "$v600"
 
 # Project exports (handlers/export_bench_test.go): CSV, JSON and the report
 # over 100 and 1,000 analysed recordings, in memory. Streaming means
