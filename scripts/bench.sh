@@ -50,9 +50,13 @@ b -case pipeline -models default -fps 0 "$v60"
 # follow faces between, reuse unchanged faces' descriptions.
 b -case pipeline -detect track -models fast -fps 5 "$v60"
 b -case pipeline -detect track -models default -fps 5 "$v60"
-# Decoding alone, per codec (the line says which: codec=).
+# Decoding alone, per codec (the line says which: codec=), as the engine
+# samples (sampling=pick) and on the old k/fps grid, every frame decoded
+# (sampling=grid).
 for cv in "h264 $v60" "vp8 $vp8" "vp9 $vp9" "hevc $hevc"; do
-  bin/facet-bench -root . -case decode-only -fps 5 "${cv#* }" || echo "BENCH case=decode-only codec=${cv%% *} failed"
+  for grid in false true; do
+    bin/facet-bench -root . -case decode-only -fps 5 -grid=$grid "${cv#* }" || echo "BENCH case=decode-only codec=${cv%% *} grid=$grid failed"
+  done
 done
 b -case infer-only -models fast -fps 5 "$v60"
 b -case pipeline -name memory-10min -models fast -fps 5 "$v600"

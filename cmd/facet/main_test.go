@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -124,10 +125,16 @@ func TestSyntheticVideo(t *testing.T) {
 			if s.ValenceMean == nil || s.Age == nil || s.Gender == nil {
 				t.Errorf("summary lacks estimates: %+v", s)
 			}
-			// Timeline: every sampled frame, times 0.2 s apart.
+			// Timeline: one frame per 0.2 s interval, each at its own
+			// presentation time, the first decoded in the interval: at
+			// most one skipped (non-reference) 25 fps frame after its
+			// start.
 			for i, f := range res.Frames {
-				if d := float64(f.T) - float64(i)*0.2; d > 0.001 || d < -0.001 {
-					t.Fatalf("frame %d at t=%v", i, f.T)
+				if d := float64(f.T) - float64(i)*0.2; d > 0.041 || d < -0.001 {
+					t.Fatalf("frame %d at t=%v, want within 40 ms after %.1f s", i, f.T, float64(i)*0.2)
+				}
+				if k := float64(f.T) * 25; math.Abs(k-math.Round(k)) > 0.001 {
+					t.Fatalf("frame %d at t=%v: not a 25 fps frame's time", i, f.T)
 				}
 			}
 			t.Logf("%s: face %.2f, dominant %v, valence %.2f, age %.0f, gender %s %.2f", set, s.FaceRatio, s.Dominant, *s.ValenceMean, s.Age.Median, s.Gender.Label, s.Gender.Confidence)
@@ -315,7 +322,10 @@ func TestFormatsAndFlags(t *testing.T) {
 	if len(rows) != 13 { // header + 12 frames at 2 fps, one face each
 		t.Errorf("%d rows", len(rows))
 	}
-	if rows[1][0] != "0" || rows[2][0] != "0.5" || rows[1][14] != "happy" {
+	// The second frame is the first decoded in [0.5 s, 1 s), at its own
+	// time: at most two 25 fps frames after 0.5 s (0.52, a non-reference
+	// B-frame, is not decoded).
+	if t2, err := strconv.ParseFloat(rows[2][0], 64); rows[1][0] != "0" || err != nil || t2 < 0.5 || t2 > 0.561 || rows[1][14] != "happy" {
 		t.Errorf("first rows %v %v", rows[1], rows[2])
 	}
 

@@ -33,6 +33,10 @@ type Config struct {
 	// workers keep every core busy with inference, and one decoder thread
 	// measured faster than ffmpeg's own choice beside them.
 	DecodeThreads int
+	// GridSampling samples on the k/fps grid with every frame decoded
+	// (the fps filter), never picking decoded frames at their own times
+	// (ffmpeg.Options.Picks): the reader as it was, for benchmarks.
+	GridSampling bool
 }
 
 // Engine analyses videos. It is safe for concurrent use; model sets are
@@ -162,7 +166,7 @@ func (e *Engine) Analyze(ctx context.Context, req Request) (*facet.Result, Stats
 		fps = 0    // one picture: take its one frame
 		smooth = 0 // and nothing in time to smooth over
 	}
-	rd, err := ffmpeg.Open(ctx, req.Input, ffmpeg.Options{Bin: e.cfg.FFmpeg, SampleFPS: fps, Width: w, Height: h, Threads: e.cfg.DecodeThreads})
+	rd, err := ffmpeg.Open(ctx, req.Input, e.readerOptions(info, fps, w, h))
 	if err != nil {
 		return nil, st, err
 	}
@@ -209,15 +213,7 @@ func (e *Engine) Analyze(ctx context.Context, req Request) (*facet.Result, Stats
 		res.Warnings = append(res.Warnings, facet.WarnTruncated)
 	}
 	if info.DurationS == 0 && !info.Still && lastT >= 0 {
-		// The container states no duration (browser webm): the last
-		// decoded frame's time plus one frame interval is the best estimate.
-		step := 0.0
-		if info.FPS > 0 {
-			step = 1 / info.FPS
-		} else if req.SampleFPS > 0 {
-			step = 1 / req.SampleFPS
-		}
-		res.Video.DurationS = facet.Num(lastT + step)
+		res.Video.DurationS = facet.Num(durationFromLastFrame(lastT, info.FPS, req.SampleFPS))
 	}
 	sum.WallS = facet.Num(time.Since(start).Seconds())
 	res.Summary = sum
@@ -244,6 +240,30 @@ func tracking(mode facet.DetectMode, sourceFPS, sampleFPS float64) *analysis.Tra
 		t.Every = max(1, int(math.Round(rate)))
 	}
 	return &t
+}
+
+// readerOptions are the frame reader's options for a video Probe described
+// as info, sampled at fps (0 = every frame) into w x h frames. Knowing the
+// source's rate lets the reader pick decoded frames and decode less.
+func (e *Engine) readerOptions(info ffmpeg.Info, fps float64, w, h int) ffmpeg.Options {
+	o := ffmpeg.Options{Bin: e.cfg.FFmpeg, SampleFPS: fps, Width: w, Height: h, Threads: e.cfg.DecodeThreads}
+	if !e.cfg.GridSampling {
+		o.SourceFPS = info.FPS
+	}
+	return o
+}
+
+// durationFromLastFrame estimates the duration of a video whose container
+// states none (browser webm): the last decoded frame's time plus one frame
+// interval, the source's or else the sampling's.
+func durationFromLastFrame(lastT, sourceFPS, sampleFPS float64) float64 {
+	switch {
+	case sourceFPS > 0:
+		return lastT + 1/sourceFPS
+	case sampleFPS > 0:
+		return lastT + 1/sampleFPS
+	}
+	return lastT
 }
 
 // frameStep is the time between two analysed frames: the sampling

@@ -61,7 +61,7 @@ func TestDecodeArgs(t *testing.T) {
 			name: "every frame",
 			o:    Options{Width: 640, Height: 360},
 			want: join(head, []string{"-i", "in.mp4", "-map", "0:V:0", "-vf",
-				"scale=640:360:flags=bilinear,format=rgb24,showinfo"}, tail),
+				"scale=640:360:flags=bilinear,format=rgb24,showinfo=checksum=0"}, tail),
 		},
 		{
 			name: "fractional rate and threads",
@@ -76,10 +76,30 @@ func TestDecodeArgs(t *testing.T) {
 				"fps=fps=5:start_time=0:round=up,scale=640:480:flags=bilinear,format=rgb24"}, tail),
 		},
 		{
+			name: "source 2 x the sample rate: pick decoded frames, skip non-reference ones",
+			o:    Options{SampleFPS: 5, SourceFPS: 10, Width: 640, Height: 480, Threads: 1},
+			want: join(head, []string{"-threads", "1", "-skip_frame", "noref", "-i", "in.mp4", "-map", "0:V:0", "-vf",
+				"select='isnan(prev_selected_t)+gt(floor(t*5+1e-6),floor(prev_selected_t*5+1e-6))'," +
+					"scale=640:480:flags=bilinear,format=rgb24,showinfo=checksum=0"}, tail),
+		},
+		{
+			name: "picking, told to decode all",
+			o:    Options{SampleFPS: 2.5, SourceFPS: 30, Width: 640, Height: 480, SkipFrame: "none"},
+			want: join(head, []string{"-skip_frame", "none", "-i", "in.mp4", "-map", "0:V:0", "-vf",
+				"select='isnan(prev_selected_t)+gt(floor(t*2.5+1e-6),floor(prev_selected_t*2.5+1e-6))'," +
+					"scale=640:480:flags=bilinear,format=rgb24,showinfo=checksum=0"}, tail),
+		},
+		{
+			name: "source under 2 x the sample rate: the grid",
+			o:    Options{SampleFPS: 5, SourceFPS: 9.99, Width: 640, Height: 480},
+			want: join(head, []string{"-i", "in.mp4", "-map", "0:V:0", "-vf",
+				"fps=fps=5:start_time=0:round=up,scale=640:480:flags=bilinear,format=rgb24"}, tail),
+		},
+		{
 			name: "keyframes only, every decoded frame",
 			o:    Options{Width: 640, Height: 480, SkipFrame: "nokey"},
 			want: join(head, []string{"-skip_frame", "nokey", "-i", "in.mp4", "-map", "0:V:0", "-vf",
-				"scale=640:480:flags=bilinear,format=rgb24,showinfo"}, tail),
+				"scale=640:480:flags=bilinear,format=rgb24,showinfo=checksum=0"}, tail),
 		},
 	}
 	for _, tt := range tests {

@@ -20,13 +20,36 @@ type Options struct {
 	SampleFPS     float64 // frames per second to sample; 0 = every decoded frame
 	Width, Height int     // output size (use FitSize on Info's display size); rgb24
 	Threads       int     // decoder threads, 0 = ffmpeg's default
+	// SourceFPS is the video's frame rate as Probe found it; 0 = unknown.
+	// At 2 x SampleFPS or more, sampling picks decoded frames at their own
+	// times and decodes less (see Picks).
+	SourceFPS float64
 	// SkipFrame is the decoder's -skip_frame: which frames it may leave
-	// undecoded ("noref", "bidir", "nointra", "nokey"; "" = ffmpeg's
-	// default, decode all). Skipped frames never reach the fps filter,
-	// which fills their sample times with the last frame decoded, so a
-	// sample's pixels may be older than its time. Measured, not used by the
-	// engine (README, Tests and benchmarks).
+	// undecoded ("none", "noref", "bidir", "nointra", "nokey"; "" = the
+	// reader's choice: "noref" when Picks, else decode all). On the k/fps
+	// grid, skipped frames never reach the fps filter, which fills their
+	// sample times with the last frame decoded, so a sample's pixels may
+	// be older than its time; the engine only skips when Picks.
 	SkipFrame string
+}
+
+// Picks reports whether sampling picks, for each interval [k/fps,
+// (k+1)/fps), the first frame decoded in it and reports that frame's own
+// time, rather than filling the k/fps grid with the fps filter. It does
+// when the source is at least twice as fast as the sampling: then the
+// decoder may skip non-reference frames (no other frame needs them) and
+// a sample is at most one decoded-frame gap late. Slower or unknown
+// sources keep the grid, on which every interval gets a frame.
+func (o Options) Picks() bool {
+	return o.SampleFPS > 0 && o.SourceFPS >= 2*o.SampleFPS
+}
+
+// skipFrame is the -skip_frame value DecodeArgs passes, "" for none.
+func (o Options) skipFrame() string {
+	if o.SkipFrame == "" && o.Picks() {
+		return "noref"
+	}
+	return o.SkipFrame
 }
 
 // skipFrameModes are the -skip_frame values Open accepts.
@@ -36,11 +59,13 @@ var skipFrameModes = map[string]bool{"": true, "none": true, "default": true, "n
 // the rgb24 rawvideo frames of input's first video stream to stdout.
 //
 // Raw video carries no timestamps, so the showinfo filter, last in the chain,
-// logs each frame's pts_time to stderr, in the order the frames are written.
-// That is right for variable frame rates and with or without sampling. Its
-// price is showinfo's checksums of every output frame (about 0.7 ms at
-// 640x480; 4.1 has no option to skip them); the alternative, a container
-// with timestamps (nut, matroska) on the pipe, needs a demuxer in Go.
+// logs each frame's pts_time to stderr, in the order the frames are written
+// (except on the k/fps grid, where times are known: see filterChain). That
+// is right for variable frame rates. Its checksums of every frame cost
+// about 0.7 ms at 640x480, so they are turned off (checksum=0, in the
+// shipped static 4.1 build and Debian's 5.1 alike); the alternative, a
+// container with timestamps (nut, matroska) on the pipe, needs a demuxer
+// in Go.
 func DecodeArgs(input string, o Options) []string {
 	args := []string{
 		"-hide_banner", "-nostdin", "-nostats",
@@ -51,8 +76,8 @@ func DecodeArgs(input string, o Options) []string {
 	if o.Threads > 0 {
 		args = append(args, "-threads", strconv.Itoa(o.Threads))
 	}
-	if o.SkipFrame != "" {
-		args = append(args, "-skip_frame", o.SkipFrame)
+	if skip := o.skipFrame(); skip != "" {
+		args = append(args, "-skip_frame", skip)
 	}
 	args = append(args, "-i", input,
 		// V, not v: the first video stream that is not cover art, the one
@@ -73,20 +98,46 @@ func DecodeArgs(input string, o Options) []string {
 
 // filterChain returns the -vf graph: sample, scale, convert, then report.
 //
-// Sampled frames need no report: the fps filter, told that the video
-// starts at 0, emits frame k at exactly k/fps (duplicating or dropping to
-// keep the grid), so the time is known without asking. showinfo, which
-// checksums every frame it sees, is used only for every-frame decoding,
-// where times follow the source (variable frame rates included).
+// On the grid (sampling without Picks), frames need no report: the fps
+// filter, told that the video starts at 0, emits frame k at exactly k/fps
+// (duplicating or dropping to keep the grid), so the time is known without
+// asking. Otherwise showinfo reports each frame's own time, whether every
+// frame is kept or select picks the first of each sample interval.
 func filterChain(o Options) string {
 	scale := fmt.Sprintf("scale=%d:%d:flags=bilinear,format=rgb24", o.Width, o.Height)
-	if o.SampleFPS > 0 {
+	rate := strconv.FormatFloat(o.SampleFPS, 'f', -1, 64)
+	switch {
+	case o.Picks():
+		return "select='" + pickExpr(rate) + "'," + scale + ",showinfo=checksum=0"
+	case o.SampleFPS > 0:
 		// round=up takes, for each sample time, the frame on screen at that
 		// time; it also keeps the single frame of a still image or a very
 		// short clip, which the default (near) drops at end of stream.
-		return "fps=fps=" + strconv.FormatFloat(o.SampleFPS, 'f', -1, 64) + ":start_time=0:round=up," + scale
+		return "fps=fps=" + rate + ":start_time=0:round=up," + scale
 	}
-	return scale + ",showinfo"
+	return scale + ",showinfo=checksum=0"
+}
+
+// pickExpr is the select filter's expression keeping the first frame of
+// each sample interval: the first frame of all, then each frame whose
+// interval floor(t*rate) is past the last kept one's. Times are those
+// showinfo reports, so a video whose picture starts late yields nothing
+// for the intervals before it, as every-frame decoding starts late too.
+// The 1e-6 absorbs rounding in t*rate (a frame at exactly k/rate must fall
+// in interval k), far below any frame gap. A frame without a time (t NaN)
+// is kept only if it is the first.
+func pickExpr(rate string) string {
+	k := func(t string) string { return "floor(" + t + "*" + rate + "+1e-6)" }
+	return "isnan(prev_selected_t)+gt(" + k("t") + "," + k("prev_selected_t") + ")"
+}
+
+// gridFPS is the sampling rate when frame k is at k/rate (the fps
+// filter), 0 when showinfo reports each frame's time.
+func gridFPS(o Options) float64 {
+	if o.Picks() {
+		return 0
+	}
+	return o.SampleFPS
 }
 
 // timesBuffer is how many frame times the stderr reader may get ahead of the
@@ -106,7 +157,7 @@ type Reader struct {
 	cmd       *exec.Cmd
 	stdout    io.ReadCloser
 	frameSize int
-	sampleFPS float64 // > 0: frame k is at k/sampleFPS, no showinfo
+	gridFPS   float64 // > 0: frame k is at k/gridFPS, no showinfo
 	// times carries each frame's pts_time from the stderr reader; it is
 	// closed when stderr ends, after which tail is no longer written.
 	times  chan float64
@@ -152,7 +203,7 @@ func Open(ctx context.Context, input string, o Options) (*Reader, error) {
 		cmd:       cmd,
 		stdout:    stdout,
 		frameSize: o.Width * o.Height * 3,
-		sampleFPS: o.SampleFPS,
+		gridFPS:   gridFPS(o),
 		times:     make(chan float64, timesBuffer),
 		tail:      &logTail{input: input},
 	}
@@ -212,8 +263,8 @@ func (r *Reader) ReadFrame(dst []byte) (float64, error) {
 		r.err = r.finish(err)
 		return 0, r.err
 	}
-	if r.sampleFPS > 0 {
-		t := float64(r.frames) / r.sampleFPS
+	if r.gridFPS > 0 {
+		t := float64(r.frames) / r.gridFPS
 		r.frames++
 		return t, nil
 	}
