@@ -28,6 +28,11 @@ type Options struct {
 	// OnFrame receives every frame in presentation order, from the
 	// goroutine that called Run. An error stops the analysis.
 	OnFrame func(facet.Frame) error
+	// Slots, when set, is shared by runs that must not oversubscribe the
+	// cores together: a worker holds one of its cap(Slots) places (a send)
+	// while it analyses a frame, so runs sharing it analyse at most
+	// cap(Slots) frames at once however many workers each has.
+	Slots chan struct{}
 }
 
 type job struct {
@@ -79,8 +84,9 @@ func Run(ctx context.Context, src FrameSource, m Models, o Options) (facet.Summa
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				if ctx.Err() == nil {
+				if hold(ctx, o.Slots) {
 					analyse(j, Image{W: o.Width, H: o.Height, Pix: j.buf}, m, maxFaces)
+					release(o.Slots)
 				}
 				done <- j
 			}
@@ -113,6 +119,31 @@ func Run(ctx context.Context, src FrameSource, m Models, o Options) (facet.Summa
 		return facet.Summary{}, runErr
 	}
 	return sum.Summary(), nil
+}
+
+// hold takes a place in slots (nil: no limit) and reports whether the run
+// goes on; a run cancelled while it waits takes none.
+func hold(ctx context.Context, slots chan struct{}) bool {
+	if slots == nil {
+		return ctx.Err() == nil
+	}
+	select {
+	case slots <- struct{}{}:
+	case <-ctx.Done():
+		return false
+	}
+	if ctx.Err() != nil {
+		<-slots
+		return false
+	}
+	return true
+}
+
+// release gives back the place hold took.
+func release(slots chan struct{}) {
+	if slots != nil {
+		<-slots
+	}
 }
 
 // inOrder takes finished jobs as they come, hands their frames to sm in
