@@ -19,7 +19,7 @@ type config struct {
 	ModelsDir string `env:"FACET_MODELS_DIR"` // folder of <set>.json manifests
 	FFmpeg    string `env:"FACET_FFMPEG"`     // ffmpeg program ("ffmpeg" from PATH)
 	FFprobe   string `env:"FACET_FFPROBE"`    // ffprobe program
-	Workers   int    `env:"FACET_WORKERS"`    // frames analysed at once (0 = cores)
+	Workers   int    `env:"FACET_WORKERS"`    // frames analysed at once by all runs (0 = cores)
 
 	// Handler.
 	Port          int    `env:"FUNCTIONS_CUSTOMHANDLER_PORT" azure:"-"` // set by the Functions host

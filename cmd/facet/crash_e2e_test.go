@@ -109,6 +109,9 @@ type crashRig struct {
 	blobURL string
 	sbConn  string // the Service Bus stand-in's connection string
 	log     *slog.Logger
+	// calls is each host instance's maxConcurrentCalls: host.json's,
+	// unless a benchmark sets another before starting processes.
+	calls int
 }
 
 func newCrashRig(t *testing.T) *crashRig { return newRig(t, crashLock) }
@@ -143,6 +146,11 @@ func newRig(t testing.TB, lock time.Duration) *crashRig {
 	if r.fns, err = devhost.LoadFunctions(filepath.Join(testenv.RepoRoot(), "functions")); err != nil {
 		t.Fatal(err)
 	}
+	hj, err := devhost.ReadHostJSON(filepath.Join(testenv.RepoRoot(), "host.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.calls = hj.MaxConcurrentCalls
 	r.env = append(os.Environ(),
 		"FACET_TEMP_DIR="+r.tempDir, "TMPDIR="+r.sysTmp,
 		"FACET_ORT_LIB="+cfg.ORTLib, "FACET_MODELS_DIR="+cfg.ModelsDir, "FACET_SHARED_DIR="+testenv.SharedDir(),
@@ -274,6 +282,7 @@ func (r *crashRig) startHost(t testing.TB, p *serveProc, handlerURL string) {
 	host, err := devhost.New(devhost.Config{
 		HandlerURL: handlerURL, Functions: r.fns, Blobs: r.d.Blobs, Container: app.UploadsContainer,
 		Account: r.d.Account, BlobURL: r.blobURL, Receiver: p.recv, Log: r.log.With("instance", p.name),
+		MaxConcurrentCalls: r.calls,
 	})
 	if err != nil {
 		t.Fatal(err)

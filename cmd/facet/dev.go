@@ -67,9 +67,16 @@ func startLocalHost(ctx context.Context, cfg config, root, hostAddr, blobURL str
 		d.Close()
 		return nil, err
 	}
+	hj, err := devhost.ReadHostJSON(filepath.Join(root, "host.json"))
+	if err != nil {
+		hl.Close()
+		d.Close()
+		return nil, err
+	}
 	host, err := devhost.New(devhost.Config{
 		HandlerURL: l.HandlerURL, Functions: fns, Blobs: d.Blobs, Container: app.UploadsContainer,
 		Account: d.Account, BlobURL: blobURL, Receiver: d.Bus, Log: log, TimerEvery: timerEvery,
+		MaxConcurrentCalls: hj.MaxConcurrentCalls,
 	})
 	if err != nil {
 		hl.Close()

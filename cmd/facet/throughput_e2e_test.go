@@ -60,9 +60,10 @@ func TestTwoServeProcesses(t *testing.T) {
 // BenchmarkThroughput uploads 20 recordings of the 6 s sample at once
 // through the whole local stack (Azurite, the Cosmos DB and Service Bus
 // stand-ins, host stand-ins in front of `facet serve` processes), with
-// one, then two handler processes, and prints per case:
+// one, then two handler processes, each taking one, then two messages at
+// once (host.json maxConcurrentCalls), and prints per case:
 //
-//	BENCH case=throughput processes=<n> recordings=20 models=<set> per_min=<x> upload_to_analyzed_p50_s=<x> p95_s=<x> wall_s=<x>
+//	BENCH case=throughput processes=<n> calls=<c> recordings=20 models=<set> per_min=<x> upload_to_analyzed_p50_s=<x> p95_s=<x> wall_s=<x>
 //
 // per_min is recordings over the time from the first PUT to the last run
 // finished; upload_to_analyzed is, per recording, from its PUT's answer to
@@ -74,21 +75,24 @@ func BenchmarkThroughput(b *testing.B) {
 	r := newRig(b, burstLock)
 	video, models := throughputVideo(b), throughputModels()
 	for _, n := range []int{1, 2} {
-		b.Run(fmt.Sprintf("processes=%d", n), func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				var procs []*serveProc
-				for j := range n {
-					procs = append(procs, r.start(b, fmt.Sprintf("bench-%d-%d-%d", n, i, j)))
+		for _, calls := range []int{1, 2} {
+			b.Run(fmt.Sprintf("processes=%d/calls=%d", n, calls), func(b *testing.B) {
+				r.calls = calls
+				for i := 0; i < b.N; i++ {
+					var procs []*serveProc
+					for j := range n {
+						procs = append(procs, r.start(b, fmt.Sprintf("bench-%d-%d-%d-%d", n, calls, i, j)))
+					}
+					res := r.burst(b, procs, video, 20, models)
+					res.check(r, procs)
+					for _, p := range procs {
+						p.stop()
+					}
+					fmt.Printf("BENCH case=throughput processes=%d calls=%d recordings=%d models=%s per_min=%.1f upload_to_analyzed_p50_s=%.2f p95_s=%.2f wall_s=%.2f\n",
+						n, calls, len(res.recs), models, res.perMin(), res.latency(0.5), res.latency(0.95), res.wall().Seconds())
 				}
-				res := r.burst(b, procs, video, 20, models)
-				res.check(r, procs)
-				for _, p := range procs {
-					p.stop()
-				}
-				fmt.Printf("BENCH case=throughput processes=%d recordings=%d models=%s per_min=%.1f upload_to_analyzed_p50_s=%.2f p95_s=%.2f wall_s=%.2f\n",
-					n, len(res.recs), models, res.perMin(), res.latency(0.5), res.latency(0.95), res.wall().Seconds())
-			}
-		})
+			})
+		}
 	}
 }
 

@@ -31,6 +31,11 @@ type Options struct {
 	// Tracking, when set, detects less (see Tracking); nil detects and
 	// describes every frame.
 	Tracking *Tracking
+	// Slots, when set, is shared by runs that must not oversubscribe the
+	// cores together: a worker holds one of its cap(Slots) places (a send)
+	// while it analyses a frame, so runs sharing it analyse at most
+	// cap(Slots) frames at once however many workers each has.
+	Slots chan struct{}
 }
 
 type job struct {
@@ -89,23 +94,7 @@ func Run(ctx context.Context, src FrameSource, m Models, o Options) (facet.Summa
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for frames := range segs {
-				var fl *follower
-				if o.Tracking != nil {
-					fl = &follower{t: *o.Tracking}
-				}
-				for j := range frames {
-					if ctx.Err() == nil {
-						img := Image{W: o.Width, H: o.Height, Pix: j.buf}
-						if fl != nil {
-							fl.analyse(j, img, m, maxFaces)
-						} else {
-							analyse(j, img, m, maxFaces)
-						}
-					}
-					done <- j
-				}
-			}
+			work(ctx, segs, done, m, o, maxFaces)
 		}()
 	}
 	go func() { wg.Wait(); close(done) }()
@@ -135,6 +124,55 @@ func Run(ctx context.Context, src FrameSource, m Models, o Options) (facet.Summa
 		return facet.Summary{}, runErr
 	}
 	return sum.Summary(), nil
+}
+
+// work analyses the frames of each segment from segs in order, following
+// faces within a segment when o.Tracking is set, and hands every frame on
+// to done, analysed or (once ctx is done) not.
+func work(ctx context.Context, segs <-chan chan *job, done chan<- *job, m Models, o Options, maxFaces int) {
+	for frames := range segs {
+		var fl *follower
+		if o.Tracking != nil {
+			fl = &follower{t: *o.Tracking}
+		}
+		for j := range frames {
+			if hold(ctx, o.Slots) {
+				img := Image{W: o.Width, H: o.Height, Pix: j.buf}
+				if fl != nil {
+					fl.analyse(j, img, m, maxFaces)
+				} else {
+					analyse(j, img, m, maxFaces)
+				}
+				release(o.Slots)
+			}
+			done <- j
+		}
+	}
+}
+
+// hold takes a place in slots (nil: no limit) and reports whether the run
+// goes on; a run cancelled while it waits takes none.
+func hold(ctx context.Context, slots chan struct{}) bool {
+	if slots == nil {
+		return ctx.Err() == nil
+	}
+	select {
+	case slots <- struct{}{}:
+	case <-ctx.Done():
+		return false
+	}
+	if ctx.Err() != nil {
+		<-slots
+		return false
+	}
+	return true
+}
+
+// release gives back the place hold took.
+func release(slots chan struct{}) {
+	if slots != nil {
+		<-slots
+	}
 }
 
 // inOrder takes finished jobs as they come, hands their frames to sm in

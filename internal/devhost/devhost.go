@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -92,6 +93,37 @@ func LoadFunctions(dir string) ([]Function, error) {
 	return fns, nil
 }
 
+// HostJSON is what the stand-in takes from host.json.
+type HostJSON struct {
+	// MaxConcurrentCalls is extensions.serviceBus.maxConcurrentCalls, or
+	// the Service Bus extension's default (16 per core) when unset.
+	MaxConcurrentCalls int
+}
+
+// ReadHostJSON reads the settings of host.json at path that the stand-in
+// honours.
+func ReadHostJSON(path string) (HostJSON, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return HostJSON{}, fmt.Errorf("devhost: %w", err)
+	}
+	var v struct {
+		Extensions struct {
+			ServiceBus struct {
+				MaxConcurrentCalls int `json:"maxConcurrentCalls"`
+			} `json:"serviceBus"`
+		} `json:"extensions"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return HostJSON{}, fmt.Errorf("devhost: %s: %w", path, err)
+	}
+	hj := HostJSON{MaxConcurrentCalls: v.Extensions.ServiceBus.MaxConcurrentCalls}
+	if hj.MaxConcurrentCalls <= 0 {
+		hj.MaxConcurrentCalls = 16 * runtime.NumCPU()
+	}
+	return hj, nil
+}
+
 // Config configures a Host.
 type Config struct {
 	HandlerURL string          // the custom handler's base URL
@@ -105,6 +137,11 @@ type Config struct {
 	TimerEvery time.Duration   // fire timer functions this often; 0 = only through FireTimer
 	Log        *slog.Logger
 	Client     *http.Client
+
+	// MaxConcurrentCalls is how many messages each Service Bus function
+	// handles at once, as host.json's serviceBus.maxConcurrentCalls says
+	// (see ReadHostJSON); 0 = 1.
+	MaxConcurrentCalls int
 }
 
 // Host runs the functions of Config against the handler.
@@ -361,32 +398,62 @@ func (h *Host) deliverBlob(ctx context.Context, f Function, b facet.BlobInfo) {
 	h.DeliverEvent(ctx, f.Name, f.Trigger().Name, h.BlobCreatedEvent(b))
 }
 
-// pumpQueue receives messages one at a time (cardinality one,
-// maxConcurrentCalls 1) and settles each by the handler's answer.
+// pumpQueue receives messages one at a time (cardinality one, prefetch
+// 0) and hands each to the handler while fewer than MaxConcurrentCalls of
+// the function's invocations are in progress, as the host's message pump
+// does per function and instance; it settles each by the handler's answer.
+// The Receiver is not for concurrent use of one queue, so receiving and
+// settling take turns.
 func (h *Host) pumpQueue(ctx context.Context, f Function) {
 	t := f.Trigger()
+	calls := make(chan struct{}, max(h.cfg.MaxConcurrentCalls, 1))
+	var mu sync.Mutex // the queue's Receiver calls
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for ctx.Err() == nil {
+		select {
+		case calls <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		mu.Lock()
 		ds, err := h.cfg.Receiver.Receive(ctx, t.QueueName, 1, time.Second)
-		if err != nil {
-			if ctx.Err() == nil {
-				h.cfg.Log.Warn("receive failed", "queue", t.QueueName, "error", err)
-				time.Sleep(h.cfg.PollEvery)
-			}
+		mu.Unlock()
+		if err != nil && ctx.Err() == nil {
+			h.cfg.Log.Warn("receive failed", "queue", t.QueueName, "error", err)
+			time.Sleep(h.cfg.PollEvery)
+		}
+		if len(ds) == 0 {
+			<-calls
 			continue
 		}
-		for _, d := range ds {
-			body, err := invoke.ServiceBusInvocation(t.Name, d, time.Now().UTC())
-			ok := err == nil && h.invoke(ctx, f.Name, body)
-			settle := context.WithoutCancel(ctx)
-			if ok {
-				err = h.cfg.Receiver.Complete(settle, t.QueueName, d)
-			} else {
-				err = h.cfg.Receiver.Abandon(settle, t.QueueName, d)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-calls }()
+			for _, d := range ds {
+				h.deliverMessage(ctx, f, d, &mu)
 			}
-			if err != nil {
-				h.cfg.Log.Warn("settling a message failed", "queue", t.QueueName, "error", err)
-			}
-		}
+		}()
+	}
+}
+
+// deliverMessage invokes f with d and settles d by the answer, taking mu
+// for the Receiver.
+func (h *Host) deliverMessage(ctx context.Context, f Function, d facet.Delivery, mu *sync.Mutex) {
+	t := f.Trigger()
+	body, err := invoke.ServiceBusInvocation(t.Name, d, time.Now().UTC())
+	ok := err == nil && h.invoke(ctx, f.Name, body)
+	settle := context.WithoutCancel(ctx)
+	mu.Lock()
+	defer mu.Unlock()
+	if ok {
+		err = h.cfg.Receiver.Complete(settle, t.QueueName, d)
+	} else {
+		err = h.cfg.Receiver.Abandon(settle, t.QueueName, d)
+	}
+	if err != nil {
+		h.cfg.Log.Warn("settling a message failed", "queue", t.QueueName, "error", err)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -27,8 +28,11 @@ type Config struct {
 	FFmpeg, FFprobe string // program paths; "" = from PATH
 	ORTLib          string // libonnxruntime.so path
 	ModelsDir       string // folder holding <set>.json manifests
-	Workers         int    // frames analysed at once; 0 = GOMAXPROCS
-	MaxSide         int    // frames are decoded with the longer side at most this; 0 = 640
+	// Workers is how many frames are analysed at once by all the engine's
+	// runs together (one pool per process, so that concurrent runs share
+	// the cores instead of oversubscribing them); 0 = GOMAXPROCS.
+	Workers int
+	MaxSide int // frames are decoded with the longer side at most this; 0 = 640
 	// DecodeThreads is ffmpeg's decoder thread count; 0 means 1. The
 	// workers keep every core busy with inference, and one decoder thread
 	// measured faster than ffmpeg's own choice beside them.
@@ -40,11 +44,15 @@ type Config struct {
 }
 
 // Engine analyses videos. It is safe for concurrent use; model sets are
-// opened on first use and kept until Close.
+// opened on first use and kept until Close. Its runs draw from one pool of
+// Workers slots: each run has Workers frame buffers and workers of its own
+// (memory per run stays flat), and the slots cap the frames in analysis
+// across runs, so a lone run uses every core and two runs share them.
 type Engine struct {
-	cfg  Config
-	mu   sync.Mutex
-	sets map[string]*onnx.Set
+	cfg   Config
+	slots chan struct{}
+	mu    sync.Mutex
+	sets  map[string]*onnx.Set
 }
 
 // New returns an engine for cfg.
@@ -55,7 +63,10 @@ func New(cfg Config) *Engine {
 	if cfg.DecodeThreads <= 0 {
 		cfg.DecodeThreads = 1
 	}
-	return &Engine{cfg: cfg, sets: map[string]*onnx.Set{}}
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.GOMAXPROCS(0)
+	}
+	return &Engine{cfg: cfg, slots: make(chan struct{}, cfg.Workers), sets: map[string]*onnx.Set{}}
 }
 
 // ManifestPath returns the manifest for a set name ("default", "fast") or
@@ -192,7 +203,7 @@ func (e *Engine) Analyze(ctx context.Context, req Request) (*facet.Result, Stats
 		}
 		return nil
 	}
-	opts := analysis.Options{Width: w, Height: h, Workers: e.cfg.Workers, SmoothS: smooth, OnFrame: on, Tracking: tracking(req.Detect, info.FPS, fps)}
+	opts := analysis.Options{Width: w, Height: h, Workers: e.cfg.Workers, Slots: e.slots, SmoothS: smooth, OnFrame: on, Tracking: tracking(req.Detect, info.FPS, fps)}
 	sum, err := analysis.Run(ctx, rd, set, opts)
 	cerr := rd.Close()
 	st.FFmpegMaxRSSKB = rd.MaxRSSKB()

@@ -5,8 +5,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/humaninsight/facet"
 	"github.com/humaninsight/facet/internal/testenv"
@@ -157,5 +161,42 @@ func TestTruncatedRule(t *testing.T) {
 		if got := truncated(c.duration, c.lastT, c.step); got != c.want {
 			t.Errorf("truncated(%v, %v, %v) = %v, want %v", c.duration, c.lastT, c.step, got, c.want)
 		}
+	}
+}
+
+// TestConcurrentRunsSharePool: two runs at once on one engine draw from
+// its one pool (Workers slots, GOMAXPROCS by default) and each gives what
+// a run alone gives. (internal/analysis tests that the slots cap the
+// frames in analysis across runs.)
+func TestConcurrentRunsSharePool(t *testing.T) {
+	if e := New(Config{}); cap(e.slots) != runtime.GOMAXPROCS(0) {
+		t.Errorf("default pool of %d slots, want GOMAXPROCS %d", cap(e.slots), runtime.GOMAXPROCS(0))
+	}
+	e := newTestEngine(t)
+	video := filepath.Join(testenv.RepoRoot(), "testdata/media/synthetic_faces_640x480.mp4")
+	req := Request{Input: video, SampleFPS: 2, KeepFrames: true}
+	alone, _, err := e.Analyze(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res [2]*facet.Result
+	var errs [2]error
+	var wg sync.WaitGroup
+	for i := range res {
+		wg.Add(1)
+		go func() { defer wg.Done(); res[i], _, errs[i] = e.Analyze(context.Background(), req) }()
+	}
+	wg.Wait()
+	for i, r := range res {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		r.Summary.WallS = alone.Summary.WallS
+		if diff := cmp.Diff(alone, r); diff != "" {
+			t.Errorf("run %d of two at once differs from a run alone (-alone +concurrent):\n%s", i, diff)
+		}
+	}
+	if len(e.slots) != 0 {
+		t.Errorf("%d slots still held", len(e.slots))
 	}
 }
