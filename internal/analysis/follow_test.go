@@ -54,13 +54,17 @@ func squareFrameLit(x, y, lift int) Image {
 }
 
 func TestHalfPlane(t *testing.T) {
-	// One 2x2 block: red, green, blue and white. Luma by Rec. 601
-	// weights: (76.2 + 149.7 + 29.1 + 255) / 4 = 127.5, truncated.
-	img := Image{W: 2, H: 2, Pix: []byte{255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255}}
+	// Two 2x2 blocks; each gives its top-left pixel's luma by Rec. 601
+	// weights: pure red 0.299 x 255 = 76.2, and (0.299 x 10 + 0.587 x 200 +
+	// 0.114 x 40) = 124.95, truncated.
+	img := Image{W: 4, H: 2, Pix: []byte{
+		255, 0, 0, 0, 255, 0, 10, 200, 40, 9, 9, 9,
+		0, 0, 255, 255, 255, 255, 255, 255, 255, 0, 0, 0,
+	}}
 	var g plane
 	halfPlane(img, &g)
-	if g.w != 1 || g.h != 1 || g.pix[0] != 127 {
-		t.Fatalf("got %dx%d %v, want 1x1 [127]", g.w, g.h, g.pix)
+	if g.w != 2 || g.h != 1 || g.pix[0] != 76 || g.pix[1] != 124 {
+		t.Fatalf("got %dx%d %v, want 2x1 [76 124]", g.w, g.h, g.pix)
 	}
 }
 
