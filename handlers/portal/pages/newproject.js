@@ -63,6 +63,9 @@ export async function render(root, params, ctx) {
     settings[key] = input({ type: "number", name: key, value: def, min, max, step, inputmode: "decimal" });
     return field(label, settings[key], hint);
   });
+  const detect = h("select", { name: "detect" },
+    Object.entries(S.detectModes).map(([value, text]) => h("option", { value, text })));
+  setFields.push(field(S.setDetect, detect, S.setDetectHint));
   const modeValue = () => modes.querySelector("input:checked").value;
   const draw = () => {
     settings.maxRetentionDays.closest(".field").hidden = modeValue() !== "retain";
@@ -103,6 +106,7 @@ export async function render(root, params, ctx) {
       if (!el.checkValidity()) return err.show(t("errSetting", { name: el.labels[0].textContent })), el.focus();
       body.settings[key] = conv(Number(el.value));
     }
+    if (detect.value !== "every-frame") body.settings.detect = detect.value;
     try {
       const p = await busy(form, () => api("POST", "/api/projects", body));
       ctx.announce(t("projectCreated", { name: p.name }));

@@ -182,6 +182,7 @@ export async function render(root, params, ctx) {
         [S["rec.models"], r.settings.models],
         [S["rec.fps"], r.settings.sample_fps ? num(r.settings.sample_fps, 2) : S["rec.everyFrame"]],
         [S["rec.smooth"], r.settings.smooth_s ? secs(r.settings.smooth_s) : S["rec.noSmoothing"]],
+        [S["rec.detect"], S.detectModes[r.settings.detect || "every-frame"]],
         [S["rec.videoInfo"], t("rec.videoInfoText", { d: secs(r.video.duration_s), w: r.video.width, h: r.video.height, fps: num(r.video.fps, 2), codec: r.video.codec })],
         [S["rec.runTime"], secs(sum.wall_s)],
       ]),
@@ -202,6 +203,12 @@ export async function render(root, params, ctx) {
       field("models", "rec.models", "rec.modelsHint", { type: "text", list: "rec-model-sets", maxlength: "40", autocomplete: "off" }),
       h("datalist", { id: "rec-model-sets" }, [...known].map((m) => h("option", { value: m }))),
       field("smooth", "rec.smooth", "rec.smoothHint", { type: "number", min: "0", max: "5", step: "any", inputmode: "decimal" }),
+      h("p", { class: "r-field" },
+        h("label", { for: "rec-detect" }, S["rec.detect"]),
+        h("select", { id: "rec-detect", name: "detect", "aria-describedby": "rec-detect-hint" },
+          h("option", { value: "" }, S["rec.detectProject"]),
+          Object.entries(S.detectModes).map(([value, text]) => h("option", { value }, text))),
+        h("small", { id: "rec-detect-hint" }, S["rec.detectHint"])),
       h("button", { type: "submit", class: "r-submit" }, S["rec.reanalyze"]), err, msg);
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
@@ -209,6 +216,7 @@ export async function render(root, params, ctx) {
       if (f.fps.value !== "") settings.sampleFps = Number(f.fps.value);
       if (f.models.value.trim()) settings.models = f.models.value.trim();
       if (f.smooth.value !== "") settings.smoothS = Number(f.smooth.value);
+      if (f.detect.value) settings.detect = f.detect.value;
       const btn = form.querySelector("button");
       btn.disabled = true;
       err.hidden = true;
