@@ -399,11 +399,12 @@ func TestPortalBrowser(t *testing.T) {
 			chromedp.Click(chromedp.CSS(`main details summary`)),
 			chromedp.SetValue(chromedp.CSS(`main input[name="deletionGraceS"]`), ""),
 			chromedp.SendKeys(chromedp.CSS(`main input[name="deletionGraceS"]`), "7"),
+			chromedp.SetValue(chromedp.CSS(`main select[name="detect"]`), "track"),
 			chromedp.Click(chromedp.CSS(`main form button[type="submit"]`)),
 			browsertest.WaitJS(readyJS("project")))
 		project = strings.TrimPrefix(evalJS[string](t, b, `location.pathname`), "/app/projects/")
 		pr := fetchIn(t, b, "GET", "/api/projects/"+project, nil, false)
-		if st := pr.Body["settings"].(map[string]any); pr.Status != 200 || pr.Body["privacyMode"] != "delete-after-analysis" || st["deletionGraceS"] != float64(7*86400) {
+		if st := pr.Body["settings"].(map[string]any); pr.Status != 200 || pr.Body["privacyMode"] != "delete-after-analysis" || st["deletionGraceS"] != float64(7*86400) || st["detect"] != "track" {
 			t.Errorf("the project as made by the form: %d %v", pr.Status, pr.Body)
 		}
 		b.Do(t, 30*time.Second,
