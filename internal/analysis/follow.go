@@ -14,8 +14,8 @@ type Tracking struct {
 	Every int
 	// MinMatch is the lowest normalised cross-correlation (-1..1) between
 	// a face's picture in the previous frame and the best-matching place in
-	// this one at which the face counts as followed; below it, or when a
-	// face is near the frame's edge, the frame is detected afresh.
+	// this one at which the face counts as followed; below it, or when its
+	// box would leave the frame, the frame is detected afresh.
 	MinMatch float64
 	// MaxDrift is how far, as a share of its width, a followed face may
 	// move from where it was last detected before the frame is detected
@@ -30,12 +30,14 @@ type Tracking struct {
 // DefaultTracking is the faster mode's tuning: a detection at least every
 // frame of five (once a second at 5 fps), a face followed while its
 // picture correlates at 0.9 or more and within half its width of its
-// detected place, and a description reused under a mean change of 2 luma
-// levels (camera noise on a still face is about 1).
+// detected place, and a description reused under a mean change of 4 luma
+// levels (camera noise on a still face is about 1; TestTrackingCost
+// measured 4 against no reuse: 11 % fewer faces described for 0.7 points
+// of agreement).
 var DefaultTracking = Tracking{Every: 5, MinMatch: 0.9, MaxDrift: 0.5, ReuseBelow: 4}
 
 // plane is a luma picture at half the frame's size, what faces are matched
-// on: quarter the pixels, and the averaging removes most sensor noise.
+// on: a quarter of the pixels to search.
 type plane struct {
 	w, h int
 	pix  []uint8
