@@ -71,49 +71,87 @@ const patchN = 24
 // patch is a face's picture as patchN x patchN luma samples over its box.
 type patch [patchN * patchN]float32
 
-// samplePatch reads b's patch from g, offset by (dx, dy) pixels of g; false
-// when any sample falls outside g.
-func samplePatch(g *plane, b Box, dx, dy int, p *patch) bool {
+// grid is where b's patch samples lie in a plane: the columns and rows,
+// ascending, of its patchN x patchN points.
+type grid struct{ xs, ys [patchN]int }
+
+func gridOf(g *plane, b Box) (gr grid) {
 	x0, y0 := b.X1*float64(g.w), b.Y1*float64(g.h)
 	sx, sy := (b.X2-b.X1)*float64(g.w)/patchN, (b.Y2-b.Y1)*float64(g.h)/patchN
-	for j := range patchN {
-		y := int(y0+(float64(j)+0.5)*sy) + dy
-		if y < 0 || y >= g.h {
-			return false
-		}
-		r := g.pix[y*g.w : (y+1)*g.w]
-		for i := range patchN {
-			x := int(x0+(float64(i)+0.5)*sx) + dx
-			if x < 0 || x >= g.w {
-				return false
-			}
-			p[j*patchN+i] = float32(r[x])
+	for i := range patchN {
+		gr.xs[i] = int(x0 + (float64(i)+0.5)*sx)
+		gr.ys[i] = int(y0 + (float64(i)+0.5)*sy)
+	}
+	return gr
+}
+
+// sample reads the patch at the grid's points offset by (dx, dy) pixels of
+// g; false when any falls outside g.
+func (gr *grid) sample(g *plane, dx, dy int, p *patch) bool {
+	if gr.xs[0]+dx < 0 || gr.xs[patchN-1]+dx >= g.w || gr.ys[0]+dy < 0 || gr.ys[patchN-1]+dy >= g.h {
+		return false
+	}
+	for j, y := range gr.ys {
+		r := g.pix[(y+dy)*g.w : (y+dy+1)*g.w]
+		for i, x := range gr.xs {
+			p[j*patchN+i] = float32(r[x+dx])
 		}
 	}
 	return true
 }
 
+// samplePatch reads b's patch from g, offset by (dx, dy) pixels of g; false
+// when any sample falls outside g.
+func samplePatch(g *plane, b Box, dx, dy int, p *patch) bool {
+	gr := gridOf(g, b)
+	return gr.sample(g, dx, dy, p)
+}
+
+// centred is a patch less its mean, with its length: one side of a
+// correlation worked out once for every place it is compared with.
+type centred struct {
+	v    [patchN * patchN]float64
+	norm float64
+}
+
+func centre(a *patch) (c centred) {
+	var m float64
+	for _, v := range a {
+		m += float64(v)
+	}
+	m /= patchN * patchN
+	var aa float64
+	for i, v := range a {
+		c.v[i] = float64(v) - m
+		aa += c.v[i] * c.v[i]
+	}
+	c.norm = math.Sqrt(aa)
+	return c
+}
+
+// ncc is the normalised cross-correlation of c's patch and b, -1..1; 0
+// when either is flat. c's values sum to 0, so b's mean drops out of the
+// numerator.
+func (c *centred) ncc(b *patch) float64 {
+	var sb, sbb, ab float64
+	for i, v := range b {
+		f := float64(v)
+		sb += f
+		sbb += f * f
+		ab += c.v[i] * f
+	}
+	bb := sbb - sb*sb/(patchN*patchN)
+	if c.norm == 0 || bb <= 1e-9 {
+		return 0
+	}
+	return ab / (c.norm * math.Sqrt(bb))
+}
+
 // ncc is the normalised cross-correlation of a and b, -1..1; 0 when
 // either is flat.
 func ncc(a, b *patch) float64 {
-	var ma, mb float64
-	for i := range a {
-		ma += float64(a[i])
-		mb += float64(b[i])
-	}
-	ma /= patchN * patchN
-	mb /= patchN * patchN
-	var ab, aa, bb float64
-	for i := range a {
-		da, db := float64(a[i])-ma, float64(b[i])-mb
-		ab += da * db
-		aa += da * da
-		bb += db * db
-	}
-	if aa == 0 || bb == 0 {
-		return 0
-	}
-	return ab / math.Sqrt(aa*bb)
+	c := centre(a)
+	return c.ncc(b)
 }
 
 // meanAbsDiff is the mean absolute difference of a and b.
@@ -125,20 +163,23 @@ func meanAbsDiff(a, b *patch) float64 {
 	return s / (patchN * patchN)
 }
 
-// match finds where box b of prev went in cur: the offset in pixels of the planes,
-// within a quarter of the box's width, whose patch correlates best with
-// b's patch in prev; a coarse search on every second offset, then the
-// eight neighbours of the best. ok is false when b's patch leaves prev.
+// match finds where box b of prev went in cur (planes of one size): the
+// offset in pixels, within a quarter of the box's width, whose patch
+// correlates best with b's patch in prev; a coarse search on every second
+// offset, then the eight neighbours of the best. ok is false when b's
+// patch leaves prev.
 func match(prev, cur *plane, b Box) (dx, dy int, score float64, ok bool) {
-	var tmpl, p patch
-	if !samplePatch(prev, b, 0, 0, &tmpl) {
+	var p patch
+	gr := gridOf(prev, b)
+	if !gr.sample(prev, 0, 0, &p) {
 		return 0, 0, 0, false
 	}
+	tmpl := centre(&p)
 	r := max(2, int(0.25*(b.X2-b.X1)*float64(cur.w))) &^ 1 // even: the coarse grid holds 0
 	score = -2
 	try := func(x, y int) {
-		if samplePatch(cur, b, x, y, &p) {
-			if s := ncc(&tmpl, &p); s > score {
+		if gr.sample(cur, x, y, &p) {
+			if s := tmpl.ncc(&p); s > score {
 				dx, dy, score = x, y, s
 			}
 		}
@@ -161,12 +202,18 @@ func match(prev, cur *plane, b Box) (dx, dy int, score float64, ok bool) {
 
 // follower carries faces from frame to frame within one segment: Run gives
 // each run of Tracking.Every frames to one worker, in order, so the
-// segments of several workers are analysed in parallel.
+// segments of several workers are analysed in parallel. A worker keeps one
+// follower (and its planes) for all its segments, restarting it for each.
 type follower struct {
 	t         Tracking
 	prev, cur plane
 	faces     []followed // the previous frame's faces
 	frames    int        // frames of the segment analysed
+}
+
+// restart forgets the faces followed: the next frame starts a segment.
+func (f *follower) restart() {
+	f.faces, f.frames = nil, 0
 }
 
 // followed is a face of the previous frame.

@@ -287,3 +287,18 @@ func (m *emotionModels) Emotions(img Image, faces []Detection) ([]facet.Emotions
 	}
 	return out, nil
 }
+
+// shortModels describe no face, whatever they are given.
+type shortModels struct{ squareModels }
+
+func (m *shortModels) Describe(Image, []Detection) ([]Attributes, error) { return nil, nil }
+
+func TestRunModelCountMismatch(t *testing.T) {
+	for _, tr := range []*Tracking{nil, {Every: 5, MinMatch: 0.9, MaxDrift: 0.5}} {
+		_, err := Run(context.Background(), &squareSource{n: 3, pos: func(int) (int, int) { return 20, 30 }}, &shortModels{},
+			Options{Width: 160, Height: 120, Workers: 2, Tracking: tr})
+		if want := "analysis: frame 0: 0 attributes for 1 faces"; err == nil || err.Error() != want {
+			t.Errorf("tracking %v: %v, want %q", tr != nil, err, want)
+		}
+	}
+}

@@ -130,10 +130,13 @@ func Run(ctx context.Context, src FrameSource, m Models, o Options) (facet.Summa
 // faces within a segment when o.Tracking is set, and hands every frame on
 // to done, analysed or (once ctx is done) not.
 func work(ctx context.Context, segs <-chan chan *job, done chan<- *job, m Models, o Options, maxFaces int) {
+	var fl *follower
+	if o.Tracking != nil {
+		fl = &follower{t: *o.Tracking}
+	}
 	for frames := range segs {
-		var fl *follower
-		if o.Tracking != nil {
-			fl = &follower{t: *o.Tracking}
+		if fl != nil {
+			fl.restart()
 		}
 		for j := range frames {
 			if hold(ctx, o.Slots) {
@@ -308,15 +311,18 @@ func describeFaces(j *job, img Image, m Models, priors []prior) (fresh []bool) {
 		}
 	}
 	attrs := make([]Attributes, len(j.faces))
-	if j.err = describeSome(img, m, j.faces, full, func(i int, a Attributes) { attrs[i] = a }); j.err != nil {
-		return fresh
+	if len(full) > 0 {
+		got, err := m.Describe(img, pick(j.faces, full))
+		if j.err = counted(err, len(got), len(full), "attributes"); j.err != nil {
+			return fresh
+		}
+		for k, i := range full {
+			attrs[i] = got[k]
+		}
 	}
 	if len(emo) > 0 {
 		got, err := er.Emotions(img, pick(j.faces, emo))
-		if err == nil && len(got) != len(emo) {
-			err = fmt.Errorf("%d emotion readings for %d faces", len(got), len(emo))
-		}
-		if j.err = err; err != nil {
+		if j.err = counted(err, len(got), len(emo), "emotion readings"); j.err != nil {
 			return fresh
 		}
 		for k, i := range emo {
@@ -336,23 +342,12 @@ func describeFaces(j *job, img Image, m Models, priors []prior) (fresh []bool) {
 	return fresh
 }
 
-// describeSome describes faces[idx...] in one call and hands each result
-// to set with its face's index.
-func describeSome(img Image, m Models, faces []Detection, idx []int, set func(int, Attributes)) error {
-	if len(idx) == 0 {
-		return nil
+// counted is err, or an error when a model gave got results for want faces.
+func counted(err error, got, want int, what string) error {
+	if err == nil && got != want {
+		err = fmt.Errorf("%d %s for %d faces", got, what, want)
 	}
-	got, err := m.Describe(img, pick(faces, idx))
-	if err != nil {
-		return err
-	}
-	if len(got) != len(idx) {
-		return fmt.Errorf("%d attributes for %d faces", len(got), len(idx))
-	}
-	for k, i := range idx {
-		set(i, got[k])
-	}
-	return nil
+	return err
 }
 
 // pick returns faces[idx...].
@@ -368,15 +363,6 @@ func pick(faces []Detection, idx []int) []Detection {
 func emit(j *job, tr *Tracker) (facet.Frame, error) {
 	if j.err != nil {
 		return facet.Frame{}, fmt.Errorf("analysis: frame %d: %w", j.idx, j.err)
-	}
-	described := 0
-	for _, fl := range j.flags {
-		if fl == nil {
-			described++
-		}
-	}
-	if len(j.attrs) != described {
-		return facet.Frame{}, fmt.Errorf("analysis: frame %d: %d attributes for %d faces", j.idx, len(j.attrs), described)
 	}
 	boxes := make([]Box, len(j.faces))
 	for i, d := range j.faces {
